@@ -1,0 +1,123 @@
+//! The per-worker verified-token cache: bounded, keyed by the SHA-256 of the token,
+//! and never serving an entry at or past the token's `exp`.
+
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+
+pub type TokenKey = [u8; 32];
+
+pub fn key_of(token: &str) -> TokenKey {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// What a verified token gave: the identity headers to set, until `exp`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub exp: u64,
+    pub headers: Rc<[(String, String)]>,
+}
+
+pub struct TokenCache {
+    capacity: usize,
+    entries: HashMap<TokenKey, Verified>,
+    order: VecDeque<TokenKey>,
+}
+
+impl TokenCache {
+    pub fn new(capacity: usize) -> Self {
+        TokenCache { capacity, entries: HashMap::with_capacity(capacity.min(4096)), order: VecDeque::new() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// A live entry; an expired one is dropped and reported as a miss.
+    pub fn get(&mut self, key: &TokenKey, now: u64) -> Option<Verified> {
+        let entry = self.entries.get(key)?;
+        if now < entry.exp {
+            return Some(entry.clone());
+        }
+        self.entries.remove(key);
+        None
+    }
+
+    pub fn insert(&mut self, key: TokenKey, value: Verified, now: u64) {
+        if self.capacity == 0 || now >= value.exp {
+            return;
+        }
+        if self.entries.len() >= self.capacity && !self.entries.contains_key(&key) {
+            self.entries.retain(|_, v| now < v.exp);
+            self.order.retain(|k| self.entries.contains_key(k));
+            while self.entries.len() >= self.capacity {
+                match self.order.pop_front() {
+                    Some(old) => {
+                        self.entries.remove(&old);
+                    }
+                    None => break,
+                }
+            }
+        }
+        if self.entries.insert(key, value).is_none() {
+            self.order.push_back(key);
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.order.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(exp: u64) -> Verified {
+        Verified { exp, headers: Rc::from(vec![("x-user-id".to_string(), "u".to_string())]) }
+    }
+
+    #[test]
+    fn never_serves_at_or_past_exp() {
+        let mut c = TokenCache::new(4);
+        let k = key_of("t");
+        c.insert(k, v(100), 50);
+        assert_eq!(c.get(&k, 99), Some(v(100)));
+        assert_eq!(c.get(&k, 100), None);
+        assert!(c.is_empty(), "expired entry is dropped");
+        c.insert(k, v(100), 100);
+        assert!(c.is_empty(), "an already expired token is not cached");
+    }
+
+    #[test]
+    fn stays_bounded_evicting_expired_then_oldest() {
+        let mut c = TokenCache::new(3);
+        c.insert(key_of("a"), v(1000), 0);
+        c.insert(key_of("b"), v(10), 0);
+        c.insert(key_of("c"), v(1000), 0);
+        c.insert(key_of("d"), v(1000), 20);
+        assert_eq!(c.len(), 3);
+        assert!(c.get(&key_of("a"), 20).is_some(), "the expired b went first");
+        c.insert(key_of("e"), v(1000), 20);
+        assert_eq!(c.len(), 3);
+        assert!(c.get(&key_of("a"), 20).is_none(), "then the oldest");
+        assert!(c.get(&key_of("e"), 20).is_some());
+        for i in 0..100 {
+            c.insert(key_of(&i.to_string()), v(1000), 20);
+        }
+        assert_eq!(c.len(), 3);
+    }
+
+    #[test]
+    fn different_tokens_never_share_an_entry() {
+        assert_ne!(key_of("abc"), key_of("abd"));
+        let mut c = TokenCache::new(0);
+        c.insert(key_of("a"), v(10), 0);
+        assert!(c.get(&key_of("a"), 0).is_none(), "capacity 0 disables the cache");
+    }
+}

@@ -1,0 +1,121 @@
+//! Claims to identity headers.
+
+use serde_json::{Map, Value};
+
+/// Header values longer than this are not set.
+pub const MAX_HEADER_VALUE: usize = 8 * 1024;
+
+/// One `identity_headers` entry: header name and the claim it carries.
+#[derive(Debug, Clone)]
+pub struct HeaderMapping {
+    pub header: String,
+    /// The claim name; when no claim has this exact name and it contains dots, it is
+    /// read as a path into nested objects (`realm_access.roles`).
+    pub claim: String,
+}
+
+/// Headers this filter must never set from claims.
+const RESERVED: [&str; 9] =
+    ["authorization", "cookie", "host", "content-length", "transfer-encoding", "connection", "te", "upgrade", "proxy-authorization"];
+
+/// Checks a configured header name: lower-case token characters, not reserved.
+pub fn check_header_name(name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.!#$%&'*+^`|~".contains(&b));
+    if !valid {
+        return Err(format!("{name:?} is not a valid header name (use lower-case letters, digits and '-')"));
+    }
+    if RESERVED.contains(&name) {
+        return Err(format!("{name:?} cannot be set from a claim"));
+    }
+    Ok(())
+}
+
+fn lookup<'a>(claims: &'a Map<String, Value>, claim: &str) -> Option<&'a Value> {
+    if let Some(v) = claims.get(claim) {
+        return Some(v);
+    }
+    if !claim.contains('.') {
+        return None;
+    }
+    let mut parts = claim.split('.');
+    let mut current = claims.get(parts.next()?)?;
+    for part in parts {
+        current = current.as_object()?.get(part)?;
+    }
+    Some(current)
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A claim as a header value: strings, numbers and booleans as text; arrays of them
+/// joined with `,`. Objects, nulls, values with control characters or over
+/// [`MAX_HEADER_VALUE`] give `None`, and the header is not set.
+pub fn claim_value(claims: &Map<String, Value>, claim: &str) -> Option<String> {
+    let value = match lookup(claims, claim)? {
+        Value::Array(items) => {
+            let parts: Option<Vec<String>> = items.iter().map(scalar).collect();
+            parts?.join(",")
+        }
+        other => scalar(other)?,
+    };
+    let safe = value.len() <= MAX_HEADER_VALUE && !value.bytes().any(|b| b < b' ' && b != b'\t' || b == 0x7f);
+    safe.then_some(value)
+}
+
+/// The identity headers for a set of verified claims.
+pub fn headers_for(mappings: &[HeaderMapping], claims: &Map<String, Value>) -> Vec<(String, String)> {
+    mappings
+        .iter()
+        .filter_map(|m| claim_value(claims, &m.claim).map(|v| (m.header.clone(), v)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn formats_scalars_and_arrays() {
+        let c = claims(json!({"sub":"u1","n":42,"ok":true,"groups":["a","b"],"mixed":[1,"x",false],
+            "realm_access":{"roles":["r1","r2"]},"https://ns.example/groups":["g"],"obj":{"a":1},"nul":null}));
+        assert_eq!(claim_value(&c, "sub").as_deref(), Some("u1"));
+        assert_eq!(claim_value(&c, "n").as_deref(), Some("42"));
+        assert_eq!(claim_value(&c, "ok").as_deref(), Some("true"));
+        assert_eq!(claim_value(&c, "groups").as_deref(), Some("a,b"));
+        assert_eq!(claim_value(&c, "mixed").as_deref(), Some("1,x,false"));
+        assert_eq!(claim_value(&c, "realm_access.roles").as_deref(), Some("r1,r2"));
+        assert_eq!(claim_value(&c, "https://ns.example/groups").as_deref(), Some("g"));
+        assert_eq!(claim_value(&c, "obj"), None);
+        assert_eq!(claim_value(&c, "nul"), None);
+        assert_eq!(claim_value(&c, "missing"), None);
+    }
+
+    #[test]
+    fn refuses_values_that_would_split_headers() {
+        let c = claims(json!({"evil":"a\r\nx-user-id: admin","nul":"a\u{0}b","big":"x".repeat(MAX_HEADER_VALUE + 1)}));
+        assert_eq!(claim_value(&c, "evil"), None);
+        assert_eq!(claim_value(&c, "nul"), None);
+        assert_eq!(claim_value(&c, "big"), None);
+    }
+
+    #[test]
+    fn header_names_are_checked() {
+        assert!(check_header_name("x-user-id").is_ok());
+        assert_eq!(check_header_name("X-User").unwrap_err(), "\"X-User\" is not a valid header name (use lower-case letters, digits and '-')");
+        assert_eq!(check_header_name(":path").unwrap_err(), "\":path\" is not a valid header name (use lower-case letters, digits and '-')");
+        assert_eq!(check_header_name("authorization").unwrap_err(), "\"authorization\" cannot be set from a claim");
+    }
+}

@@ -1,0 +1,19 @@
+//! The pure core: everything that decides, nothing that talks to Envoy.
+//! No module here imports `proxy_wasm`; time and randomness come in as arguments.
+
+pub mod config;
+pub mod duration;
+pub mod identity;
+pub mod jwk;
+pub mod jwt;
+pub mod rules;
+pub mod secret;
+pub mod url;
+
+#[cfg(test)]
+pub mod testkeys;
+pub mod cache;
+pub mod gate;
+pub mod metrics;
+pub mod provider;
+pub mod response;
