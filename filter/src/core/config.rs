@@ -92,12 +92,8 @@ pub struct Clusters {
 
 impl Clusters {
     pub fn target(&self, url: &AbsoluteUrl) -> CalloutTarget {
-        let cluster = self
-            .by_host
-            .get(&url.authority)
-            .or_else(|| self.by_host.get(&url.host))
-            .unwrap_or(&self.default)
-            .clone();
+        let cluster =
+            self.by_host.get(&url.authority).or_else(|| self.by_host.get(&url.host)).unwrap_or(&self.default).clone();
         CalloutTarget { cluster, authority: url.authority.clone(), path: url.path_and_query.clone() }
     }
 }
@@ -231,7 +227,8 @@ fn compile(raw: RawConfig, env: &dyn Env) -> Result<Config, Vec<ConfigError>> {
         None | Some("") => errors.push("issuer", "required: the OpenID provider's issuer URL"),
         Some(issuer) => {
             if login_audiences.is_empty() {
-                errors.push("bearer.audiences", "required when client_id is not set: a token's audience must be checked");
+                errors
+                    .push("bearer.audiences", "required when client_id is not set: a token's audience must be checked");
             }
             if let Some(i) = errors.issuer("issuer", issuer, login_audiences) {
                 issuers.push(i);

@@ -149,7 +149,13 @@ fn not_json_is_an_error_not_a_panic() {
     assert_eq!(errors_of_text(b"{"), vec!["(config): EOF while parsing an object"]);
     assert_eq!(errors_of_text(b"[]"), vec!["(config): must be a JSON object"]);
     assert_eq!(errors_of_text(&[0xff, 0xfe]), vec!["(config): is not UTF-8"]);
-    assert_eq!(errors_of_text(b""), vec!["issuer: required: the OpenID provider's issuer URL", "idp_cluster: required: the Envoy cluster that reaches the OpenID provider"]);
+    assert_eq!(
+        errors_of_text(b""),
+        vec![
+            "issuer: required: the OpenID provider's issuer URL",
+            "idp_cluster: required: the Envoy cluster that reaches the OpenID provider"
+        ]
+    );
 }
 
 fn errors_of_text(bytes: &[u8]) -> Vec<String> {

@@ -33,10 +33,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             Some("d") => 86_400_000,
             _ => return Err(bad()),
         };
-        total_ms = number
-            .checked_mul(unit_ms)
-            .and_then(|v| total_ms.checked_add(v))
-            .ok_or_else(bad)?;
+        total_ms = number.checked_mul(unit_ms).and_then(|v| total_ms.checked_add(v)).ok_or_else(bad)?;
     }
     Ok(Duration::from_millis(total_ms))
 }

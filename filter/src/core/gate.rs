@@ -15,10 +15,15 @@ use super::rules;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Let it through, setting these identity headers.
-    Allow { headers: Rc<[(String, String)]>, counter: Counter },
+    Allow {
+        headers: Rc<[(String, String)]>,
+        counter: Counter,
+    },
     Deny(Denial),
     /// Keys for this provider are being fetched: pause and decide again when they arrive.
-    Wait { provider: usize },
+    Wait {
+        provider: usize,
+    },
 }
 
 /// What the shell read from the request.
@@ -54,7 +59,13 @@ impl Gate {
 
     /// Decides a request. `may_wait` is false when deciding again after a wait, so a
     /// request waits at most once.
-    pub fn decide(&mut self, facts: &RequestFacts, now_ms: u64, may_wait: bool, counters: &mut dyn FnMut(Counter)) -> Decision {
+    pub fn decide(
+        &mut self,
+        facts: &RequestFacts,
+        now_ms: u64,
+        may_wait: bool,
+        counters: &mut dyn FnMut(Counter),
+    ) -> Decision {
         if rules::any_match(&self.config.bypass, &facts.path) {
             return Decision::Allow { headers: Rc::from(Vec::new()), counter: Counter::AllowedBypass };
         }
@@ -64,7 +75,13 @@ impl Gate {
         self.check_bearer(token, now_ms, may_wait, counters)
     }
 
-    fn check_bearer(&mut self, token: &str, now_ms: u64, may_wait: bool, counters: &mut dyn FnMut(Counter)) -> Decision {
+    fn check_bearer(
+        &mut self,
+        token: &str,
+        now_ms: u64,
+        may_wait: bool,
+        counters: &mut dyn FnMut(Counter),
+    ) -> Decision {
         let now = now_ms / 1000;
         let key = key_of(token);
         if let Some(hit) = self.cache.get(&key, now) {
@@ -77,7 +94,8 @@ impl Gate {
             Ok(t) => t,
             Err(e) => return invalid(e),
         };
-        let Some(idx) = untrusted.stated_issuer().and_then(|iss| self.providers.iter().position(|p| p.issuer() == iss)) else {
+        let Some(idx) = untrusted.stated_issuer().and_then(|iss| self.providers.iter().position(|p| p.issuer() == iss))
+        else {
             return invalid(JwtError::UnknownIssuer);
         };
         let min_refetch_ms = self.config.jwks_refetch_min_interval.as_millis() as u64;

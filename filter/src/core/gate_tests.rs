@@ -1,0 +1,134 @@
+//! Scenarios of the request decision against a provider fed by hand.
+
+use super::*;
+use crate::core::config::load;
+use crate::core::jwt::Alg;
+use crate::core::provider::FetchKind;
+use crate::core::secret::ProcessEnv;
+use crate::core::testkeys::{jwks, rsa_a, sign};
+use serde_json::json;
+
+const ISS: &str = "https://idp.example.com";
+const NOW_MS: u64 = 1_800_000_000_000;
+const NOW: u64 = NOW_MS / 1000;
+
+fn gate() -> Gate {
+    let cfg = json!({
+        "issuer": ISS, "idp_cluster": "idp", "bearer": {"audiences": ["api"]},
+        "identity_headers": {"x-user-id": "sub", "x-user-groups": "groups"},
+        "bypass": [{"prefix": "/healthz"}],
+    });
+    Gate::new(Rc::new(load(cfg.to_string().as_bytes(), &ProcessEnv).unwrap()))
+}
+
+fn feed_keys(g: &mut Gate, body: &str, now_ms: u64) {
+    let clusters = g.config.clusters.clone();
+    let p = &mut g.providers[0];
+    let (k, _) = p.poll(now_ms, &clusters).unwrap();
+    assert_eq!(k, FetchKind::Discovery);
+    let doc = json!({"issuer": ISS, "jwks_uri": "https://idp.example.com/jwks"}).to_string();
+    p.on_response(k, Some(200), doc.as_bytes(), now_ms, 600_000);
+    let (k, _) = p.poll(now_ms, &clusters).unwrap();
+    p.on_response(k, Some(200), body.as_bytes(), now_ms, 600_000);
+}
+
+fn facts(path: &str, token: Option<&str>) -> RequestFacts {
+    RequestFacts { path: path.into(), authorization: token.map(|t| format!("Bearer {t}")) }
+}
+
+fn token(kid: &str, exp: u64) -> String {
+    sign(&rsa_a(), Alg::RS256, kid, &json!({"iss": ISS, "sub": "u1", "aud": "api", "exp": exp, "groups": ["a", "b"]}))
+}
+
+fn decide(g: &mut Gate, f: &RequestFacts, now_ms: u64, may_wait: bool) -> (Decision, Vec<Counter>) {
+    let mut seen = Vec::new();
+    let d = g.decide(f, now_ms, may_wait, &mut |c| seen.push(c));
+    (d, seen)
+}
+
+#[test]
+fn bearer_extraction() {
+    assert_eq!(bearer_token(Some("Bearer abc")), Some("abc"));
+    assert_eq!(bearer_token(Some("bearer   abc")), Some("abc"));
+    assert_eq!(bearer_token(Some("Basic abc")), None);
+    assert_eq!(bearer_token(Some("Bearer")), None);
+    assert_eq!(bearer_token(None), None);
+}
+
+#[test]
+fn a_valid_token_is_verified_once_then_served_from_the_cache() {
+    let mut g = gate();
+    let a = rsa_a();
+    feed_keys(&mut g, &jwks(&[(&a, "k1")]), NOW_MS);
+    let t = token("k1", NOW + 300);
+    let (d, seen) = decide(&mut g, &facts("/x", Some(&t)), NOW_MS, true);
+    let want: Rc<[(String, String)]> =
+        Rc::from(vec![("x-user-groups".to_string(), "a,b".to_string()), ("x-user-id".to_string(), "u1".to_string())]);
+    assert_eq!(d, Decision::Allow { headers: want.clone(), counter: Counter::AllowedBearer });
+    assert_eq!(seen, vec![Counter::CacheMiss]);
+    let (d, seen) = decide(&mut g, &facts("/x", Some(&t)), NOW_MS + 1000, true);
+    assert_eq!(d, Decision::Allow { headers: want, counter: Counter::AllowedBearer });
+    assert_eq!(seen, vec![Counter::CacheHit]);
+    // At exp the cache no longer serves it; past exp plus skew it is refused.
+    let (d, seen) = decide(&mut g, &facts("/x", Some(&t)), (NOW + 300 + 61) * 1000, true);
+    assert_eq!(d, Decision::Deny(Denial::InvalidToken(JwtError::Expired)));
+    assert_eq!(seen, vec![Counter::CacheMiss]);
+}
+
+#[test]
+fn requests_wait_for_the_first_keys_then_get_an_answer() {
+    let mut g = gate();
+    let t = token("k1", NOW + 300);
+    let clusters = g.config.clusters.clone();
+    let _ = g.providers[0].poll(NOW_MS, &clusters);
+    let (d, _) = decide(&mut g, &facts("/x", Some(&t)), NOW_MS, true);
+    assert_eq!(d, Decision::Wait { provider: 0 });
+    // Deciding again after the wait never waits twice.
+    let (d, _) = decide(&mut g, &facts("/x", Some(&t)), NOW_MS, false);
+    assert_eq!(d, Decision::Deny(Denial::Unavailable));
+    // Once the first fetch failed, new requests are answered 503 at once.
+    g.providers[0].on_response(FetchKind::Discovery, None, b"", NOW_MS, 600_000);
+    let (d, _) = decide(&mut g, &facts("/x", Some(&t)), NOW_MS, true);
+    assert_eq!(d, Decision::Deny(Denial::Unavailable));
+    // A request without a token needs no keys.
+    let (d, _) = decide(&mut g, &facts("/x", None), NOW_MS, true);
+    assert_eq!(d, Decision::Deny(Denial::MissingToken));
+}
+
+#[test]
+fn an_unknown_kid_waits_for_one_refetch_then_is_refused() {
+    let mut g = gate();
+    let a = rsa_a();
+    feed_keys(&mut g, &jwks(&[(&a, "k1")]), NOW_MS);
+    let t = token("k2", NOW + 300);
+    let later = NOW_MS + 60_000;
+    let (d, _) = decide(&mut g, &facts("/x", Some(&t)), later, true);
+    assert_eq!(d, Decision::Wait { provider: 0 });
+    // The re-fetch brings the new key: the same request now passes.
+    let clusters = g.config.clusters.clone();
+    let (k, _) = g.providers[0].poll(later, &clusters).unwrap();
+    assert_eq!(k, FetchKind::Jwks);
+    g.providers[0].on_response(k, Some(200), jwks(&[(&a, "k2")]).as_bytes(), later, 600_000);
+    let (d, _) = decide(&mut g, &facts("/x", Some(&t)), later, false);
+    assert!(matches!(d, Decision::Allow { .. }), "{d:?}");
+    // Another unknown kid right away: rate-limited, refused without waiting.
+    let (d, _) = decide(&mut g, &facts("/x", Some(&token("k3", NOW + 300))), later + 1000, true);
+    assert_eq!(d, Decision::Deny(Denial::InvalidToken(JwtError::UnknownKey)));
+}
+
+#[test]
+fn bypass_skips_authentication_but_only_for_clean_paths() {
+    let mut g = gate();
+    let (d, _) = decide(&mut g, &facts("/healthz", None), NOW_MS, true);
+    assert!(matches!(d, Decision::Allow { counter: Counter::AllowedBypass, .. }));
+    let (d, _) = decide(&mut g, &facts("/healthz/../admin", None), NOW_MS, true);
+    assert_eq!(d, Decision::Deny(Denial::MissingToken));
+}
+
+#[test]
+fn tokens_of_unknown_issuers_are_refused_before_any_key_lookup() {
+    let mut g = gate();
+    let t = sign(&rsa_a(), Alg::RS256, "k1", &json!({"iss": "https://evil", "aud": "api", "exp": NOW + 300}));
+    let (d, _) = decide(&mut g, &facts("/x", Some(&t)), NOW_MS, true);
+    assert_eq!(d, Decision::Deny(Denial::InvalidToken(JwtError::UnknownIssuer)));
+}

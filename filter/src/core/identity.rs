@@ -15,8 +15,17 @@ pub struct HeaderMapping {
 }
 
 /// Headers this filter must never set from claims.
-const RESERVED: [&str; 9] =
-    ["authorization", "cookie", "host", "content-length", "transfer-encoding", "connection", "te", "upgrade", "proxy-authorization"];
+const RESERVED: [&str; 9] = [
+    "authorization",
+    "cookie",
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "te",
+    "upgrade",
+    "proxy-authorization",
+];
 
 /// Checks a configured header name: lower-case token characters, not reserved.
 pub fn check_header_name(name: &str) -> Result<(), String> {
@@ -72,10 +81,7 @@ pub fn claim_value(claims: &Map<String, Value>, claim: &str) -> Option<String> {
 
 /// The identity headers for a set of verified claims.
 pub fn headers_for(mappings: &[HeaderMapping], claims: &Map<String, Value>) -> Vec<(String, String)> {
-    mappings
-        .iter()
-        .filter_map(|m| claim_value(claims, &m.claim).map(|v| (m.header.clone(), v)))
-        .collect()
+    mappings.iter().filter_map(|m| claim_value(claims, &m.claim).map(|v| (m.header.clone(), v))).collect()
 }
 
 #[cfg(test)]
@@ -114,8 +120,14 @@ mod tests {
     #[test]
     fn header_names_are_checked() {
         assert!(check_header_name("x-user-id").is_ok());
-        assert_eq!(check_header_name("X-User").unwrap_err(), "\"X-User\" is not a valid header name (use lower-case letters, digits and '-')");
-        assert_eq!(check_header_name(":path").unwrap_err(), "\":path\" is not a valid header name (use lower-case letters, digits and '-')");
+        assert_eq!(
+            check_header_name("X-User").unwrap_err(),
+            "\"X-User\" is not a valid header name (use lower-case letters, digits and '-')"
+        );
+        assert_eq!(
+            check_header_name(":path").unwrap_err(),
+            "\":path\" is not a valid header name (use lower-case letters, digits and '-')"
+        );
         assert_eq!(check_header_name("authorization").unwrap_err(), "\"authorization\" cannot be set from a claim");
     }
 }

@@ -31,17 +31,8 @@ pub enum Alg {
 }
 
 impl Alg {
-    pub const ALL: [Alg; 9] = [
-        Alg::RS256,
-        Alg::RS384,
-        Alg::RS512,
-        Alg::PS256,
-        Alg::PS384,
-        Alg::PS512,
-        Alg::ES256,
-        Alg::ES384,
-        Alg::EdDSA,
-    ];
+    pub const ALL: [Alg; 9] =
+        [Alg::RS256, Alg::RS384, Alg::RS512, Alg::PS256, Alg::PS384, Alg::PS512, Alg::ES256, Alg::ES384, Alg::EdDSA];
 
     pub fn parse(name: &str) -> Result<Alg, JwtError> {
         Alg::ALL.into_iter().find(|a| a.name() == name).ok_or(JwtError::DisallowedAlg)
@@ -263,10 +254,9 @@ pub fn check_claims(claims: &Map<String, Value>, expect: &Expect<'_>) -> Result<
     }
     let aud_ok = match claims.get("aud") {
         Some(Value::String(a)) => expect.audiences.iter().any(|x| x == a),
-        Some(Value::Array(list)) => list
-            .iter()
-            .filter_map(Value::as_str)
-            .any(|a| expect.audiences.iter().any(|x| x == a)),
+        Some(Value::Array(list)) => {
+            list.iter().filter_map(Value::as_str).any(|a| expect.audiences.iter().any(|x| x == a))
+        }
         _ => false,
     };
     if !aud_ok {

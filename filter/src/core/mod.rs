@@ -10,10 +10,10 @@ pub mod rules;
 pub mod secret;
 pub mod url;
 
-#[cfg(test)]
-pub mod testkeys;
 pub mod cache;
 pub mod gate;
 pub mod metrics;
 pub mod provider;
 pub mod response;
+#[cfg(test)]
+pub mod testkeys;

@@ -172,7 +172,14 @@ impl Provider {
     }
 
     /// Takes a fetch result: `status` is `None` when the callout got no response.
-    pub fn on_response(&mut self, kind: FetchKind, status: Option<u16>, body: &[u8], now_ms: u64, refresh_ms: u64) -> Update {
+    pub fn on_response(
+        &mut self,
+        kind: FetchKind,
+        status: Option<u16>,
+        body: &[u8],
+        now_ms: u64,
+        refresh_ms: u64,
+    ) -> Update {
         if self.in_flight != Some(kind) {
             return Update::default();
         }

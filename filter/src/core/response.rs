@@ -34,7 +34,10 @@ pub fn deny(denial: Denial, realm: &str) -> LocalResponse {
         }
         Denial::InvalidToken(e) => {
             let d = e.description();
-            headers.push(("www-authenticate", format!("Bearer realm=\"{realm}\", error=\"invalid_token\", error_description=\"{d}\"")));
+            headers.push((
+                "www-authenticate",
+                format!("Bearer realm=\"{realm}\", error=\"invalid_token\", error_description=\"{d}\""),
+            ));
             LocalResponse { status: 401, headers, body: json_body("invalid_token", d) }
         }
         Denial::Unavailable => {

@@ -88,7 +88,11 @@ mod tests {
 
     #[test]
     fn matches_like_envoy_routes() {
-        let rules = vec![rule(r#"{"prefix":"/healthz"}"#), rule(r#"{"exact":"/favicon.ico"}"#), rule(r#"{"regex":"^/static/"}"#)];
+        let rules = vec![
+            rule(r#"{"prefix":"/healthz"}"#),
+            rule(r#"{"exact":"/favicon.ico"}"#),
+            rule(r#"{"regex":"^/static/"}"#),
+        ];
         assert!(any_match(&rules, "/healthz"));
         assert!(any_match(&rules, "/healthz/live?x=1"));
         assert!(any_match(&rules, "/favicon.ico"));
@@ -101,7 +105,14 @@ mod tests {
     #[test]
     fn tricks_never_bypass() {
         let rules = vec![rule(r#"{"prefix":"/healthz"}"#), rule(r#"{"regex":"^/static/"}"#)];
-        for p in ["/healthz/../admin", "/healthz/%2e%2e/admin", "/healthz/..%2Fadmin", "/static//../x", "/static/\\..\\x", "/healthz/./x"] {
+        for p in [
+            "/healthz/../admin",
+            "/healthz/%2e%2e/admin",
+            "/healthz/..%2Fadmin",
+            "/static//../x",
+            "/static/\\..\\x",
+            "/healthz/./x",
+        ] {
             assert!(!any_match(&rules, p), "{p}");
         }
     }

@@ -45,7 +45,9 @@ impl TestKey {
     /// The public JWK, with `kid`.
     pub fn jwk(&self, kid: &str) -> Value {
         match self {
-            TestKey::Rsa(k) => json!({"kty":"RSA","kid":kid,"use":"sig","n":b64(&k.n().to_bytes_be()),"e":b64(&k.e().to_bytes_be())}),
+            TestKey::Rsa(k) => {
+                json!({"kty":"RSA","kid":kid,"use":"sig","n":b64(&k.n().to_bytes_be()),"e":b64(&k.e().to_bytes_be())})
+            }
             TestKey::P256(k) => {
                 let p = k.verifying_key().to_encoded_point(false);
                 json!({"kty":"EC","crv":"P-256","kid":kid,"x":b64(p.x().unwrap()),"y":b64(p.y().unwrap())})
@@ -64,9 +66,15 @@ impl TestKey {
             (TestKey::Rsa(k), Alg::RS256) => k.sign(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(msg)).unwrap(),
             (TestKey::Rsa(k), Alg::RS384) => k.sign(Pkcs1v15Sign::new::<Sha384>(), &Sha384::digest(msg)).unwrap(),
             (TestKey::Rsa(k), Alg::RS512) => k.sign(Pkcs1v15Sign::new::<Sha512>(), &Sha512::digest(msg)).unwrap(),
-            (TestKey::Rsa(k), Alg::PS256) => k.sign_with_rng(&mut rng, Pss::new::<Sha256>(), &Sha256::digest(msg)).unwrap(),
-            (TestKey::Rsa(k), Alg::PS384) => k.sign_with_rng(&mut rng, Pss::new::<Sha384>(), &Sha384::digest(msg)).unwrap(),
-            (TestKey::Rsa(k), Alg::PS512) => k.sign_with_rng(&mut rng, Pss::new::<Sha512>(), &Sha512::digest(msg)).unwrap(),
+            (TestKey::Rsa(k), Alg::PS256) => {
+                k.sign_with_rng(&mut rng, Pss::new::<Sha256>(), &Sha256::digest(msg)).unwrap()
+            }
+            (TestKey::Rsa(k), Alg::PS384) => {
+                k.sign_with_rng(&mut rng, Pss::new::<Sha384>(), &Sha384::digest(msg)).unwrap()
+            }
+            (TestKey::Rsa(k), Alg::PS512) => {
+                k.sign_with_rng(&mut rng, Pss::new::<Sha512>(), &Sha512::digest(msg)).unwrap()
+            }
             (TestKey::P256(k), Alg::ES256) => {
                 let s: p256::ecdsa::Signature = k.sign(msg);
                 s.to_bytes().to_vec()

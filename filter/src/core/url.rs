@@ -86,8 +86,7 @@ fn split_host(authority: &str) -> Option<&str> {
     if host.is_empty() {
         return None;
     }
-    if !host.starts_with('[')
-        && !host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
+    if !host.starts_with('[') && !host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
     {
         return None;
     }

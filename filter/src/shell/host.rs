@@ -48,10 +48,8 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn define() -> Metrics {
-        let ids = Counter::all()
-            .into_iter()
-            .map(|c| hostcalls::define_metric(MetricType::Counter, &c.name()).ok())
-            .collect();
+        let ids =
+            Counter::all().into_iter().map(|c| hostcalls::define_metric(MetricType::Counter, &c.name()).ok()).collect();
         Metrics { ids }
     }
 

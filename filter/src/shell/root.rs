@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::host::{self, Metrics};
 use super::http::{apply, Http};
-use crate::core::config::{self, Config};
+use crate::core::config;
 use crate::core::gate::{Decision, Gate, RequestFacts};
 use crate::core::metrics::Counter;
 use crate::core::provider::{FetchKind, Update};
@@ -48,10 +48,6 @@ pub fn counter_for(denial: Denial) -> Counter {
 }
 
 impl Root {
-    fn config(&self) -> Option<Rc<Config>> {
-        self.worker.as_ref().map(|w| w.borrow().gate.config.clone())
-    }
-
     /// Starts every fetch that is due.
     fn dispatch(&mut self) {
         let Some(worker) = self.worker.clone() else { return };
@@ -114,18 +110,18 @@ impl Root {
             let mut w = worker.borrow_mut();
             realm = w.gate.config.realm.clone();
             let wait_ms = w.gate.config.startup_wait.as_millis() as u64;
-            let ids: Vec<u32> = w
-                .waiting
-                .iter()
-                .filter(|(_, x)| {
-                    if only_expired {
-                        now >= x.since_ms.saturating_add(wait_ms)
-                    } else {
-                        x.provider == provider
-                    }
-                })
-                .map(|(id, _)| *id)
-                .collect();
+            let ids: Vec<u32> =
+                w.waiting
+                    .iter()
+                    .filter(|(_, x)| {
+                        if only_expired {
+                            now >= x.since_ms.saturating_add(wait_ms)
+                        } else {
+                            x.provider == provider
+                        }
+                    })
+                    .map(|(id, _)| *id)
+                    .collect();
             for id in ids {
                 let Some(entry) = w.waiting.remove(&id) else { continue };
                 let decision = if only_expired {
@@ -166,8 +162,16 @@ impl Root {
             }
             if update.keys_changed {
                 w.gate.cache.clear();
-                let (n, skipped) = w.gate.providers.get(idx).and_then(|p| p.keys.as_ref()).map_or((0, 0), |k| (k.keys.len(), k.skipped));
-                host::log(LogLevel::Info, &format!("oidc-gate: issuer {issuer}: loaded {n} signing keys ({skipped} skipped)"));
+                let (n, skipped) = w
+                    .gate
+                    .providers
+                    .get(idx)
+                    .and_then(|p| p.keys.as_ref())
+                    .map_or((0, 0), |k| (k.keys.len(), k.skipped));
+                host::log(
+                    LogLevel::Info,
+                    &format!("oidc-gate: issuer {issuer}: loaded {n} signing keys ({skipped} skipped)"),
+                );
             }
         }
         if update.settled {
@@ -193,7 +197,10 @@ impl Context for Root {
         let (status, body) = if body_size > MAX_METADATA_BYTES {
             (Some(413), Vec::new())
         } else {
-            let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size).ok().flatten().unwrap_or_default();
+            let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
             (status, body)
         };
         let Some(worker) = self.worker.clone() else { return };
@@ -212,13 +219,15 @@ impl Context for Root {
 
 impl RootContext for Root {
     fn on_configure(&mut self, _size: usize) -> bool {
-        let bytes = hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX).ok().flatten().unwrap_or_default();
+        let bytes =
+            hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX).ok().flatten().unwrap_or_default();
         match config::load(&bytes, &ProcessEnv) {
             Ok(cfg) => {
                 self.metrics = Rc::new(Metrics::define());
                 let issuers: Vec<&str> = cfg.issuers.iter().map(|i| i.issuer.as_str()).collect();
                 host::log(LogLevel::Info, &format!("oidc-gate: configured for issuers {issuers:?}"));
-                self.worker = Some(Rc::new(RefCell::new(Worker { gate: Gate::new(Rc::new(cfg)), waiting: BTreeMap::new() })));
+                self.worker =
+                    Some(Rc::new(RefCell::new(Worker { gate: Gate::new(Rc::new(cfg)), waiting: BTreeMap::new() })));
                 let _ = hostcalls::set_tick_period(Duration::from_millis(500));
                 self.dispatch();
                 true
@@ -227,7 +236,10 @@ impl RootContext for Root {
                 for e in &errors {
                     host::log(LogLevel::Critical, &format!("oidc-gate: config error: {e}"));
                 }
-                host::log(LogLevel::Critical, &format!("oidc-gate: refusing the configuration ({} errors)", errors.len()));
+                host::log(
+                    LogLevel::Critical,
+                    &format!("oidc-gate: refusing the configuration ({} errors)", errors.len()),
+                );
                 false
             }
         }
@@ -242,7 +254,12 @@ impl RootContext for Root {
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Http { id: context_id, worker: self.worker.clone(), metrics: self.metrics.clone(), waiting: false }))
+        Some(Box::new(Http {
+            id: context_id,
+            worker: self.worker.clone(),
+            metrics: self.metrics.clone(),
+            waiting: false,
+        }))
     }
 
     fn get_type(&self) -> Option<ContextType> {
