@@ -51,7 +51,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--wasm", type=Path, default=WASM, help="the filter module to measure")
     args = ap.parse_args()
+    wasm_path = args.wasm.resolve()
 
     work = Path(tempfile.mkdtemp(prefix="oidc-gate-bench-"))
     idp = Idp(work).start()
@@ -66,8 +68,8 @@ def main():
     ports = {name: free_port() for name in ("plain", "gate", "gate_nocache")}
     listeners = [
         direct_listener("plain", ports["plain"], []),
-        direct_listener("gate", ports["gate"], [envoycfg.wasm_filter(WASM, base_cfg)]),
-        direct_listener("gate_nocache", ports["gate_nocache"], [envoycfg.wasm_filter(WASM, no_cache_cfg)]),
+        direct_listener("gate", ports["gate"], [envoycfg.wasm_filter(wasm_path, base_cfg)]),
+        direct_listener("gate_nocache", ports["gate_nocache"], [envoycfg.wasm_filter(wasm_path, no_cache_cfg)]),
     ]
     admin = free_port()
     cfg_path = work / "bench-envoy.json"
@@ -104,15 +106,17 @@ def main():
             before = cpu_seconds(envoy.pid)
             rps, total, p99, bad = wrk(ports[listener], args.seconds, args.connections, headers, path)
             cpu_us = (cpu_seconds(envoy.pid) - before) / max(total, 1) * 1e6
-            results.append((label, rps, p99, cpu_us, bad))
+            results.append((label, rps, p99, cpu_us, bad, "cookies" in label))
 
-        base_rps, base_cpu = results[0][1], results[0][3]
-        wasm = WASM.stat().st_size
+        # Each row is compared with the no-filter row of the same request shape.
+        baseline = {r[5]: r for r in results if r[0].startswith("no filter")}
+        wasm = wasm_path.stat().st_size
         print(f"\noidc-gate hot path: Envoy --concurrency 1 on CPU 0, wrk -t1 -c{args.connections} -d{args.seconds}s on CPU 1")
-        print(f"filter: {WASM.name} {wasm} bytes; envoy: {' '.join(envoy_command())}\n")
+        print(f"filter: {wasm_path.name} {wasm} bytes; envoy: {' '.join(envoy_command())}\n")
         print(f"| {'scenario':<48} | {'req/s':>9} | {'vs no filter':>12} | {'p99':>8} | {'Envoy CPU/req':>13} | {'added':>8} |")
         print(f"|{'-' * 50}|{'-' * 11}|{'-' * 14}|{'-' * 10}|{'-' * 15}|{'-' * 10}|")
-        for label, rps, p99, cpu_us, bad in results:
+        for label, rps, p99, cpu_us, bad, shape in results:
+            base_rps, base_cpu = baseline[shape][1], baseline[shape][3]
             note = f" ({bad} non-2xx)" if bad and "401" not in label else ""
             print(f"| {label + note:<48} | {rps:>9.0f} | {rps / base_rps:>12.2f} | {p99:>8} | {cpu_us:>10.1f} us | {cpu_us - base_cpu:>+5.1f} us |")
     finally:

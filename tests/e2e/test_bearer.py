@@ -86,6 +86,19 @@ def test_spoofed_identity_headers_never_reach_the_upstream(api):
     assert r.status == 200, r
     seen = r.json()["headers"]
     assert seen["x-user-id"] == "service" and seen["x-client-id"] == "service" and seen["x-user-scope"] == "api"
+    # Sent twice, in two spellings: still exactly the token's value, once.
+    token = idp.client_credentials()
+    twice = [("authorization", f"Bearer {token}"), ("x-user-id", "admin"), ("X-User-Id", "root"), ("x-user-id", "x")]
+    r = envoy.get("/orders", twice)
+    assert r.status == 200, r
+    assert r.json()["headers"]["x-user-id"] == "service"
+    r = envoy.get("/healthz", twice)
+    assert "x-user-id" not in r.json()["headers"]
+    # A claim the token lacks: the client's header is removed, not passed on.
+    no_scope = idp.sign(claims_for(idp, scope=None))
+    r = envoy.get("/orders", [("authorization", f"Bearer {no_scope}"), ("x-user-scope", "everything")])
+    assert r.status == 200, r
+    assert "x-user-scope" not in r.json()["headers"]
 
 
 def test_no_token_gets_401_with_a_bearer_challenge(api):

@@ -24,9 +24,17 @@ class Response:
 
 
 def request(port, method, path, headers=None, body=None, timeout=20):
+    """One request on a fresh connection. `headers` is a dict, or a list of (name, value)
+    pairs when a header must be sent more than once."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request(method, path, body=body, headers=headers or {})
+        if isinstance(headers, list):
+            conn.putrequest(method, path, skip_accept_encoding=True)
+            for name, value in headers:
+                conn.putheader(name, value)
+            conn.endheaders(body)
+        else:
+            conn.request(method, path, body=body, headers=headers or {})
         r = conn.getresponse()
         data = r.read()
         resp = Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)

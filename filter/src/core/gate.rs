@@ -83,8 +83,7 @@ impl Gate {
         counters: &mut dyn FnMut(Counter),
     ) -> Decision {
         let now = now_ms / 1000;
-        let key = key_of(token);
-        if let Some(hit) = self.cache.get(&key, now) {
+        if let Some(hit) = self.cache.get(token, now) {
             counters(Counter::CacheHit);
             return Decision::Allow { headers: hit.headers, counter: Counter::AllowedBearer };
         }
@@ -128,7 +127,7 @@ impl Gate {
             Err(e) => return invalid(e),
         };
         let headers: Rc<[(String, String)]> = Rc::from(headers_for(&self.config.identity_headers, &untrusted.claims));
-        self.cache.insert(key, Verified { exp, headers: headers.clone() }, now);
+        self.cache.insert(key_of(token), Verified { exp, headers: headers.clone() }, now);
         Decision::Allow { headers, counter: Counter::AllowedBearer }
     }
 }

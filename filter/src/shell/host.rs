@@ -4,6 +4,7 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::types::{LogLevel, MapType, MetricType};
 use std::time::UNIX_EPOCH;
 
+use crate::core::identity::HeaderMapping;
 use crate::core::metrics::Counter;
 use crate::core::response::LocalResponse;
 
@@ -26,9 +27,17 @@ pub fn remove_request_header(name: &str) {
     let _ = hostcalls::remove_map_value(MapType::HttpRequestHeaders, name);
 }
 
-pub fn set_request_headers(headers: &[(String, String)]) {
-    for (name, value) in headers {
-        let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value));
+/// Makes the configured identity headers exactly `headers`: each is set (replacing
+/// whatever the client sent) or removed. Setting replaces in one host call, so the
+/// usual case, where every mapped claim is present, costs one call per header.
+pub fn set_identity_headers(mappings: &[HeaderMapping], headers: &[(String, String)]) {
+    for m in mappings {
+        match headers.iter().find(|(name, _)| *name == m.header) {
+            Some((name, value)) => {
+                let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value));
+            }
+            None => remove_request_header(&m.header),
+        }
     }
 }
 

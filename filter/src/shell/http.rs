@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use super::host::{self, Metrics};
 use super::root::{Waiting, Worker};
+use crate::core::config::Config;
 use crate::core::gate::{Decision, RequestFacts};
 use crate::core::response::{deny, Denial};
 
@@ -19,11 +20,13 @@ pub struct Http {
 }
 
 /// Carries out a decision on the current (effective) stream. Returns true when the
-/// request may continue.
-pub fn apply(decision: &Decision, realm: &str, metrics: &Metrics) -> bool {
+/// request may continue. Only an allowed request reaches the upstream, and it does so
+/// with the identity headers replaced or removed: client-sent values never pass.
+pub fn apply(decision: &Decision, config: &Config, metrics: &Metrics) -> bool {
+    let realm = config.realm.as_str();
     match decision {
         Decision::Allow { headers, counter } => {
-            host::set_request_headers(headers);
+            host::set_identity_headers(&config.identity_headers, headers);
             metrics.inc(*counter);
             true
         }
@@ -70,10 +73,6 @@ impl HttpContext for Http {
             return Action::Pause;
         };
         let config = w.gate.config.clone();
-        // Client-sent identity headers never reach the upstream, whatever happens next.
-        for m in &config.identity_headers {
-            host::remove_request_header(&m.header);
-        }
         let facts = RequestFacts {
             path: host::request_header(":path").unwrap_or_default(),
             authorization: host::request_header("authorization"),
@@ -87,7 +86,7 @@ impl HttpContext for Http {
             return Action::Pause;
         }
         drop(w);
-        if apply(&decision, &config.realm, &self.metrics) {
+        if apply(&decision, &config, &self.metrics) {
             Action::Continue
         } else {
             Action::Pause

@@ -105,10 +105,10 @@ impl Root {
         let now = host::now_ms();
         let metrics = self.metrics.clone();
         let mut decided = Vec::new();
-        let realm;
+        let config;
         {
             let mut w = worker.borrow_mut();
-            realm = w.gate.config.realm.clone();
+            config = w.gate.config.clone();
             let wait_ms = w.gate.config.startup_wait.as_millis() as u64;
             let ids: Vec<u32> =
                 w.waiting
@@ -136,7 +136,7 @@ impl Root {
             if hostcalls::set_effective_context(id).is_err() {
                 continue;
             }
-            if apply(&decision, &realm, &self.metrics) {
+            if apply(&decision, &config, &self.metrics) {
                 let _ = hostcalls::resume_http_request();
             }
         }
