@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::duration;
 use super::identity::{check_header_name, HeaderMapping};
 use super::jwt::{Alg, AlgSet};
+use super::login_config::LoginConfig;
 use super::rules::{PathRule, RawPathRule};
 use super::secret::{Env, Secret, SecretSource};
 use super::url::AbsoluteUrl;
@@ -44,6 +45,38 @@ pub struct RawConfig {
     pub startup_wait: Option<String>,
     #[serde(default)]
     pub realm: Option<String>,
+    // Browser login (see `login_config`).
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    #[serde(default)]
+    pub client_auth: Option<String>,
+    #[serde(default)]
+    pub callback_path: Option<String>,
+    #[serde(default)]
+    pub logout_path: Option<String>,
+    #[serde(default)]
+    pub post_logout_redirect: Option<String>,
+    #[serde(default)]
+    pub session: Option<RawSession>,
+    #[serde(default)]
+    pub api_paths: Vec<RawPathRule>,
+    #[serde(default)]
+    pub allowed_redirect_hosts: Vec<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawSession {
+    #[serde(default)]
+    pub keys: Vec<SecretSource>,
+    #[serde(default)]
+    pub cookie_name: Option<String>,
+    #[serde(default)]
+    pub lifetime: Option<String>,
+    #[serde(default)]
+    pub idle_timeout: Option<String>,
+    #[serde(default)]
+    pub keep_id_token: Option<bool>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -115,6 +148,8 @@ pub struct Config {
     pub idp_timeout: Duration,
     pub startup_wait: Duration,
     pub realm: String,
+    /// Browser login; `None` when `session` is not configured (bearer tokens only).
+    pub login: Option<LoginConfig>,
 }
 
 /// One configuration error: the field path (`bearer.issuers[1].issuer`) and what is wrong.
@@ -178,14 +213,14 @@ fn err(field: &str, message: &str) -> ConfigError {
     ConfigError { field: field.to_string(), message: message.to_string() }
 }
 
-struct Errors(Vec<ConfigError>);
+pub(crate) struct Errors(pub(crate) Vec<ConfigError>);
 
 impl Errors {
-    fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.0.push(ConfigError { field: field.into(), message: message.into() });
     }
 
-    fn duration(&mut self, field: &str, value: &Option<String>, default: Duration) -> Duration {
+    pub(crate) fn duration(&mut self, field: &str, value: &Option<String>, default: Duration) -> Duration {
         match value {
             None => default,
             Some(text) => duration::parse(text).unwrap_or_else(|e| {
@@ -344,6 +379,8 @@ fn compile(raw: RawConfig, env: &dyn Env) -> Result<Config, Vec<ConfigError>> {
         errors.push("realm", "must be printable ASCII without quotes or backslashes");
     }
 
+    let login = super::login_config::compile(&raw, env, &mut errors);
+
     if !errors.0.is_empty() {
         return Err(errors.0);
     }
@@ -362,6 +399,7 @@ fn compile(raw: RawConfig, env: &dyn Env) -> Result<Config, Vec<ConfigError>> {
         idp_timeout,
         startup_wait,
         realm,
+        login,
     })
 }
 

@@ -5,12 +5,19 @@ use super::jwt::JwtError;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Counter {
     AllowedBearer,
+    AllowedSession,
     AllowedBypass,
     DeniedMissingToken,
     DeniedInvalidToken(JwtError),
     DeniedUnavailable,
     CacheHit,
     CacheMiss,
+    SessionInvalid,
+    SessionExpired,
+    LoginStarted,
+    LoginCompleted,
+    LoginFailed,
+    Logout,
     DiscoveryFetch,
     DiscoveryFailure,
     JwksFetch,
@@ -30,54 +37,64 @@ const JWT_ERRORS: [JwtError; 10] = [
     JwtError::UnsupportedCrit,
 ];
 
+const PLAIN: [Counter; 17] = [
+    Counter::AllowedBearer,
+    Counter::AllowedSession,
+    Counter::AllowedBypass,
+    Counter::DeniedMissingToken,
+    Counter::DeniedUnavailable,
+    Counter::CacheHit,
+    Counter::CacheMiss,
+    Counter::SessionInvalid,
+    Counter::SessionExpired,
+    Counter::LoginStarted,
+    Counter::LoginCompleted,
+    Counter::LoginFailed,
+    Counter::Logout,
+    Counter::DiscoveryFetch,
+    Counter::DiscoveryFailure,
+    Counter::JwksFetch,
+    Counter::JwksFailure,
+];
+
 impl Counter {
     /// Every counter, in index order.
     pub fn all() -> Vec<Counter> {
-        let mut v = vec![Counter::AllowedBearer, Counter::AllowedBypass, Counter::DeniedMissingToken];
+        let mut v = PLAIN.to_vec();
         v.extend(JWT_ERRORS.iter().map(|e| Counter::DeniedInvalidToken(*e)));
-        v.extend([
-            Counter::DeniedUnavailable,
-            Counter::CacheHit,
-            Counter::CacheMiss,
-            Counter::DiscoveryFetch,
-            Counter::DiscoveryFailure,
-            Counter::JwksFetch,
-            Counter::JwksFailure,
-        ]);
         v
     }
 
     /// Position in [`Counter::all`], for a metric-id table.
     pub fn index(self) -> usize {
         match self {
-            Counter::AllowedBearer => 0,
-            Counter::AllowedBypass => 1,
-            Counter::DeniedMissingToken => 2,
-            Counter::DeniedInvalidToken(e) => 3 + JWT_ERRORS.iter().position(|x| *x == e).unwrap_or(0),
-            Counter::DeniedUnavailable => 13,
-            Counter::CacheHit => 14,
-            Counter::CacheMiss => 15,
-            Counter::DiscoveryFetch => 16,
-            Counter::DiscoveryFailure => 17,
-            Counter::JwksFetch => 18,
-            Counter::JwksFailure => 19,
+            Counter::DeniedInvalidToken(e) => PLAIN.len() + JWT_ERRORS.iter().position(|x| *x == e).unwrap_or(0),
+            other => PLAIN.iter().position(|x| *x == other).unwrap_or(0),
         }
     }
 
     pub fn name(self) -> String {
-        match self {
-            Counter::AllowedBearer => "oidc_gate.allowed.bearer".into(),
-            Counter::AllowedBypass => "oidc_gate.allowed.bypass".into(),
-            Counter::DeniedMissingToken => "oidc_gate.denied.missing_token".into(),
-            Counter::DeniedInvalidToken(e) => format!("oidc_gate.denied.invalid_token.{}", e.reason()),
-            Counter::DeniedUnavailable => "oidc_gate.denied.idp_unavailable".into(),
-            Counter::CacheHit => "oidc_gate.token_cache.hit".into(),
-            Counter::CacheMiss => "oidc_gate.token_cache.miss".into(),
-            Counter::DiscoveryFetch => "oidc_gate.idp.discovery_fetch".into(),
-            Counter::DiscoveryFailure => "oidc_gate.idp.discovery_failure".into(),
-            Counter::JwksFetch => "oidc_gate.idp.jwks_fetch".into(),
-            Counter::JwksFailure => "oidc_gate.idp.jwks_failure".into(),
-        }
+        let plain = match self {
+            Counter::AllowedBearer => "allowed.bearer",
+            Counter::AllowedSession => "allowed.session",
+            Counter::AllowedBypass => "allowed.bypass",
+            Counter::DeniedMissingToken => "denied.missing_token",
+            Counter::DeniedInvalidToken(e) => return format!("oidc_gate.denied.invalid_token.{}", e.reason()),
+            Counter::DeniedUnavailable => "denied.idp_unavailable",
+            Counter::CacheHit => "token_cache.hit",
+            Counter::CacheMiss => "token_cache.miss",
+            Counter::SessionInvalid => "session.invalid",
+            Counter::SessionExpired => "session.expired",
+            Counter::LoginStarted => "login.started",
+            Counter::LoginCompleted => "login.completed",
+            Counter::LoginFailed => "login.failed",
+            Counter::Logout => "logout",
+            Counter::DiscoveryFetch => "idp.discovery_fetch",
+            Counter::DiscoveryFailure => "idp.discovery_failure",
+            Counter::JwksFetch => "idp.jwks_fetch",
+            Counter::JwksFailure => "idp.jwks_failure",
+        };
+        format!("oidc_gate.{plain}")
     }
 }
 
@@ -96,5 +113,6 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), all.len());
         assert_eq!(Counter::DeniedInvalidToken(JwtError::Expired).name(), "oidc_gate.denied.invalid_token.expired");
+        assert_eq!(Counter::LoginCompleted.name(), "oidc_gate.login.completed");
     }
 }

@@ -24,6 +24,8 @@ pub struct Metadata {
     pub token_endpoint: Option<String>,
     pub userinfo_endpoint: Option<String>,
     pub end_session_endpoint: Option<String>,
+    /// RFC 9207: the IdP puts `iss` on authorization responses.
+    pub iss_parameter_supported: bool,
 }
 
 #[derive(Deserialize)]
@@ -38,6 +40,8 @@ struct RawDiscovery {
     userinfo_endpoint: Option<String>,
     #[serde(default)]
     end_session_endpoint: Option<String>,
+    #[serde(default)]
+    authorization_response_iss_parameter_supported: bool,
 }
 
 /// Why a fetch result was not used. Logged with the issuer; never carries a body.
@@ -227,6 +231,7 @@ impl Provider {
             token_endpoint: raw.token_endpoint,
             userinfo_endpoint: raw.userinfo_endpoint,
             end_session_endpoint: raw.end_session_endpoint,
+            iss_parameter_supported: raw.authorization_response_iss_parameter_supported,
         })
     }
 }

@@ -1,12 +1,19 @@
-//! Host calls without panics, and the metrics table.
+//! Host calls without panics, request headers and randomness for the core, and the
+//! metrics table.
 
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::{LogLevel, MapType, MetricType};
-use std::time::UNIX_EPOCH;
+use proxy_wasm::types::{BufferType, LogLevel, MapType, MetricType};
+use std::time::{Duration, UNIX_EPOCH};
 
+use crate::core::gate::{CookieRewrite, RequestHeaders};
 use crate::core::identity::HeaderMapping;
+use crate::core::login::Callout;
 use crate::core::metrics::Counter;
 use crate::core::response::LocalResponse;
+use crate::core::seal::Random;
+
+/// Responses larger than this from the IdP are refused.
+pub const MAX_CALLOUT_BODY: usize = 1024 * 1024;
 
 pub fn log(level: LogLevel, message: &str) {
     let _ = hostcalls::log(level, message);
@@ -27,6 +34,29 @@ pub fn remove_request_header(name: &str) {
     let _ = hostcalls::remove_map_value(MapType::HttpRequestHeaders, name);
 }
 
+/// The current request's headers, read when the core asks.
+pub struct HostHeaders;
+
+impl RequestHeaders for HostHeaders {
+    fn get(&mut self, name: &str) -> Option<String> {
+        request_header(name)
+    }
+}
+
+/// WASI `random_get`. A failure is remembered: whatever used the bytes is refused.
+#[derive(Default)]
+pub struct HostRandom {
+    pub failed: bool,
+}
+
+impl Random for HostRandom {
+    fn fill(&mut self, buf: &mut [u8]) {
+        if getrandom::getrandom(buf).is_err() {
+            self.failed = true;
+        }
+    }
+}
+
 /// Makes the configured identity headers exactly `headers`: each is set (replacing
 /// whatever the client sent) or removed. Setting replaces in one host call, so the
 /// usual case, where every mapped claim is present, costs one call per header.
@@ -41,12 +71,54 @@ pub fn set_identity_headers(mappings: &[HeaderMapping], headers: &[(String, Stri
     }
 }
 
+pub fn rewrite_cookie(rewrite: &CookieRewrite) {
+    match rewrite {
+        CookieRewrite::Keep => {}
+        CookieRewrite::Set(v) => {
+            let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, "cookie", Some(v));
+        }
+        CookieRewrite::Remove => remove_request_header("cookie"),
+    }
+}
+
+pub fn add_response_headers(name: &str, values: &[String]) {
+    for v in values {
+        let _ = hostcalls::add_map_value(MapType::HttpResponseHeaders, name, v);
+    }
+}
+
 pub fn send(response: &LocalResponse) {
     let headers: Vec<(&str, &str)> = response.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     if hostcalls::send_http_response(response.status, headers, Some(response.body.as_bytes())).is_err() {
         log(LogLevel::Error, "oidc-gate: could not send the local response; resetting the stream");
         let _ = hostcalls::reset_http_request();
     }
+}
+
+/// Starts a callout; the answer comes to the calling context's `on_http_call_response`.
+pub fn dispatch(callout: &Callout, timeout: Duration) -> Result<u32, String> {
+    let mut headers: Vec<(&str, &str)> = vec![
+        (":method", callout.method),
+        (":path", callout.target.path.as_str()),
+        (":authority", callout.target.authority.as_str()),
+        ("user-agent", "oidc-gate"),
+    ];
+    headers.extend(callout.headers.iter().map(|(n, v)| (*n, v.as_str())));
+    hostcalls::dispatch_http_call(&callout.target.cluster, headers, callout.body.as_deref().map(str::as_bytes), vec![], timeout)
+        .map_err(|status| format!("cannot call cluster {:?} ({status:?}); is it defined?", callout.target.cluster))
+}
+
+/// The status and body of the callout response being delivered (`None` status: no response).
+pub fn callout_response(body_size: usize) -> (Option<u16>, Vec<u8>) {
+    let status = hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
+        .ok()
+        .flatten()
+        .and_then(|s| s.parse::<u16>().ok());
+    if body_size > MAX_CALLOUT_BODY {
+        return (Some(413), Vec::new());
+    }
+    let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size).ok().flatten().unwrap_or_default();
+    (status, body)
 }
 
 /// Metric ids, indexed by [`Counter::index`].
@@ -57,8 +129,7 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn define() -> Metrics {
-        let ids =
-            Counter::all().into_iter().map(|c| hostcalls::define_metric(MetricType::Counter, &c.name()).ok()).collect();
+        let ids = Counter::all().into_iter().map(|c| hostcalls::define_metric(MetricType::Counter, &c.name()).ok()).collect();
         Metrics { ids }
     }
 

@@ -4,6 +4,7 @@
 
 mod host;
 mod http;
+mod login_flow;
 mod root;
 
 use proxy_wasm::types::LogLevel;

@@ -2,26 +2,22 @@
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{BufferType, ContextType, LogLevel, MapType};
+use proxy_wasm::types::{BufferType, ContextType, LogLevel};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::host::{self, Metrics};
-use super::http::{apply, Http};
+use super::host::{self, HostHeaders, HostRandom, Metrics};
+use super::http::{apply, Applied, Http};
 use crate::core::config;
-use crate::core::gate::{Decision, Gate, RequestFacts};
+use crate::core::gate::{Decision, Gate};
 use crate::core::metrics::Counter;
 use crate::core::provider::{FetchKind, Update};
-use crate::core::response::Denial;
+use crate::core::response::{deny, Denial};
 use crate::core::secret::ProcessEnv;
 
-/// Responses larger than this from the IdP are refused.
-const MAX_METADATA_BYTES: usize = 1024 * 1024;
-
 pub struct Waiting {
-    pub facts: RequestFacts,
     pub provider: usize,
     pub since_ms: u64,
 }
@@ -29,7 +25,10 @@ pub struct Waiting {
 /// Everything one worker shares between its root and its requests.
 pub struct Worker {
     pub gate: Gate,
+    /// Paused requests, by context id.
     pub waiting: BTreeMap<u32, Waiting>,
+    /// `Set-Cookie`s for resumed requests, picked up in their response phase.
+    pub set_cookies: HashMap<u32, Vec<String>>,
 }
 
 #[derive(Default)]
@@ -37,14 +36,6 @@ pub struct Root {
     worker: Option<Rc<RefCell<Worker>>>,
     metrics: Rc<Metrics>,
     callouts: HashMap<u32, (usize, FetchKind)>,
-}
-
-pub fn counter_for(denial: Denial) -> Counter {
-    match denial {
-        Denial::MissingToken => Counter::DeniedMissingToken,
-        Denial::InvalidToken(e) => Counter::DeniedInvalidToken(e),
-        Denial::Unavailable => Counter::DeniedUnavailable,
-    }
 }
 
 impl Root {
@@ -99,45 +90,54 @@ impl Root {
     }
 
     /// Decides the requests waiting on `provider` (all of them when `only_expired` is false;
-    /// with it, those that waited longer than `startup_wait`).
+    /// with it, those that waited longer than `startup_wait`, which get 503).
     fn settle(&mut self, provider: usize, only_expired: bool) {
         let Some(worker) = self.worker.clone() else { return };
         let now = host::now_ms();
-        let metrics = self.metrics.clone();
-        let mut decided = Vec::new();
-        let config;
-        {
+        let (config, ids) = {
             let mut w = worker.borrow_mut();
-            config = w.gate.config.clone();
             let wait_ms = w.gate.config.startup_wait.as_millis() as u64;
-            let ids: Vec<u32> =
-                w.waiting
-                    .iter()
-                    .filter(|(_, x)| {
-                        if only_expired {
-                            now >= x.since_ms.saturating_add(wait_ms)
-                        } else {
-                            x.provider == provider
-                        }
-                    })
-                    .map(|(id, _)| *id)
-                    .collect();
-            for id in ids {
-                let Some(entry) = w.waiting.remove(&id) else { continue };
-                let decision = if only_expired {
-                    Decision::Deny(Denial::Unavailable)
-                } else {
-                    w.gate.decide(&entry.facts, now, false, &mut |c| metrics.inc(c))
-                };
-                decided.push((id, decision));
+            let ids: Vec<u32> = w
+                .waiting
+                .iter()
+                .filter(|(_, x)| {
+                    if only_expired {
+                        now >= x.since_ms.saturating_add(wait_ms)
+                    } else {
+                        x.provider == provider
+                    }
+                })
+                .map(|(id, _)| *id)
+                .collect();
+            for id in &ids {
+                w.waiting.remove(id);
             }
-        }
-        for (id, decision) in decided {
+            (w.gate.config.clone(), ids)
+        };
+        for id in ids {
             if hostcalls::set_effective_context(id).is_err() {
                 continue;
             }
-            if apply(&decision, &config, &self.metrics) {
-                let _ = hostcalls::resume_http_request();
+            let mut rng = HostRandom::default();
+            let decision = if only_expired {
+                Decision::Deny(Denial::Unavailable)
+            } else {
+                let metrics = self.metrics.clone();
+                let Ok(mut w) = worker.try_borrow_mut() else { continue };
+                // Headers are read from the paused request itself (the effective context).
+                w.gate.decide(&mut HostHeaders, now, false, &mut rng, &mut |c| metrics.inc(c))
+            };
+            match apply(decision, &config, &self.metrics, &rng) {
+                Applied::Continue(set_cookies) => {
+                    if !set_cookies.is_empty() {
+                        if let Ok(mut w) = worker.try_borrow_mut() {
+                            w.set_cookies.insert(id, set_cookies);
+                        }
+                    }
+                    let _ = hostcalls::resume_http_request();
+                }
+                Applied::Answered => {}
+                Applied::Exchange(_) => host::send(&deny(Denial::Unavailable, &config.realm)),
             }
         }
     }
@@ -190,19 +190,7 @@ fn failure_counter(kind: FetchKind) -> Counter {
 impl Context for Root {
     fn on_http_call_response(&mut self, token_id: u32, _num_headers: usize, body_size: usize, _num_trailers: usize) {
         let Some((idx, kind)) = self.callouts.remove(&token_id) else { return };
-        let status = hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
-            .ok()
-            .flatten()
-            .and_then(|s| s.parse::<u16>().ok());
-        let (status, body) = if body_size > MAX_METADATA_BYTES {
-            (Some(413), Vec::new())
-        } else {
-            let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
-                .ok()
-                .flatten()
-                .unwrap_or_default();
-            (status, body)
-        };
+        let (status, body) = host::callout_response(body_size);
         let Some(worker) = self.worker.clone() else { return };
         let update = {
             let mut w = worker.borrow_mut();
@@ -227,7 +215,11 @@ impl RootContext for Root {
                 let issuers: Vec<&str> = cfg.issuers.iter().map(|i| i.issuer.as_str()).collect();
                 host::log(LogLevel::Info, &format!("oidc-gate: configured for issuers {issuers:?}"));
                 self.worker =
-                    Some(Rc::new(RefCell::new(Worker { gate: Gate::new(Rc::new(cfg)), waiting: BTreeMap::new() })));
+                    Some(Rc::new(RefCell::new(Worker {
+                    gate: Gate::new(Rc::new(cfg)),
+                    waiting: BTreeMap::new(),
+                    set_cookies: HashMap::new(),
+                })));
                 let _ = hostcalls::set_tick_period(Duration::from_millis(500));
                 self.dispatch();
                 true
@@ -259,6 +251,8 @@ impl RootContext for Root {
             worker: self.worker.clone(),
             metrics: self.metrics.clone(),
             waiting: false,
+            set_cookies: Vec::new(),
+            login: None,
         }))
     }
 

@@ -1,0 +1,180 @@
+//! The browser-login part of the configuration, compiled from the top-level keys
+//! `scopes`, `client_auth`, `callback_path`, `logout_path`, `post_logout_redirect`,
+//! `session`, `api_paths` and `allowed_redirect_hosts`. Login is on when `session` is set.
+
+use std::time::Duration;
+
+use super::config::{Errors, RawConfig};
+use super::rules::PathRule;
+use super::seal::{parse_key, Keys};
+use super::secret::{Env, Secret};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// HTTP Basic with the client id and secret (RFC 6749 section 2.3.1).
+    Basic,
+    /// `client_id` and `client_secret` in the form body.
+    Post,
+    /// A public client: PKCE only.
+    None,
+}
+
+#[derive(Debug)]
+pub struct LoginConfig {
+    pub client_id: String,
+    pub client_auth: ClientAuth,
+    pub client_secret: Option<Secret>,
+    /// Space-separated, as sent.
+    pub scope: String,
+    pub callback_path: String,
+    pub logout_path: String,
+    pub post_logout_redirect: String,
+    pub keys: Keys,
+    pub cookie_name: String,
+    pub lifetime: u64,
+    /// 0 disables the idle timeout.
+    pub idle_timeout: u64,
+    pub keep_id_token: bool,
+    pub api_paths: Vec<PathRule>,
+    pub allowed_redirect_hosts: Vec<String>,
+}
+
+impl LoginConfig {
+    /// Whether a cookie name belongs to the filter (session, its chunks, login flows).
+    pub fn owns_cookie(&self, name: &str) -> bool {
+        name.strip_prefix(self.cookie_name.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with('_'))
+    }
+
+    pub fn flow_prefix(&self) -> String {
+        format!("{}_flow_", self.cookie_name)
+    }
+}
+
+fn check_path(errors: &mut Errors, field: &str, value: &Option<String>, default: &str) -> String {
+    let path = value.clone().unwrap_or_else(|| default.to_string());
+    if !path.starts_with('/') || path.contains(['?', '#', ' ']) || !super::rules::is_normalized(&path) {
+        errors.push(field, format!("{path:?} must be a plain absolute path like {default:?}"));
+    }
+    path
+}
+
+fn cookie_name_ok(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
+pub(crate) fn compile(raw: &RawConfig, env: &dyn Env, errors: &mut Errors) -> Option<LoginConfig> {
+    let login_keys_given = raw.scopes.is_some()
+        || raw.client_auth.is_some()
+        || raw.callback_path.is_some()
+        || raw.logout_path.is_some()
+        || raw.post_logout_redirect.is_some()
+        || !raw.api_paths.is_empty()
+        || !raw.allowed_redirect_hosts.is_empty();
+    let Some(session) = &raw.session else {
+        if login_keys_given {
+            errors.push("session", "required for browser login (the keys that seal session cookies)");
+        }
+        return None;
+    };
+
+    let client_id = match raw.client_id.as_deref() {
+        Some(id) if !id.is_empty() => id.to_string(),
+        _ => {
+            errors.push("client_id", "required for browser login");
+            String::new()
+        }
+    };
+    let client_auth = match raw.client_auth.as_deref().unwrap_or("client_secret_basic") {
+        "client_secret_basic" => ClientAuth::Basic,
+        "client_secret_post" => ClientAuth::Post,
+        "none" => ClientAuth::None,
+        other => {
+            errors.push(
+                "client_auth",
+                format!("{other:?} is not one of \"client_secret_basic\", \"client_secret_post\", \"none\""),
+            );
+            ClientAuth::Basic
+        }
+    };
+    let client_secret = match (&raw.client_secret, client_auth) {
+        (Some(s), _) => s.resolve(env).ok(),
+        (None, ClientAuth::None) => None,
+        (None, _) => {
+            errors.push("client_secret", "required unless client_auth is \"none\"");
+            None
+        }
+    };
+
+    let scopes = raw.scopes.clone().unwrap_or_else(|| vec!["openid".into(), "email".into(), "profile".into()]);
+    if !scopes.iter().any(|s| s == "openid") {
+        errors.push("scopes", "must include \"openid\"");
+    }
+    if scopes.iter().any(|s| s.is_empty() || s.bytes().any(|b| b <= b' ' || b == b'"' || b == b'\\')) {
+        errors.push("scopes", "scope names must be non-empty, without spaces or quotes");
+    }
+
+    let callback_path = check_path(errors, "callback_path", &raw.callback_path, "/oauth2/callback");
+    let logout_path = check_path(errors, "logout_path", &raw.logout_path, "/oauth2/logout");
+    if callback_path == logout_path {
+        errors.push("logout_path", "must differ from callback_path");
+    }
+    let post_logout_redirect = raw.post_logout_redirect.clone().unwrap_or_else(|| "/".to_string());
+    if !super::redirect::is_local_path(&post_logout_redirect)
+        && super::url::AbsoluteUrl::parse(&post_logout_redirect).is_err()
+    {
+        errors.push("post_logout_redirect", "must be a local path like \"/\" or an absolute http(s) URL");
+    }
+
+    let mut keys = Vec::new();
+    if session.keys.is_empty() {
+        errors.push("session.keys", "required: at least one 32-byte base64 key (the first seals, all open)");
+    }
+    for (n, source) in session.keys.iter().enumerate() {
+        match source.resolve(env).and_then(|s| parse_key(s.expose())) {
+            Ok(k) => keys.push(k),
+            Err(e) => errors.push(format!("session.keys[{n}]"), e),
+        }
+    }
+    let cookie_name = session.cookie_name.clone().unwrap_or_else(|| "__Host-oidc_session".to_string());
+    if !cookie_name_ok(&cookie_name) {
+        errors.push("session.cookie_name", "use up to 64 letters, digits, '-', '_' or '.'");
+    }
+    let lifetime = errors.duration("session.lifetime", &session.lifetime, Duration::from_secs(8 * 3600)).as_secs();
+    let idle_timeout = errors.duration("session.idle_timeout", &session.idle_timeout, Duration::from_secs(3600)).as_secs();
+    if lifetime < 60 {
+        errors.push("session.lifetime", "must be at least 1m");
+    }
+    if idle_timeout != 0 && idle_timeout < 60 {
+        errors.push("session.idle_timeout", "must be at least 1m, or \"0s\" to turn it off");
+    }
+
+    let mut api_paths = Vec::new();
+    for (n, rule) in raw.api_paths.iter().enumerate() {
+        match PathRule::compile(rule) {
+            Ok(r) => api_paths.push(r),
+            Err(e) => errors.push(format!("api_paths[{n}]"), e),
+        }
+    }
+    for (n, host) in raw.allowed_redirect_hosts.iter().enumerate() {
+        if host.is_empty() || host.contains(['/', '@', '\\', ' ']) {
+            errors.push(format!("allowed_redirect_hosts[{n}]"), format!("{host:?} must be a host or host:port"));
+        }
+    }
+
+    Some(LoginConfig {
+        client_id,
+        client_auth,
+        client_secret,
+        scope: scopes.join(" "),
+        callback_path,
+        logout_path,
+        post_logout_redirect,
+        keys: Keys::new(&keys),
+        cookie_name,
+        lifetime,
+        idle_timeout,
+        keep_id_token: session.keep_id_token.unwrap_or(true),
+        api_paths,
+        allowed_redirect_hosts: raw.allowed_redirect_hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+    })
+}
