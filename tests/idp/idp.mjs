@@ -1,7 +1,8 @@
 // The test and demo OpenID provider: panva's oidc-provider (OpenID Certified), configured
 // for oidc-gate's tests. Usage:
 //   node idp.mjs --port 9000 --keys /tmp/keys.json [--login auto|form] [--client-secret S]
-//                [--redirect-uri URI ...] [--state-file F]
+//                [--redirect-uri URI ...] [--post-logout-uri URI ...] [--id-token-claims all|minimal]
+//                [--auto-user alice|bob|carol]
 // Prints "idp ready <issuer>" when listening. Test-only routes live under /__test/.
 import http from 'node:http';
 import fs from 'node:fs';
@@ -10,7 +11,7 @@ import Provider from 'oidc-provider';
 import * as jose from 'jose';
 
 function args(argv) {
-  const out = { port: 0, keys: null, login: 'auto', clientSecret: 'test-secret', redirectUris: [], postLogoutUris: [] };
+  const out = { port: 0, keys: null, login: 'auto', clientSecret: 'test-secret', redirectUris: [], postLogoutUris: [], idTokenClaims: 'all', autoUser: 'alice' };
   for (let i = 2; i < argv.length; i += 1) {
     const [k, v] = [argv[i], argv[i + 1]];
     if (k === '--port') { out.port = Number(v); i += 1; }
@@ -19,6 +20,8 @@ function args(argv) {
     else if (k === '--client-secret') { out.clientSecret = v; i += 1; }
     else if (k === '--redirect-uri') { out.redirectUris.push(v); i += 1; }
     else if (k === '--post-logout-uri') { out.postLogoutUris.push(v); i += 1; }
+    else if (k === '--id-token-claims') { out.idTokenClaims = v; i += 1; }
+    else if (k === '--auto-user') { out.autoUser = v; i += 1; }
     else throw new Error(`unknown argument ${k}`);
   }
   return out;
@@ -76,6 +79,8 @@ class TTLAdapter {
 const USERS = {
   alice: { sub: 'alice', email: 'alice@example.com', email_verified: true, name: 'Alice Example', groups: ['admins', 'dev'], password: 'alice' },
   bob: { sub: 'bob', email: 'bob@example.org', email_verified: true, name: 'Bob Example', groups: ['dev'], password: 'bob' },
+  // Enough groups that the session cookie must be split into chunks.
+  carol: { sub: 'carol', email: 'carol@example.net', email_verified: true, name: 'Carol Example', groups: Array.from({ length: 250 }, (_, i) => `team-${String(i).padStart(3, '0')}-members`), password: 'carol' },
 };
 
 const jwks = await loadKeys(opts.keys);
@@ -119,7 +124,8 @@ const provider = new Provider(issuer, {
   },
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], groups: ['groups'] },
   scopes: ['openid', 'email', 'profile', 'groups', 'offline_access', 'api'],
-  conformIdTokenClaims: false,
+  // "minimal": ID tokens carry only sub (the claims come from userinfo).
+  conformIdTokenClaims: opts.idTokenClaims === 'minimal',
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
@@ -139,6 +145,37 @@ const provider = new Provider(issuer, {
 provider.proxy = false;
 
 let requestCount = 0;
+// Test control: claims to overwrite in the ID token of the next token responses, so
+// tests can play an IdP that lies (wrong nonce, wrong audience...).
+let idTokenOverrides = null;
+
+async function tamperTokenResponse(body) {
+  const parsed = JSON.parse(body);
+  if (!parsed.id_token || !idTokenOverrides) return body;
+  const [h, p] = parsed.id_token.split('.');
+  const header = JSON.parse(Buffer.from(h, 'base64url'));
+  const claims = { ...JSON.parse(Buffer.from(p, 'base64url')), ...idTokenOverrides };
+  const jwk = jwks.keys.find((k) => k.kid === header.kid);
+  const key = await jose.importJWK(jwk, jwk.alg);
+  parsed.id_token = await new jose.CompactSign(new TextEncoder().encode(JSON.stringify(claims))).setProtectedHeader(header).sign(key);
+  return JSON.stringify(parsed);
+}
+
+// Buffers what the provider writes for /token so it can be tampered with.
+function interceptTokenResponse(res) {
+  const chunks = [];
+  const { write, end } = res;
+  res.write = (chunk) => { chunks.push(Buffer.from(chunk)); return true; };
+  res.end = (chunk, ...rest) => {
+    if (chunk && typeof chunk !== 'function') chunks.push(Buffer.from(chunk));
+    tamperTokenResponse(Buffer.concat(chunks).toString()).then((body) => {
+      res.setHeader('content-length', Buffer.byteLength(body));
+      res.write = write;
+      end.call(res, body);
+    }, (err) => { console.error('tamper failed', err); end.call(res); });
+    return res;
+  };
+}
 
 async function finishLogin(req, res, accountId) {
   const details = await provider.interactionDetails(req, res);
@@ -177,7 +214,7 @@ async function interaction(req, res) {
   const m = url.pathname.match(/^\/interaction\/([^/]+)(\/login)?$/);
   if (!m) { res.writeHead(404).end(); return; }
   const [, uid, isPost] = m;
-  if (opts.login === 'auto') { await finishLogin(req, res, 'alice'); return; }
+  if (opts.login === 'auto') { await finishLogin(req, res, opts.autoUser); return; }
   const details = await provider.interactionDetails(req, res);
   if (details.prompt.name !== 'login' && details.session?.accountId) { await finishLogin(req, res, details.session.accountId); return; }
   if (!isPost) { res.writeHead(200, { 'content-type': 'text/html' }).end(loginForm(uid)); return; }
@@ -192,6 +229,10 @@ async function testRoute(req, res) {
   const url = new URL(req.url, issuer);
   const json = (code, body) => res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   if (url.pathname === '/__test/stats') return json(200, { requests: requestCount });
+  if (url.pathname === '/__test/misbehave' && req.method === 'POST') {
+    idTokenOverrides = JSON.parse(await readBody(req)).id_token || null;
+    return json(200, { id_token: idTokenOverrides });
+  }
   if (url.pathname === '/__test/sign' && req.method === 'POST') {
     // Signs arbitrary claims with the IdP's own private key: for tokens a real IdP would
     // never issue (expired, wrong audience...) but that carry a genuine signature.
@@ -212,6 +253,7 @@ server.on('request', async (req, res) => {
     if (req.url.startsWith('/__test/')) { await testRoute(req, res); return; }
     requestCount += 1;
     if (req.url.startsWith('/interaction/')) { await interaction(req, res); return; }
+    if (req.url.startsWith('/token') && idTokenOverrides) interceptTokenResponse(res);
     callback(req, res);
   } catch (err) {
     console.error('idp error', err);

@@ -37,7 +37,7 @@ def wasm_filter(wasm_path: str, plugin_config: dict, env: dict = None) -> dict:
     }
 
 
-def listener(name: str, port: int, upstream_cluster: str, filters: list) -> dict:
+def listener(name: str, port: int, upstream_cluster: str, filters: list, normalize: bool = True) -> dict:
     return {
         "name": name,
         "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
@@ -47,9 +47,9 @@ def listener(name: str, port: int, upstream_cluster: str, filters: list) -> dict
                 "typed_config": {
                     "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
                     "stat_prefix": name,
-                    "normalize_path": True,
-                    "merge_slashes": True,
-                    "path_with_escaped_slashes_action": "UNESCAPE_AND_REDIRECT",
+                    "normalize_path": normalize,
+                    "merge_slashes": normalize,
+                    "path_with_escaped_slashes_action": "UNESCAPE_AND_REDIRECT" if normalize else "KEEP_UNCHANGED",
                     "codec_type": "AUTO",
                     "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [{"match": {"prefix": "/"}, "route": {"cluster": upstream_cluster}}]}]},
                     "http_filters": filters + [{"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}],

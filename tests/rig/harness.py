@@ -100,11 +100,14 @@ class Idp:
 class Envoy:
     """A real Envoy running the built filter in front of the echo upstream."""
 
-    def __init__(self, log_dir: Path, plugin_config: dict, idp_port: int, echo_port: int, env=None, name="envoy"):
+    def __init__(self, log_dir: Path, plugin_config: dict, idp_port: int, echo_port: int, env=None, name="envoy",
+                 normalize=True):
         self.log_dir = log_dir
         self.port = free_port()
         self.admin_port = free_port()
-        listeners = [envoycfg.listener("gate", self.port, "echo", [envoycfg.wasm_filter(WASM, plugin_config, env)])]
+        self.url = f"http://127.0.0.1:{self.port}"
+        filters = [envoycfg.wasm_filter(WASM, plugin_config, env)]
+        listeners = [envoycfg.listener("gate", self.port, "echo", filters, normalize)]
         clusters = [envoycfg.cluster("idp", idp_port), envoycfg.cluster("echo", echo_port)]
         self.config_path = log_dir / f"{name}.json"
         self.config_path.write_text(json.dumps(envoycfg.bootstrap(self.admin_port, listeners, clusters), indent=1))

@@ -35,12 +35,23 @@ pub enum CookieRewrite {
 #[derive(Debug)]
 pub enum Decision {
     /// Let it through with these identity headers (and `Set-Cookie`s on the response).
-    Allow { headers: Rc<[(String, String)]>, counter: Counter, cookie: CookieRewrite, set_cookies: Vec<String> },
+    Allow {
+        headers: Rc<[(String, String)]>,
+        counter: Counter,
+        cookie: CookieRewrite,
+        set_cookies: Vec<String>,
+    },
     Deny(Denial),
     /// Answer here: a redirect or a page.
-    Respond { response: LocalResponse, counter: Counter, log: Option<String> },
+    Respond {
+        response: LocalResponse,
+        counter: Counter,
+        log: Option<String>,
+    },
     /// The provider's keys or metadata are being fetched: pause, decide again later.
-    Wait { provider: usize },
+    Wait {
+        provider: usize,
+    },
     /// A login callback: exchange the code, then continue in `login::on_token_response`.
     Exchange(Box<Exchange>),
 }

@@ -196,7 +196,12 @@ pub struct CallbackRequest<'a> {
 }
 
 /// Checks the callback's `state`, `error` and `iss`, and prepares the code exchange.
-pub fn callback(config: &Config, login: &LoginConfig, provider: &Provider, req: &CallbackRequest<'_>) -> CallbackOutcome {
+pub fn callback(
+    config: &Config,
+    login: &LoginConfig,
+    provider: &Provider,
+    req: &CallbackRequest<'_>,
+) -> CallbackOutcome {
     let CallbackRequest { origin, query, cookie_header, request_id, now } = *req;
     let page = |p: Page, detail: Option<String>, reason: &str, clear: Option<&str>| {
         let mut response = p.render(detail.as_deref(), request_id, "/");

@@ -140,12 +140,10 @@ pub(crate) fn compile(raw: &RawConfig, env: &dyn Env, errors: &mut Errors) -> Op
         errors.push("session.cookie_name", "use up to 64 letters, digits, '-', '_' or '.'");
     }
     let lifetime = errors.duration("session.lifetime", &session.lifetime, Duration::from_secs(8 * 3600)).as_secs();
-    let idle_timeout = errors.duration("session.idle_timeout", &session.idle_timeout, Duration::from_secs(3600)).as_secs();
-    if lifetime < 60 {
-        errors.push("session.lifetime", "must be at least 1m");
-    }
-    if idle_timeout != 0 && idle_timeout < 60 {
-        errors.push("session.idle_timeout", "must be at least 1m, or \"0s\" to turn it off");
+    let idle_timeout =
+        errors.duration("session.idle_timeout", &session.idle_timeout, Duration::from_secs(3600)).as_secs();
+    if lifetime == 0 {
+        errors.push("session.lifetime", "must be at least 1s");
     }
 
     let mut api_paths = Vec::new();

@@ -11,7 +11,10 @@ pub struct Pending {
 #[derive(Debug)]
 pub enum AfterToken {
     /// Some configured identity claims are not in the ID token: ask userinfo.
-    Userinfo { pending: Pending, callout: Callout },
+    Userinfo {
+        pending: Pending,
+        callout: Callout,
+    },
     Done(Pending),
 }
 
@@ -30,7 +33,8 @@ fn wanted_claims(config: &Config) -> Vec<&str> {
 fn keep(claims: &Map<String, Value>, config: &Config) -> Map<String, Value> {
     let mut out = Map::new();
     for m in &config.identity_headers {
-        let key = if claims.contains_key(&m.claim) { m.claim.as_str() } else { m.claim.split('.').next().unwrap_or("") };
+        let key =
+            if claims.contains_key(&m.claim) { m.claim.as_str() } else { m.claim.split('.').next().unwrap_or("") };
         if let Some(v) = claims.get(key) {
             out.insert(key.to_string(), v.clone());
         }
@@ -137,8 +141,7 @@ pub fn finish(
     rng: &mut dyn Random,
 ) -> Result<LocalResponse, LoginError> {
     let present = session::present_names(login, cookie_header);
-    let mut set_cookies =
-        session::write(login, &pending.session, &present, rng).ok_or(LoginError::SessionTooLarge)?;
+    let mut set_cookies = session::write(login, &pending.session, &present, rng).ok_or(LoginError::SessionTooLarge)?;
     set_cookies.push(cookies::clear_cookie(flow_cookie, &ATTRS));
     Ok(redirect(&safe_return(&flow.target, &login.allowed_redirect_hosts), set_cookies))
 }

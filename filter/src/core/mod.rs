@@ -14,15 +14,15 @@ pub mod secret;
 pub mod url;
 
 pub mod cache;
-pub mod gate;
-pub mod metrics;
-pub mod provider;
-pub mod response;
-#[cfg(test)]
-pub mod testkeys;
 pub mod cookies;
 pub mod form;
+pub mod gate;
+pub mod metrics;
+pub mod pages;
+pub mod provider;
+pub mod redirect;
+pub mod response;
 pub mod seal;
 pub mod session;
-pub mod pages;
-pub mod redirect;
+#[cfg(test)]
+pub mod testkeys;

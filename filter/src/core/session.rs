@@ -107,11 +107,8 @@ pub fn write(login: &LoginConfig, session: &Session, present: &[&str], rng: &mut
         out.push(cookies::set_cookie(&login.cookie_name, &sealed, max_age, &ATTRS));
         written.push(login.cookie_name.clone());
     } else {
-        let chunks: Vec<&str> = sealed
-            .as_bytes()
-            .chunks(CHUNK_SIZE)
-            .filter_map(|c| std::str::from_utf8(c).ok())
-            .collect();
+        let chunks: Vec<&str> =
+            sealed.as_bytes().chunks(CHUNK_SIZE).filter_map(|c| std::str::from_utf8(c).ok()).collect();
         if chunks.len() > MAX_CHUNKS {
             return None;
         }

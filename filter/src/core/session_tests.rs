@@ -17,7 +17,14 @@ fn login_with(keys: &[[u8; 32]]) -> LoginConfig {
 }
 
 fn session(now: u64, claims: Value) -> Session {
-    Session { sub: "alice".into(), iat: now, exp: now + 8 * 3600, seen: now, claims: claims.as_object().unwrap().clone(), id_token: None }
+    Session {
+        sub: "alice".into(),
+        iat: now,
+        exp: now + 8 * 3600,
+        seen: now,
+        claims: claims.as_object().unwrap().clone(),
+        id_token: None,
+    }
 }
 
 /// The Cookie header a browser would send back for these Set-Cookie values.

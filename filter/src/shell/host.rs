@@ -104,8 +104,14 @@ pub fn dispatch(callout: &Callout, timeout: Duration) -> Result<u32, String> {
         ("user-agent", "oidc-gate"),
     ];
     headers.extend(callout.headers.iter().map(|(n, v)| (*n, v.as_str())));
-    hostcalls::dispatch_http_call(&callout.target.cluster, headers, callout.body.as_deref().map(str::as_bytes), vec![], timeout)
-        .map_err(|status| format!("cannot call cluster {:?} ({status:?}); is it defined?", callout.target.cluster))
+    hostcalls::dispatch_http_call(
+        &callout.target.cluster,
+        headers,
+        callout.body.as_deref().map(str::as_bytes),
+        vec![],
+        timeout,
+    )
+    .map_err(|status| format!("cannot call cluster {:?} ({status:?}); is it defined?", callout.target.cluster))
 }
 
 /// The status and body of the callout response being delivered (`None` status: no response).
@@ -129,7 +135,8 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn define() -> Metrics {
-        let ids = Counter::all().into_iter().map(|c| hostcalls::define_metric(MetricType::Counter, &c.name()).ok()).collect();
+        let ids =
+            Counter::all().into_iter().map(|c| hostcalls::define_metric(MetricType::Counter, &c.name()).ok()).collect();
         Metrics { ids }
     }
 

@@ -46,7 +46,14 @@ pub fn begin(exchange: Exchange, config: &Config, metrics: &Metrics) -> Option<L
 fn finish(exchange: &Exchange, pending: &Pending, config: &Config, metrics: &Metrics) -> Option<LoginStep> {
     let login = config.login.as_ref()?;
     let mut rng = HostRandom::default();
-    let result = login::finish(login, pending, &exchange.flow, &exchange.flow_cookie, exchange.cookie_header.as_deref(), &mut rng);
+    let result = login::finish(
+        login,
+        pending,
+        &exchange.flow,
+        &exchange.flow_cookie,
+        exchange.cookie_header.as_deref(),
+        &mut rng,
+    );
     match result {
         Ok(_) if rng.failed => unreachable(exchange, metrics, "the random source failed"),
         Ok(response) => {

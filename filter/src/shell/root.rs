@@ -97,18 +97,18 @@ impl Root {
         let (config, ids) = {
             let mut w = worker.borrow_mut();
             let wait_ms = w.gate.config.startup_wait.as_millis() as u64;
-            let ids: Vec<u32> = w
-                .waiting
-                .iter()
-                .filter(|(_, x)| {
-                    if only_expired {
-                        now >= x.since_ms.saturating_add(wait_ms)
-                    } else {
-                        x.provider == provider
-                    }
-                })
-                .map(|(id, _)| *id)
-                .collect();
+            let ids: Vec<u32> =
+                w.waiting
+                    .iter()
+                    .filter(|(_, x)| {
+                        if only_expired {
+                            now >= x.since_ms.saturating_add(wait_ms)
+                        } else {
+                            x.provider == provider
+                        }
+                    })
+                    .map(|(id, _)| *id)
+                    .collect();
             for id in &ids {
                 w.waiting.remove(id);
             }
@@ -214,8 +214,7 @@ impl RootContext for Root {
                 self.metrics = Rc::new(Metrics::define());
                 let issuers: Vec<&str> = cfg.issuers.iter().map(|i| i.issuer.as_str()).collect();
                 host::log(LogLevel::Info, &format!("oidc-gate: configured for issuers {issuers:?}"));
-                self.worker =
-                    Some(Rc::new(RefCell::new(Worker {
+                self.worker = Some(Rc::new(RefCell::new(Worker {
                     gate: Gate::new(Rc::new(cfg)),
                     waiting: BTreeMap::new(),
                     set_cookies: HashMap::new(),
