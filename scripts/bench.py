@@ -6,6 +6,7 @@ HTTP work plus whatever the filter adds, and no upstream. Also reports Envoy CPU
 per request (from /proc), and the filter's added CPU per request against the baseline.
 """
 import argparse
+import base64
 import json
 import os
 import re
@@ -17,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from rig import envoycfg  # noqa: E402
+from rig.browser import Browser  # noqa: E402
 from rig.harness import Idp, request  # noqa: E402
 from rig.procs import WASM, Proc, envoy_command, free_port  # noqa: E402
 
@@ -47,6 +49,17 @@ def wrk(port, seconds, connections, headers, path="/"):
     return rps, total, p99, int(non2xx.group(1)) if non2xx else 0
 
 
+def measure_logins(port, seconds):
+    """Full logins per second, one at a time, each with a fresh cookie jar."""
+    done, deadline = 0, time.monotonic() + seconds
+    started = time.monotonic()
+    while time.monotonic() < deadline:
+        chain = Browser().follow(f"http://127.0.0.1:{port}/page")
+        assert chain[-1].status == 200, [(r.status, r.url) for r in chain]
+        done += 1
+    return done / (time.monotonic() - started)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seconds", type=int, default=10)
@@ -56,16 +69,17 @@ def main():
     wasm_path = args.wasm.resolve()
 
     work = Path(tempfile.mkdtemp(prefix="oidc-gate-bench-"))
-    idp = Idp(work).start()
+    ports = {name: free_port() for name in ("plain", "gate", "gate_nocache")}
+    idp = Idp(work, extra=["--redirect-uri", f"http://127.0.0.1:{ports['gate']}/oauth2/callback"]).start()
     token = idp.client_credentials()
     base_cfg = {
-        "issuer": idp.issuer, "idp_cluster": "idp", "client_id": "web",
+        "issuer": idp.issuer, "idp_cluster": "idp", "client_id": "web", "client_secret": "test-secret",
         "bearer": {"audiences": ["api://orders"]},
-        "identity_headers": {"x-user-id": "sub", "x-client-id": "client_id", "x-user-scope": "scope"},
+        "identity_headers": {"x-user-id": "sub", "x-user-email": "email", "x-user-name": "name"},
         "bypass": [{"prefix": "/healthz"}],
+        "session": {"keys": [base64.b64encode(os.urandom(32)).decode()]},
     }
     no_cache_cfg = {**base_cfg, "bearer": {**base_cfg["bearer"], "cache_size": 0}}
-    ports = {name: free_port() for name in ("plain", "gate", "gate_nocache")}
     listeners = [
         direct_listener("plain", ports["plain"], []),
         direct_listener("gate", ports["gate"], [envoycfg.wasm_filter(wasm_path, base_cfg)]),
@@ -89,14 +103,21 @@ def main():
             raise SystemExit(f"envoy not ready:\n{envoy.log()[-3000:]}")
 
         auth = f"authorization: Bearer {token}"
-        cookies = "cookie: " + "; ".join(f"c{i}={'x' * 90}" for i in range(28))  # ~2.8 KB, like a browser
+        # A browser: log in once through Envoy and the IdP, keep the session cookie, and
+        # pad the Cookie header with other cookies to about 2.8 KB, as a real site has.
+        browser = Browser()
+        chain = browser.follow(f"http://127.0.0.1:{ports['gate']}/")
+        assert chain[-1].status == 200, [(r.status, r.url) for r in chain]
+        session = "; ".join(f"{k}={v}" for k, v in browser.cookies().items() if k.startswith("__Host-oidc_session"))
+        padding = "; ".join(f"c{i}={'x' * 90}" for i in range(28 - len(session) // 100))
+        cookies = f"cookie: {session}; {padding}"
         scenarios = [
             ("no filter, API request with bearer token", "plain", [auth], "/"),
             ("oidc-gate, valid bearer (cache hit)", "gate", [auth], "/"),
-            ("oidc-gate, no token -> 401", "gate", [], "/"),
+            ("oidc-gate, no token -> 401", "gate", ["accept: application/json"], "/"),
             ("oidc-gate, bypassed path", "gate", [], "/healthz"),
-            ("no filter, bearer + 2.8 KB cookies", "plain", [auth, cookies], "/"),
-            ("oidc-gate, bearer + 2.8 KB cookies", "gate", [auth, cookies], "/"),
+            ("no filter, browser request, 2.8 KB cookies", "plain", [cookies], "/"),
+            ("oidc-gate, valid session cookie, 2.8 KB cookies", "gate", [cookies], "/"),
             ("oidc-gate, cache off (RSA verify each request)", "gate_nocache", [auth], "/"),
         ]
         wrk(ports["plain"], 2, args.connections, [auth])  # warm-up
@@ -107,7 +128,10 @@ def main():
             rps, total, p99, bad = wrk(ports[listener], args.seconds, args.connections, headers, path)
             cpu_us = (cpu_seconds(envoy.pid) - before) / max(total, 1) * 1e6
             results.append((label, rps, p99, cpu_us, bad, "cookies" in label))
+            if "valid" in label and bad:
+                raise SystemExit(f"{label}: {bad} responses were not 2xx: the scenario is broken")
 
+        logins = measure_logins(ports["gate"], seconds=min(args.seconds, 10))
         # Each row is compared with the no-filter row of the same request shape.
         baseline = {r[5]: r for r in results if r[0].startswith("no filter")}
         wasm = wasm_path.stat().st_size
@@ -119,6 +143,8 @@ def main():
             base_rps, base_cpu = baseline[shape][1], baseline[shape][3]
             note = f" ({bad} non-2xx)" if bad and "401" not in label else ""
             print(f"| {label + note:<48} | {rps:>9.0f} | {rps / base_rps:>12.2f} | {p99:>8} | {cpu_us:>10.1f} us | {cpu_us - base_cpu:>+5.1f} us |")
+        print(f"\ncomplete browser logins through Envoy (302 -> IdP auto-login -> callback -> code exchange -> 302 -> 200),"
+              f" one client, IdP on the same 2 cores: {logins:.1f}/s")
     finally:
         envoy.stop()
         idp.stop()

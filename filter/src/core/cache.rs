@@ -16,10 +16,13 @@ pub fn key_of(token: &str) -> TokenKey {
     Rc::from(token)
 }
 
-/// What a verified token gave: the identity headers to set, until `exp`.
+/// What a verified token (or session cookie) gave: the identity headers to set, until
+/// `exp`. From `refresh_at` on, the caller re-reads the credential (a session's idle
+/// window is then extended); bearer tokens use `u64::MAX`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
     pub exp: u64,
+    pub refresh_at: u64,
     pub headers: Rc<[(String, String)]>,
 }
 
@@ -84,7 +87,7 @@ mod tests {
     use super::*;
 
     fn v(exp: u64) -> Verified {
-        Verified { exp, headers: Rc::from(vec![("x-user-id".to_string(), "u".to_string())]) }
+        Verified { exp, refresh_at: u64::MAX, headers: Rc::from(vec![("x-user-id".to_string(), "u".to_string())]) }
     }
 
     #[test]

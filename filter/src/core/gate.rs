@@ -83,14 +83,18 @@ fn clean_authority(a: &str) -> bool {
 pub struct Gate {
     pub config: Rc<Config>,
     pub providers: Vec<Provider>,
+    /// Verified bearer tokens.
     pub cache: TokenCache,
+    /// Opened session cookies, keyed by their sealed value: a hit skips the AEAD and JSON.
+    pub sessions: TokenCache,
 }
 
 impl Gate {
     pub fn new(config: Rc<Config>) -> Self {
         let providers = config.issuers.iter().cloned().map(Provider::new).collect();
         let cache = TokenCache::new(config.cache_size);
-        Gate { config, providers, cache }
+        let sessions = TokenCache::new(config.cache_size);
+        Gate { config, providers, cache, sessions }
     }
 
     /// Decides a request. `may_wait` is false when deciding again after a wait, so a
@@ -134,11 +138,24 @@ impl Gate {
         let Some(login) = &config.login else {
             return Decision::Deny(Denial::MissingToken);
         };
-        let state = session::read(login, cookie.as_deref(), now);
-        let lapsed = match state {
+        let sealed = cookie.as_deref().and_then(|h| session::sealed_value(login, h));
+        if let Some(hit) = sealed.as_deref().and_then(|v| self.sessions.get(v, now)) {
+            if now < hit.refresh_at {
+                return self.allow(hit.headers, Counter::AllowedSession, cookie.as_deref(), Vec::new());
+            }
+        }
+        let lapsed = match session::read_sealed(login, sealed.as_deref(), now) {
             SessionState::Valid { session, reissue } => {
                 let headers: Rc<[(String, String)]> = Rc::from(headers_for(&config.identity_headers, &session.claims));
                 let mut set_cookies = Vec::new();
+                if let (false, Some(v)) = (reissue, sealed) {
+                    let entry = Verified {
+                        exp: session::valid_until(login, &session),
+                        refresh_at: session::refresh_at(login, &session),
+                        headers: headers.clone(),
+                    };
+                    self.sessions.insert(key_of(&v), entry, now);
+                }
                 if reissue {
                     let mut renewed = session;
                     renewed.seen = now;
@@ -309,7 +326,7 @@ impl Gate {
         };
         let exp = check_claims(&untrusted.claims, &expect).map_err(invalid)?;
         let headers: Rc<[(String, String)]> = Rc::from(headers_for(&self.config.identity_headers, &untrusted.claims));
-        self.cache.insert(key_of(token), Verified { exp, headers: headers.clone() }, now);
+        self.cache.insert(key_of(token), Verified { exp, refresh_at: u64::MAX, headers: headers.clone() }, now);
         Ok(headers)
     }
 }

@@ -164,3 +164,61 @@ fn tokens_of_unknown_issuers_are_refused_before_any_key_lookup() {
     let (dec, _) = decide(&mut g, &facts("/x", Some(&t)), NOW_MS, true);
     assert_eq!(d(dec), D::Deny(Denial::InvalidToken(JwtError::UnknownIssuer)));
 }
+
+fn login_gate() -> Gate {
+    let key = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [4u8; 32]);
+    let cfg = json!({
+        "issuer": ISS, "idp_cluster": "idp", "client_id": "web", "client_secret": "s",
+        "identity_headers": {"x-user-id": "sub"},
+        "session": {"keys": [key], "lifetime": "8h", "idle_timeout": "1h"},
+    });
+    Gate::new(Rc::new(load(cfg.to_string().as_bytes(), &ProcessEnv).unwrap()))
+}
+
+fn browser(path: &str, cookie: &str) -> MapHeaders {
+    MapHeaders(HashMap::from([
+        (":path".to_string(), path.to_string()),
+        (":method".to_string(), "GET".to_string()),
+        (":authority".to_string(), "app.example.com".to_string()),
+        ("accept".to_string(), "text/html".to_string()),
+        ("cookie".to_string(), cookie.to_string()),
+    ]))
+}
+
+#[test]
+fn cached_sessions_still_expire_and_still_get_their_idle_window_extended() {
+    let mut g = login_gate();
+    let config = g.config.clone();
+    let login = config.login.as_ref().unwrap();
+    let s = crate::core::session::Session {
+        sub: "alice".into(),
+        iat: NOW,
+        exp: NOW + 8 * 3600,
+        seen: NOW,
+        claims: json!({"sub": "alice"}).as_object().unwrap().clone(),
+        id_token: None,
+    };
+    let set = crate::core::session::write(login, &s, &[], &mut Rng(0)).unwrap();
+    let cookie = format!("theme=dark; {}", set[0].split(';').next().unwrap());
+    let allow = |dec: Decision| match dec {
+        Decision::Allow { headers, cookie, set_cookies, counter } => {
+            assert_eq!(counter, Counter::AllowedSession);
+            assert_eq!(cookie, CookieRewrite::Set("theme=dark".into()), "our cookie never goes upstream");
+            (headers.to_vec(), set_cookies)
+        }
+        other => panic!("{other:?}"),
+    };
+    let (h, set1) = allow(decide(&mut g, &browser("/a", &cookie), NOW_MS + 1000, true).0);
+    assert_eq!(h, vec![("x-user-id".to_string(), "alice".to_string())]);
+    assert!(set1.is_empty());
+    assert_eq!(g.sessions.len(), 1, "cached");
+    let (_, set2) = allow(decide(&mut g, &browser("/b", &cookie), NOW_MS + 2000, true).0);
+    assert!(set2.is_empty());
+    // A quarter into the idle window the cached entry no longer serves: the cookie is re-issued.
+    let (_, set3) = allow(decide(&mut g, &browser("/c", &cookie), (NOW + 901) * 1000, true).0);
+    assert!(set3.iter().any(|c| c.starts_with("__Host-oidc_session=")));
+    // Past the idle timeout the same cookie is refused, cached or not.
+    let (dec, seen) = decide(&mut g, &browser("/d", &cookie), (NOW + 3600) * 1000, true);
+    assert!(matches!(dec, Decision::Wait { .. } | Decision::Respond { .. }), "{dec:?}");
+    assert!(seen.contains(&Counter::SessionExpired));
+}

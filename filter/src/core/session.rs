@@ -45,7 +45,7 @@ pub enum SessionState {
 }
 
 /// The sealed session value as the request carries it: unchunked, or chunks by number.
-fn sealed_value(login: &LoginConfig, cookie_header: &str) -> Option<String> {
+pub fn sealed_value(login: &LoginConfig, cookie_header: &str) -> Option<String> {
     if let Some(v) = cookies::get(cookie_header, &login.cookie_name) {
         return Some(v.to_string());
     }
@@ -62,10 +62,15 @@ fn sealed_value(login: &LoginConfig, cookie_header: &str) -> Option<String> {
 }
 
 pub fn read(login: &LoginConfig, cookie_header: Option<&str>, now: u64) -> SessionState {
-    let Some(value) = cookie_header.and_then(|h| sealed_value(login, h)) else {
+    read_sealed(login, cookie_header.and_then(|h| sealed_value(login, h)).as_deref(), now)
+}
+
+/// [`read`], for a sealed value already taken from the `Cookie` header.
+pub fn read_sealed(login: &LoginConfig, sealed: Option<&str>, now: u64) -> SessionState {
+    let Some(value) = sealed else {
         return SessionState::Absent;
     };
-    let Some(plain) = login.keys.open(&login.cookie_name, &value) else {
+    let Some(plain) = login.keys.open(&login.cookie_name, value) else {
         return SessionState::Invalid;
     };
     let Ok(session) = serde_json::from_slice::<Session>(&plain) else {
@@ -75,9 +80,27 @@ pub fn read(login: &LoginConfig, cookie_header: Option<&str>, now: u64) -> Sessi
     if now >= session.exp || idle_over || session.iat > now.saturating_add(300) {
         return SessionState::Expired;
     }
-    // Re-issue at most once per quarter of the idle window, not on every request.
-    let reissue = login.idle_timeout > 0 && now >= session.seen.saturating_add(login.idle_timeout / 4);
+    let reissue = now >= refresh_at(login, &session);
     SessionState::Valid { session, reissue }
+}
+
+/// When the cookie is re-issued to extend the idle window: at most once per quarter of
+/// the window, not on every request.
+pub fn refresh_at(login: &LoginConfig, session: &Session) -> u64 {
+    if login.idle_timeout == 0 {
+        u64::MAX
+    } else {
+        session.seen.saturating_add(login.idle_timeout / 4)
+    }
+}
+
+/// Until when the session is valid, whatever comes first of lifetime and idle timeout.
+pub fn valid_until(login: &LoginConfig, session: &Session) -> u64 {
+    if login.idle_timeout == 0 {
+        session.exp
+    } else {
+        session.exp.min(session.seen.saturating_add(login.idle_timeout))
+    }
 }
 
 /// The names of the session cookies the request carries (for clearing stale chunks).
