@@ -78,9 +78,11 @@ def test_spoofed_identity_headers_never_reach_the_upstream(api):
     assert r.status == 200, r
     seen = r.json()["headers"]
     assert "x-user-id" not in seen and "x-client-id" not in seen and "x-user-scope" not in seen
-    # A bypass rule never matches a path that only looks like it after normalization tricks.
-    r = envoy.get("/healthz/%2e%2e/admin", spoof)
-    assert r.status in (401, 404), r
+    # A bypass rule never matches a path that only looks like it after normalization tricks,
+    # including path parameters that servers like Tomcat strip (`..;` is `..` to them).
+    for trick in ("/healthz/%2e%2e/admin", "/healthz/..;/admin", "/healthz/..%3B/admin", "/healthz/%252e%252e/admin"):
+        r = envoy.get(trick, spoof)
+        assert r.status in (400, 401), (trick, r)
     # Authenticated: the headers carry the token's claims, once, not the client's values.
     r = envoy.get("/orders", {**bearer(idp.client_credentials()), **spoof})
     assert r.status == 200, r

@@ -270,6 +270,9 @@ def test_logout_goes_through_the_idp_and_the_next_request_needs_a_login(site):
     assert f"{end.scheme}://{end.netloc}{end.path}" == f"{idp.issuer}/session/end"
     assert q["client_id"] == "web" and q["post_logout_redirect_uri"] == f"{envoy.url}/" and q["id_token_hint"].count(".") == 2
     assert SESSION not in b.cookies()
+    # The ID token that the logout URL carries cannot be used as an API credential.
+    r_api = request(envoy.port, "GET", "/api/orders", {"authorization": f"Bearer {q['id_token_hint']}"})
+    assert r_api.status == 401 and 'error_description="An ID token is not an access token"' in r_api.headers["www-authenticate"]
     # The IdP asks to confirm (its page submits by script); post the form as a browser would.
     page = b.get(r.headers["location"])
     assert page.status == 200
@@ -285,6 +288,19 @@ def test_logout_goes_through_the_idp_and_the_next_request_needs_a_login(site):
     r = b.get(envoy.url + "/page")
     assert r.status == 302 and r.headers["location"].startswith(idp.issuer + "/auth")
     assert envoy.stats()["oidc_gate.logout"] == 1
+
+
+def test_a_cross_site_logout_link_only_shows_a_confirmation(site):
+    _, envoy = site
+    b = Browser()
+    login(b, envoy)
+    r = b.get(envoy.url + "/oauth2/logout", {"sec-fetch-site": "cross-site"})
+    assert r.status == 200 and b"Sign out?" in r.body and b'method="post"' in r.body
+    assert not [v for k, v in r.all_headers if k == "set-cookie"]
+    assert b.get(envoy.url + "/still-signed-in").status == 200
+    # The page's own button posts from this origin, and that signs out.
+    r = b.request("POST", envoy.url + "/oauth2/logout", {"sec-fetch-site": "same-origin"}, b"")
+    assert r.status == 302 and SESSION not in b.cookies()
 
 
 def test_api_xhr_and_grpc_get_401_never_a_redirect(site):

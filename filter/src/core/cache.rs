@@ -29,12 +29,23 @@ pub struct Verified {
 pub struct TokenCache {
     capacity: usize,
     entries: HashMap<TokenKey, Verified>,
+    /// Insertion order, for evicting the oldest; may hold keys already dropped.
     order: VecDeque<TokenKey>,
+    last_sweep: u64,
 }
+
+/// A full cache drops its expired entries at most this often (seconds); in between it
+/// evicts the oldest, so inserts do not scan the whole cache each time.
+const SWEEP_INTERVAL: u64 = 10;
 
 impl TokenCache {
     pub fn new(capacity: usize) -> Self {
-        TokenCache { capacity, entries: HashMap::with_capacity(capacity.min(4096)), order: VecDeque::new() }
+        TokenCache {
+            capacity,
+            entries: HashMap::with_capacity(capacity.min(4096)),
+            order: VecDeque::new(),
+            last_sweep: 0,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -60,8 +71,13 @@ impl TokenCache {
             return;
         }
         if self.entries.len() >= self.capacity && !self.entries.contains_key(&*key) {
-            self.entries.retain(|_, v| now < v.exp);
-            self.order.retain(|k| self.entries.contains_key(k));
+            if now >= self.last_sweep.saturating_add(SWEEP_INTERVAL) {
+                self.last_sweep = now;
+                self.entries.retain(|_, v| now < v.exp);
+            }
+            if self.order.len() > self.capacity.saturating_mul(2) {
+                self.order.retain(|k| self.entries.contains_key(k));
+            }
             while self.entries.len() >= self.capacity {
                 match self.order.pop_front() {
                     Some(old) => {

@@ -166,7 +166,7 @@ impl std::fmt::Display for ConfigError {
 }
 
 pub const DEFAULT_CACHE_SIZE: usize = 1024;
-const MAX_CACHE_SIZE: usize = 100_000;
+const MAX_CACHE_SIZE: usize = 20_000;
 
 /// Parses and compiles the JSON configuration. On failure, returns every error found.
 pub fn load(json: &[u8], env: &dyn Env) -> Result<Config, Vec<ConfigError>> {

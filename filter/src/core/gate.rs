@@ -107,6 +107,10 @@ impl Gate {
         rng: &mut dyn Random,
         counters: &mut dyn FnMut(Counter),
     ) -> Decision {
+        if now_ms == 0 {
+            // No clock: nothing can be checked for expiry.
+            return Decision::Deny(Denial::Unavailable);
+        }
         let config = self.config.clone();
         let path_and_query = req.get(":path").unwrap_or_default();
         let path = path_only(&path_and_query);
@@ -118,6 +122,10 @@ impl Gate {
                 return self.callback(req, &path_and_query, cookie, now);
             }
             if path == login.logout_path {
+                if !super::logout::allowed(req.get("sec-fetch-site").as_deref()) {
+                    let response = super::logout::confirm_page(login);
+                    return Decision::Respond { response, counter: Counter::LogoutConfirmation, log: None };
+                }
                 let Some(origin) = origin(req) else { return bad_host() };
                 let metadata = self.providers.first().and_then(|p| p.metadata.as_ref());
                 let response = logout(login, metadata, origin.as_ref(), cookie.as_deref(), now);
@@ -297,6 +305,11 @@ impl Gate {
         counters(Counter::CacheMiss);
         let invalid = |e: JwtError| Decision::Deny(Denial::InvalidToken(e));
         let untrusted = decode(token, self.config.algorithms).map_err(invalid)?;
+        // ID tokens prove a login to this client; they are no API credential, and one
+        // that leaked (an `id_token_hint` in a logout URL, say) must not open the API.
+        if untrusted.claims.contains_key("nonce") {
+            return Err(invalid(JwtError::IdTokenAsBearer));
+        }
         let idx = untrusted
             .stated_issuer()
             .and_then(|iss| self.providers.iter().position(|p| p.issuer() == iss))

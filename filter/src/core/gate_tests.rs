@@ -158,6 +158,17 @@ fn bypass_skips_authentication_but_only_for_clean_paths() {
 }
 
 #[test]
+fn an_id_token_is_not_a_bearer_credential() {
+    let mut g = gate();
+    let a = rsa_a();
+    feed_keys(&mut g, &jwks(&[(&a, "k1")]), NOW_MS);
+    let claims = json!({"iss": ISS, "sub": "u1", "aud": "api", "exp": NOW + 300, "nonce": "n"});
+    let t = sign(&a, Alg::RS256, "k1", &claims);
+    let (dec, _) = decide(&mut g, &facts("/x", Some(&t)), NOW_MS, true);
+    assert_eq!(d(dec), D::Deny(Denial::InvalidToken(JwtError::IdTokenAsBearer)));
+}
+
+#[test]
 fn tokens_of_unknown_issuers_are_refused_before_any_key_lookup() {
     let mut g = gate();
     let t = sign(&rsa_a(), Alg::RS256, "k1", &json!({"iss": "https://evil", "aud": "api", "exp": NOW + 300}));

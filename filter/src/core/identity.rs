@@ -71,7 +71,12 @@ pub fn claim_value(claims: &Map<String, Value>, claim: &str) -> Option<String> {
     let value = match lookup(claims, claim)? {
         Value::Array(items) => {
             let parts: Option<Vec<String>> = items.iter().map(scalar).collect();
-            parts?.join(",")
+            let parts = parts?;
+            // An element with a comma would read as two values ("x,admins"): refuse.
+            if parts.iter().any(|p| p.contains(',')) {
+                return None;
+            }
+            parts.join(",")
         }
         other => scalar(other)?,
     };
@@ -115,6 +120,8 @@ mod tests {
         assert_eq!(claim_value(&c, "evil"), None);
         assert_eq!(claim_value(&c, "nul"), None);
         assert_eq!(claim_value(&c, "big"), None);
+        let groups = claims(json!({"groups": ["dev", "x,admins"]}));
+        assert_eq!(claim_value(&groups, "groups"), None, "a comma inside a group would forge another group");
     }
 
     #[test]

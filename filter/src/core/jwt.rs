@@ -96,6 +96,8 @@ pub enum JwtError {
     WrongAudience,
     /// The header carries `crit` extensions this filter does not understand.
     UnsupportedCrit,
+    /// An ID token (it carries a login `nonce`) offered as a bearer access token.
+    IdTokenAsBearer,
 }
 
 impl JwtError {
@@ -112,6 +114,7 @@ impl JwtError {
             JwtError::MissingExp => "missing_exp",
             JwtError::WrongAudience => "wrong_audience",
             JwtError::UnsupportedCrit => "unsupported_crit",
+            JwtError::IdTokenAsBearer => "id_token",
         }
     }
 
@@ -128,6 +131,7 @@ impl JwtError {
             JwtError::MissingExp => "The access token has no expiry",
             JwtError::WrongAudience => "The access token is not meant for this audience",
             JwtError::UnsupportedCrit => "The access token uses unsupported critical extensions",
+            JwtError::IdTokenAsBearer => "An ID token is not an access token",
         }
     }
 }

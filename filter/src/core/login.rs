@@ -25,11 +25,13 @@ use super::url::AbsoluteUrl;
 pub const FLOW_TTL: u64 = 600;
 /// Pending logins kept per browser; starting one more drops the oldest.
 pub const MAX_FLOWS: usize = 4;
+/// The longest original URL kept for the return after login.
+pub const MAX_TARGET: usize = 1536;
 /// Characters of `state` used in the flow cookie's name.
 const FLOW_ID_LEN: usize = 16;
 
-/// One login in progress, sealed in its own cookie.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+/// One login in progress, sealed in its own cookie. `Debug` shows no secret.
+#[derive(Serialize, Deserialize, Clone, PartialEq)]
 pub struct Flow {
     pub state: String,
     pub nonce: String,
@@ -37,6 +39,12 @@ pub struct Flow {
     /// Where the browser goes after login (a same-origin path).
     pub target: String,
     pub created: u64,
+}
+
+impl std::fmt::Debug for Flow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Flow {{ target: {:?}, created: {}, state/nonce/verifier: [redacted] }}", self.target, self.created)
+    }
 }
 
 /// The request's own origin, for the `redirect_uri`.
@@ -52,13 +60,21 @@ impl Origin<'_> {
     }
 }
 
-/// An HTTP call the shell makes for the core.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An HTTP call the shell makes for the core. `Debug` shows no header values or body
+/// (they carry the code, the client secret, tokens).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Callout {
     pub target: CalloutTarget,
     pub method: &'static str,
     pub headers: Vec<(&'static str, String)>,
     pub body: Option<String>,
+}
+
+impl std::fmt::Debug for Callout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| *n).collect();
+        write!(f, "Callout {{ {} {:?}, headers: {names:?}, body: [redacted] }}", self.method, self.target)
+    }
 }
 
 /// Why a login failed. Logged by reason; the person sees a [`Page`].
@@ -131,7 +147,8 @@ pub fn start(
         state: random_token(rng, 32),
         nonce: random_token(rng, 32),
         verifier: random_token(rng, 32),
-        target: safe_return(target, &[]),
+        // A long target would push the flow cookie past the 4 KB browsers keep.
+        target: if target.len() > MAX_TARGET { "/".to_string() } else { safe_return(target, &[]) },
         created: now,
     };
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(flow.verifier.as_bytes()));
@@ -158,11 +175,10 @@ pub fn start(
 /// Clears flow cookies that are expired or unreadable, and the oldest ones beyond
 /// [`MAX_FLOWS`] - 1, so the new flow makes at most [`MAX_FLOWS`].
 fn drop_old_flows(login: &LoginConfig, cookie_header: Option<&str>, now: u64) -> Vec<String> {
-    let prefix = login.flow_prefix();
     let mut live: Vec<(u64, &str)> = Vec::new();
     let mut clear = Vec::new();
     for (name, value) in cookie_header.map(cookies::parse).into_iter().flatten() {
-        if !name.starts_with(&prefix) {
+        if !super::logout::is_flow_cookie(login, name) {
             continue;
         }
         let flow = login.keys.open(name, value).and_then(|p| serde_json::from_slice::<Flow>(&p).ok());

@@ -92,7 +92,11 @@ pub fn on_token_response(
     let pending = Pending { session };
     let missing = wanted_claims(config).iter().any(|c| !claims.contains_key(*c));
     let userinfo = provider.metadata.as_ref().and_then(|m| m.userinfo_endpoint.as_deref());
-    match (missing, userinfo, tokens.access_token) {
+    // RFC 6750 b64token: nothing else goes into the Authorization header.
+    let b64token = |t: &String| {
+        !t.is_empty() && t.len() <= 16 * 1024 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b))
+    };
+    match (missing, userinfo, tokens.access_token.filter(b64token)) {
         (true, Some(url), Some(access_token)) => {
             let url = AbsoluteUrl::parse(url).map_err(|_| LoginError::NoMetadata)?;
             let callout = Callout {

@@ -9,6 +9,57 @@ use super::redirect::is_local_path;
 use super::response::LocalResponse;
 use super::session::{self, SessionState, ATTRS};
 
+/// Whether a logout request may proceed: from this origin, or typed in (no
+/// `Sec-Fetch-Site` means a client that does not send it). A link or form on another
+/// site gets [`confirm_page`] instead, so a third party cannot sign users out.
+pub fn allowed(sec_fetch_site: Option<&str>) -> bool {
+    matches!(sec_fetch_site, None | Some("same-origin") | Some("none"))
+}
+
+/// A page with a button that posts the logout from this origin.
+pub fn confirm_page(login: &LoginConfig) -> LocalResponse {
+    let action = super::pages::escape(&login.logout_path);
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign out?</title>\
+<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem}}</style></head>\
+<body><h1>Sign out?</h1><p>Another site asked to sign you out.</p>\
+<form method=\"post\" action=\"{action}\"><button type=\"submit\">Sign out</button></form></body></html>"
+    );
+    LocalResponse {
+        status: 200,
+        headers: vec![
+            ("content-type", "text/html; charset=utf-8".to_string()),
+            ("cache-control", "no-store".to_string()),
+            (
+                "content-security-policy",
+                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'".to_string(),
+            ),
+            ("x-frame-options", "DENY".to_string()),
+        ],
+        body,
+    }
+}
+
+/// The names of the filter's cookies in a `Cookie` header, by their exact shapes
+/// (session, its numbered chunks, login flows): only these are echoed into a clearing
+/// `Set-Cookie`.
+pub fn own_cookie_names<'a>(login: &LoginConfig, cookie_header: Option<&'a str>) -> Vec<&'a str> {
+    cookie_header
+        .map(|h| {
+            cookies::parse(h)
+                .map(|(n, _)| n)
+                .filter(|n| session::is_session_cookie(login, n) || is_flow_cookie(login, n))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A login flow cookie's exact shape: the flow prefix and 16 base64url characters.
+pub fn is_flow_cookie(login: &LoginConfig, name: &str) -> bool {
+    name.strip_prefix(login.flow_prefix().as_str())
+        .is_some_and(|id| id.len() == 16 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+}
+
 /// Clears every filter cookie the browser sent, then goes through the IdP's
 /// `end_session_endpoint` when it has one, else straight to `post_logout_redirect`.
 pub fn logout(
@@ -22,9 +73,7 @@ pub fn logout(
         SessionState::Valid { session, .. } => session.id_token,
         _ => None,
     };
-    let mut names: Vec<&str> = cookie_header
-        .map(|h| cookies::parse(h).map(|(n, _)| n).filter(|n| login.owns_cookie(n)).collect())
-        .unwrap_or_default();
+    let mut names = own_cookie_names(login, cookie_header);
     if !names.contains(&login.cookie_name.as_str()) {
         names.push(&login.cookie_name);
     }

@@ -18,13 +18,14 @@ pub enum Counter {
     LoginCompleted,
     LoginFailed,
     Logout,
+    LogoutConfirmation,
     DiscoveryFetch,
     DiscoveryFailure,
     JwksFetch,
     JwksFailure,
 }
 
-const JWT_ERRORS: [JwtError; 10] = [
+const JWT_ERRORS: [JwtError; 11] = [
     JwtError::Malformed,
     JwtError::DisallowedAlg,
     JwtError::UnknownIssuer,
@@ -35,9 +36,10 @@ const JWT_ERRORS: [JwtError; 10] = [
     JwtError::MissingExp,
     JwtError::WrongAudience,
     JwtError::UnsupportedCrit,
+    JwtError::IdTokenAsBearer,
 ];
 
-const PLAIN: [Counter; 17] = [
+const PLAIN: [Counter; 18] = [
     Counter::AllowedBearer,
     Counter::AllowedSession,
     Counter::AllowedBypass,
@@ -51,6 +53,7 @@ const PLAIN: [Counter; 17] = [
     Counter::LoginCompleted,
     Counter::LoginFailed,
     Counter::Logout,
+    Counter::LogoutConfirmation,
     Counter::DiscoveryFetch,
     Counter::DiscoveryFailure,
     Counter::JwksFetch,
@@ -89,6 +92,7 @@ impl Counter {
             Counter::LoginCompleted => "login.completed",
             Counter::LoginFailed => "login.failed",
             Counter::Logout => "logout",
+            Counter::LogoutConfirmation => "logout.confirmation_shown",
             Counter::DiscoveryFetch => "idp.discovery_fetch",
             Counter::DiscoveryFailure => "idp.discovery_failure",
             Counter::JwksFetch => "idp.jwks_fetch",

@@ -225,12 +225,14 @@ impl Provider {
             return Err(FetchError::IssuerMismatch(raw.issuer));
         }
         let jwks_uri = AbsoluteUrl::parse(&raw.jwks_uri).map_err(|_| FetchError::BadJwksUri)?;
+        // Endpoints end up in Location headers and callouts: only plain absolute URLs.
+        let url = |u: Option<String>| u.filter(|u| AbsoluteUrl::parse(u).is_ok());
         Ok(Metadata {
             jwks_uri,
-            authorization_endpoint: raw.authorization_endpoint,
-            token_endpoint: raw.token_endpoint,
-            userinfo_endpoint: raw.userinfo_endpoint,
-            end_session_endpoint: raw.end_session_endpoint,
+            authorization_endpoint: url(raw.authorization_endpoint),
+            token_endpoint: url(raw.token_endpoint),
+            userinfo_endpoint: url(raw.userinfo_endpoint),
+            end_session_endpoint: url(raw.end_session_endpoint),
             iss_parameter_supported: raw.authorization_response_iss_parameter_supported,
         })
     }

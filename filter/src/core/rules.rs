@@ -58,14 +58,16 @@ pub fn path_only(path_and_query: &str) -> &str {
 /// only ever match such paths: `/healthz/../admin`, `//admin`, `/%2e%2e/` and
 /// backslashes never match a bypass rule, whatever the proxy's normalization.
 pub fn is_normalized(path: &str) -> bool {
-    if !path.starts_with('/') || path.contains("//") || path.contains('\\') {
+    // `;` starts path parameters, which some servers strip (`/healthz/..;/admin` is
+    // `/admin` to Tomcat); `%25` could decode into any of the escapes below.
+    if !path.starts_with('/') || path.contains("//") || path.contains('\\') || path.contains(';') {
         return false;
     }
     if path.split('/').any(|seg| seg == "." || seg == "..") {
         return false;
     }
     let lower = path.to_ascii_lowercase();
-    !["%2e", "%2f", "%5c", "%00"].iter().any(|enc| lower.contains(enc))
+    !["%2e", "%2f", "%5c", "%00", "%3b", "%25"].iter().any(|enc| lower.contains(enc))
 }
 
 /// Whether any rule matches the request path (query ignored). Never matches a
@@ -112,6 +114,10 @@ mod tests {
             "/static//../x",
             "/static/\\..\\x",
             "/healthz/./x",
+            "/healthz/..;/admin",
+            "/healthz/..%3B/admin",
+            "/healthz;x=1/../admin",
+            "/healthz/%252e%252e/admin",
         ] {
             assert!(!any_match(&rules, p), "{p}");
         }

@@ -17,7 +17,8 @@ pub const MAX_CHUNKS: usize = 8;
 
 pub const ATTRS: CookieAttrs = CookieAttrs { secure: true, same_site: "Lax" };
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+/// `Debug` shows who, not the ID token.
+#[derive(Serialize, Deserialize, Clone, PartialEq)]
 pub struct Session {
     pub sub: String,
     /// When the user logged in.
@@ -30,6 +31,20 @@ pub struct Session {
     pub claims: Map<String, Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Session {{ sub: {:?}, iat: {}, exp: {}, seen: {}, claims: {:?} }}",
+            self.sub,
+            self.iat,
+            self.exp,
+            self.seen,
+            self.claims.keys().collect::<Vec<_>>()
+        )
+    }
 }
 
 #[derive(Debug, PartialEq)]
@@ -110,7 +125,7 @@ pub fn present_names<'a>(login: &LoginConfig, cookie_header: Option<&'a str>) ->
         .unwrap_or_default()
 }
 
-fn is_session_cookie(login: &LoginConfig, name: &str) -> bool {
+pub fn is_session_cookie(login: &LoginConfig, name: &str) -> bool {
     name == login.cookie_name
         || name
             .strip_prefix(login.cookie_name.as_str())

@@ -87,6 +87,10 @@ pub fn add_response_headers(name: &str, values: &[String]) {
     }
 }
 
+pub fn set_response_header(name: &str, value: &str) {
+    let _ = hostcalls::set_map_value(MapType::HttpResponseHeaders, name, Some(value));
+}
+
 pub fn send(response: &LocalResponse) {
     let headers: Vec<(&str, &str)> = response.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     if hostcalls::send_http_response(response.status, headers, Some(response.body.as_bytes())).is_err() {

@@ -149,6 +149,8 @@ impl HttpContext for Http {
         }
         if !self.set_cookies.is_empty() {
             host::add_response_headers("set-cookie", &self.set_cookies);
+            // A response carrying one user's session must never be stored by a shared cache.
+            host::set_response_header("cache-control", "no-store");
         }
         Action::Continue
     }

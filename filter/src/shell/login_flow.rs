@@ -73,9 +73,17 @@ pub fn advance(
     status: Option<u16>,
     body: &[u8],
 ) -> Option<LoginStep> {
-    let Ok(mut w) = worker.try_borrow_mut() else { return None };
+    let exchange = match &step {
+        LoginStep::Token(e) | LoginStep::Userinfo(e, _) => e,
+    };
+    let Ok(mut w) = worker.try_borrow_mut() else {
+        return unreachable(exchange, metrics, "worker state busy");
+    };
     let config = w.gate.config.clone();
-    let login = config.login.as_ref()?;
+    let (Some(login), true) = (config.login.as_ref(), !w.gate.providers.is_empty()) else {
+        drop(w);
+        return unreachable(exchange, metrics, "login is not configured");
+    };
     let now = host::now_ms();
     match step {
         LoginStep::Token(exchange) => {

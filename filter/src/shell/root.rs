@@ -214,6 +214,15 @@ impl RootContext for Root {
                 self.metrics = Rc::new(Metrics::define());
                 let issuers: Vec<&str> = cfg.issuers.iter().map(|i| i.issuer.as_str()).collect();
                 host::log(LogLevel::Info, &format!("oidc-gate: configured for issuers {issuers:?}"));
+                if let Some(login) = cfg.login.as_ref().filter(|l| !l.cookie_name.starts_with("__Host-")) {
+                    host::log(
+                        LogLevel::Warn,
+                        &format!(
+                            "oidc-gate: session.cookie_name {:?} has no __Host- prefix: a sibling subdomain could set it",
+                            login.cookie_name
+                        ),
+                    );
+                }
                 self.worker = Some(Rc::new(RefCell::new(Worker {
                     gate: Gate::new(Rc::new(cfg)),
                     waiting: BTreeMap::new(),
