@@ -91,11 +91,11 @@ def test_login_lands_on_the_original_page_with_identity(site):
     assert SESSION not in h.get("cookie", ""), "the filter's cookies never reach the app"
 
     # From now on the cookie alone is enough: no IdP call at all.
-    before = idp.stats()["requests"]
+    before = idp.stats()["interactive"]
     for i in range(5):
         r = b.get(f"{envoy.url}/other/{i}", {"x-user-id": "mallory"})
         assert r.status == 200 and r.json()["headers"]["x-user-id"] == "alice"
-    assert idp.stats()["requests"] == before
+    assert idp.stats()["interactive"] == before
     stats = envoy.stats()
     assert stats["oidc_gate.login.completed"] == 1 and stats["oidc_gate.allowed.session"] >= 6
 
@@ -228,10 +228,10 @@ def test_key_rotation_keeps_old_sessions_until_the_old_key_is_removed(rig):
     login(b, first)
     first.stop()
     rotated = rig.envoy(login_config(idp, session={"keys": [KEY_B, KEY_A]}), idp.port, name="envoy-rotated")
-    before = idp.stats()["requests"]
+    before = idp.stats()["interactive"]
     r = b.get(rotated.url + "/page")
     assert r.status == 200 and r.json()["headers"]["x-user-id"] == "alice"
-    assert idp.stats()["requests"] == before
+    assert idp.stats()["interactive"] == before
     rotated.stop()
     removed = rig.envoy(login_config(idp, session={"keys": [KEY_B]}), idp.port, name="envoy-old-key-removed")
     assert b.get(removed.url + "/page").status == 302

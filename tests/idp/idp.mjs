@@ -145,6 +145,8 @@ const provider = new Provider(issuer, {
 provider.proxy = false;
 
 let requestCount = 0;
+// Requests other than discovery and JWKS (which every Envoy worker fetches on its own).
+let interactiveCount = 0;
 // Test control: claims to overwrite in the ID token of the next token responses, so
 // tests can play an IdP that lies (wrong nonce, wrong audience...).
 let idTokenOverrides = null;
@@ -228,7 +230,7 @@ async function interaction(req, res) {
 async function testRoute(req, res) {
   const url = new URL(req.url, issuer);
   const json = (code, body) => res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-  if (url.pathname === '/__test/stats') return json(200, { requests: requestCount });
+  if (url.pathname === '/__test/stats') return json(200, { requests: requestCount, interactive: interactiveCount });
   if (url.pathname === '/__test/misbehave' && req.method === 'POST') {
     idTokenOverrides = JSON.parse(await readBody(req)).id_token || null;
     return json(200, { id_token: idTokenOverrides });
@@ -252,6 +254,7 @@ server.on('request', async (req, res) => {
   try {
     if (req.url.startsWith('/__test/')) { await testRoute(req, res); return; }
     requestCount += 1;
+    if (!req.url.startsWith('/.well-known/') && !req.url.startsWith('/jwks')) interactiveCount += 1;
     if (req.url.startsWith('/interaction/')) { await interaction(req, res); return; }
     if (req.url.startsWith('/token') && idTokenOverrides) interceptTokenResponse(res);
     callback(req, res);

@@ -54,12 +54,14 @@ class Proc:
         return self.popen.poll() is None
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def own_log(self) -> str:
         """What this process (not an earlier one with the same name) wrote."""
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         with open(self.log_path, "rb") as f:
             f.seek(self._offset)
             return f.read().decode(errors="replace")
