@@ -333,3 +333,26 @@ def test_bearer_tokens_keep_working_beside_sessions(site):
     idp, envoy = site
     r = request(envoy.port, "GET", "/api/orders", {"authorization": f"Bearer {idp.client_credentials()}"})
     assert r.status == 200 and r.json()["headers"]["x-user-id"] == "service"
+
+
+def test_idp_down_shows_a_page_then_login_works_once_it_is_back(rig):
+    idp = rig.idp()
+    envoy = rig.envoy(login_config(idp, startup_wait="1s"), idp.port, start=False)
+    idp.extra += ["--redirect-uri", f"{envoy.url}/oauth2/callback"]
+    envoy.start()  # the IdP is not running yet
+    b = Browser()
+    r = b.get(envoy.url + "/page")
+    assert r.status == 503 and b"Sign-in is unavailable" in r.body and r.headers["content-type"].startswith("text/html")
+    assert b"Request id:" in r.body
+    api = b.get(envoy.url + "/api/x", {"accept": "application/json", "sec-fetch-mode": "cors"})
+    assert api.status == 401, "no credentials: 401 whatever the IdP's state"
+    idp.start()
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        r = b.get(envoy.url + "/page")
+        if r.status == 302:
+            break
+        assert r.status == 503
+        time.sleep(0.5)
+    assert r.status == 302
+    assert login(b, envoy, "/page")[-1].json()["headers"]["x-user-id"] == "alice"

@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::host::{self, HostHeaders, HostRandom, Metrics};
 use super::http::{apply, Applied, Http};
 use crate::core::config;
-use crate::core::gate::{Decision, Gate};
+use crate::core::gate::Gate;
 use crate::core::metrics::Counter;
 use crate::core::provider::{FetchKind, Update};
 use crate::core::response::{deny, Denial};
@@ -90,7 +90,7 @@ impl Root {
     }
 
     /// Decides the requests waiting on `provider` (all of them when `only_expired` is false;
-    /// with it, those that waited longer than `startup_wait`, which get 503).
+    /// with it, those of any provider that waited longer than `startup_wait`).
     fn settle(&mut self, provider: usize, only_expired: bool) {
         let Some(worker) = self.worker.clone() else { return };
         let now = host::now_ms();
@@ -119,14 +119,13 @@ impl Root {
                 continue;
             }
             let mut rng = HostRandom::default();
-            let decision = if only_expired {
-                Decision::Deny(Denial::Unavailable)
-            } else {
-                let metrics = self.metrics.clone();
-                let Ok(mut w) = worker.try_borrow_mut() else { continue };
-                // Headers are read from the paused request itself (the effective context).
-                w.gate.decide(&mut HostHeaders, now, false, &mut rng, &mut |c| metrics.inc(c))
-            };
+            // Decided again without waiting: with the keys or metadata still missing, an API
+            // request gets 503 and a browser the "sign-in unavailable" page.
+            let metrics = self.metrics.clone();
+            let Ok(mut w) = worker.try_borrow_mut() else { continue };
+            // Headers are read from the paused request itself (the effective context).
+            let decision = w.gate.decide(&mut HostHeaders, now, false, &mut rng, &mut |c| metrics.inc(c));
+            drop(w);
             match apply(decision, &config, &self.metrics, &rng) {
                 Applied::Continue(set_cookies) => {
                     if !set_cookies.is_empty() {
