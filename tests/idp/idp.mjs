@@ -129,7 +129,8 @@ const provider = new Provider(issuer, {
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
-    rpInitiatedLogout: { enabled: true, logoutSource: async (ctx, form) => { ctx.body = `<!doctype html><html><body>${form}<script>document.forms[0].submit()</script><button form="op.logoutForm" value="yes" name="logout">Sign out</button></body></html>`; } },
+    // Sign out of the IdP too (logout=yes), without asking: a test IdP.
+    rpInitiatedLogout: { enabled: true, logoutSource: async (ctx, form) => { ctx.body = `<!doctype html><html><body>${form}<button form="op.logoutForm" value="yes" name="logout">Sign out</button><script>const f = document.forms[0]; const i = document.createElement('input'); i.type = 'hidden'; i.name = 'logout'; i.value = 'yes'; f.appendChild(i); f.submit();</script></body></html>`; } },
     resourceIndicators: {
       enabled: true,
       defaultResource: async () => undefined,
