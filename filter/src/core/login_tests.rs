@@ -250,3 +250,21 @@ fn logout_without_end_session_endpoint_goes_to_post_logout_redirect() {
     assert!(cleared.iter().any(|c| c.starts_with("__Host-oidc_session=;")));
     assert!(!cleared.iter().any(|c| c.starts_with("other")));
 }
+
+#[test]
+fn logout_is_refused_to_other_sites_and_clears_only_exact_cookie_names() {
+    use crate::core::logout::{allowed, own_cookie_names};
+    assert!(allowed(None));
+    assert!(allowed(Some("same-origin")));
+    assert!(allowed(Some("none")));
+    assert!(!allowed(Some("cross-site")));
+    assert!(!allowed(Some("same-site")));
+    let c = config();
+    let login = c.login.as_ref().unwrap();
+    let header = "__Host-oidc_session=a; __Host-oidc_session_0=b; __Host-oidc_session_x=c; \
+        __Host-oidc_session_flow_ABCDEFGHijklmnop=d; __Host-oidc_session_flow_short=e; __Host-oidc_sessionx=f; app=g";
+    assert_eq!(
+        own_cookie_names(login, Some(header)),
+        vec!["__Host-oidc_session", "__Host-oidc_session_0", "__Host-oidc_session_flow_ABCDEFGHijklmnop"]
+    );
+}
