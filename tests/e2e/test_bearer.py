@@ -206,6 +206,21 @@ def test_idp_down_at_start_gives_503_then_recovers(rig):
     assert "discovery fetch failed" in envoy.proc.log()
 
 
+def test_requests_before_the_first_keys_wait_and_then_pass(rig):
+    idp = rig.idp(extra=["--metadata-delay-ms", "1500"]).start()
+    token = idp.client_credentials()
+    envoy = rig.envoy(api_config(idp), idp.port, start=False)
+    envoy.start(wait=False)
+    from rig.procs import wait_for_port
+    wait_for_port(envoy.port, 30, envoy.proc.popen)
+    started = time.monotonic()
+    r = envoy.get("/orders", bearer(token))
+    took = time.monotonic() - started
+    assert r.status == 200, r
+    assert 0.3 < took < 5, f"answered after {took:.2f}s: it should have waited for discovery and JWKS"
+    assert r.json()["headers"]["x-user-id"] == "service"
+
+
 @pytest.mark.parametrize("config_change,field_message", [
     ({"bearer": {"audence": ["x"]}}, "oidc-gate: config error: bearer.audence: unknown key"),
     ({"issuer": None}, "oidc-gate: config error: issuer: required: the OpenID provider's issuer URL"),

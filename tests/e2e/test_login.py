@@ -356,3 +356,23 @@ def test_idp_down_shows_a_page_then_login_works_once_it_is_back(rig):
         time.sleep(0.5)
     assert r.status == 302
     assert login(b, envoy, "/page")[-1].json()["headers"]["x-user-id"] == "alice"
+
+
+def test_an_active_session_is_extended_by_a_reissued_cookie(rig):
+    _, envoy = start_site(rig, session={"keys": [KEY_A], "idle_timeout": "4s"})
+    b = Browser()
+    login(b, envoy)
+    first = b.cookies()[SESSION]
+    time.sleep(1.3)  # past a quarter of the idle window
+    r = b.get(envoy.url + "/busy")
+    assert r.status == 200
+    reissued = [v for k, v in r.all_headers if k == "set-cookie" and v.startswith(f"{SESSION}=")]
+    assert len(reissued) == 1 and r.headers["cache-control"] == "no-store"
+    assert b.cookies()[SESSION] != first
+    # Active use keeps it alive past the original idle deadline.
+    for _ in range(3):
+        time.sleep(1.2)
+        assert b.get(envoy.url + "/busy").status == 200
+    # Idle past the window: a new login.
+    time.sleep(4.2)
+    assert b.get(envoy.url + "/busy").status == 302
