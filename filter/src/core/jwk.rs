@@ -5,10 +5,12 @@ use base64::Engine;
 use serde::Deserialize;
 
 use super::jwt::Alg;
+use super::rsa_pub::MontKey;
 
 /// A public key able to verify signatures of some algorithms.
 pub enum KeyMaterial {
-    Rsa(rsa::RsaPublicKey),
+    /// PKCS#1 v1.5 goes through the Montgomery form prepared here; PSS through `rsa`.
+    Rsa(Box<(rsa::RsaPublicKey, MontKey)>),
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
     Ed25519(ed25519_compact::PublicKey),
@@ -138,13 +140,14 @@ fn parse_key(jwk: RawJwk) -> Option<VerifyingKey> {
     };
     let material = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
         ("RSA", _) => {
-            let n = rsa::BigUint::from_bytes_be(&b64(&jwk.n)?);
-            let e = rsa::BigUint::from_bytes_be(&b64(&jwk.e)?);
-            let key = rsa::RsaPublicKey::new(n, e).ok()?;
+            let (n_be, e_be) = (b64(&jwk.n)?, b64(&jwk.e)?);
+            let key =
+                rsa::RsaPublicKey::new(rsa::BigUint::from_bytes_be(&n_be), rsa::BigUint::from_bytes_be(&e_be)).ok()?;
             if rsa::traits::PublicKeyParts::size(&key) * 8 < MIN_RSA_BITS {
                 return None;
             }
-            KeyMaterial::Rsa(key)
+            let mont = MontKey::new(&n_be, &e_be)?;
+            KeyMaterial::Rsa(Box::new((key, mont)))
         }
         ("EC", Some("P-256")) => {
             let (x, y) = (b64(&jwk.x)?, b64(&jwk.y)?);

@@ -197,15 +197,16 @@ impl Untrusted<'_> {
 }
 
 fn verify(key: &VerifyingKey, alg: Alg, msg: &[u8], sig: &[u8]) -> bool {
+    use super::rsa_pub::verify_pkcs1v15;
     use p256::ecdsa::signature::Verifier;
-    use rsa::{Pkcs1v15Sign, Pss};
+    use rsa::Pss;
     match (&key.material, alg) {
-        (KeyMaterial::Rsa(k), Alg::RS256) => k.verify(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(msg), sig).is_ok(),
-        (KeyMaterial::Rsa(k), Alg::RS384) => k.verify(Pkcs1v15Sign::new::<Sha384>(), &Sha384::digest(msg), sig).is_ok(),
-        (KeyMaterial::Rsa(k), Alg::RS512) => k.verify(Pkcs1v15Sign::new::<Sha512>(), &Sha512::digest(msg), sig).is_ok(),
-        (KeyMaterial::Rsa(k), Alg::PS256) => k.verify(Pss::new::<Sha256>(), &Sha256::digest(msg), sig).is_ok(),
-        (KeyMaterial::Rsa(k), Alg::PS384) => k.verify(Pss::new::<Sha384>(), &Sha384::digest(msg), sig).is_ok(),
-        (KeyMaterial::Rsa(k), Alg::PS512) => k.verify(Pss::new::<Sha512>(), &Sha512::digest(msg), sig).is_ok(),
+        (KeyMaterial::Rsa(k), Alg::RS256) => verify_pkcs1v15(&k.1, &Sha256::digest(msg), sig),
+        (KeyMaterial::Rsa(k), Alg::RS384) => verify_pkcs1v15(&k.1, &Sha384::digest(msg), sig),
+        (KeyMaterial::Rsa(k), Alg::RS512) => verify_pkcs1v15(&k.1, &Sha512::digest(msg), sig),
+        (KeyMaterial::Rsa(k), Alg::PS256) => k.0.verify(Pss::new::<Sha256>(), &Sha256::digest(msg), sig).is_ok(),
+        (KeyMaterial::Rsa(k), Alg::PS384) => k.0.verify(Pss::new::<Sha384>(), &Sha384::digest(msg), sig).is_ok(),
+        (KeyMaterial::Rsa(k), Alg::PS512) => k.0.verify(Pss::new::<Sha512>(), &Sha512::digest(msg), sig).is_ok(),
         (KeyMaterial::P256(k), Alg::ES256) => {
             p256::ecdsa::Signature::from_slice(sig).is_ok_and(|s| k.verify(msg, &s).is_ok())
         }

@@ -9,6 +9,7 @@ pub mod jwt;
 pub mod login;
 pub mod login_config;
 pub mod logout;
+pub mod rsa_pub;
 pub mod rules;
 pub mod secret;
 pub mod url;
