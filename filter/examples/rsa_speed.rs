@@ -1,4 +1,5 @@
 //! Times RS256 verification natively, the `rsa` crate against oidc-gate's Montgomery
+#![allow(clippy::unwrap_used)]
 //! path: cargo run --release --example rsa_speed
 use oidc_gate::core::rsa_pub::{verify_pkcs1v15, MontKey};
 use rsa::pkcs8::DecodePrivateKey;
