@@ -250,3 +250,33 @@ def test_client_secret_from_the_vm_environment(rig):
     envoy = rig.envoy(cfg, idp.port, env={"OIDC_CLIENT_SECRET": "from-env"})
     assert envoy.get("/orders", bearer(idp.client_credentials())).status == 200
     assert "from-env" not in envoy.proc.log()
+
+
+def test_tokens_from_a_second_issuer_on_its_own_cluster(rig):
+    main = rig.idp().start()
+    other_dir = rig.log_dir / "other"
+    other_dir.mkdir()
+    from rig.harness import Idp
+    other = Idp(other_dir)
+    rig.started.append(other)
+    other.start()
+    cfg = api_config(main, bearer={
+        "audiences": ["api://orders"],
+        "issuers": [{"issuer": other.issuer, "audiences": ["api://orders-es256"]}],
+    }, idp_clusters={f"127.0.0.1:{other.port}": "idp_other"})
+    envoy = rig.envoy(cfg, main.port, start=False)
+    # Add the second IdP's cluster to the bootstrap.
+    boot = json.loads(envoy.config_path.read_text())
+    from rig import envoycfg
+    boot["static_resources"]["clusters"].append(envoycfg.cluster("idp_other", other.port))
+    envoy.config_path.write_text(json.dumps(boot))
+    envoy.start()
+    r = envoy.get("/orders", bearer(other.client_credentials(resource="api://orders-es256")))
+    assert r.status == 200, r
+    # The second issuer's own audience only; and the first issuer's keys do not sign for it.
+    r = envoy.get("/orders", bearer(other.client_credentials(resource="api://orders")))
+    assert r.status == 401 and "not meant for this audience" in r.headers["www-authenticate"]
+    forged = main.sign(claims_for(main, iss=other.issuer, aud="api://orders-es256"))
+    r = envoy.get("/orders", bearer(forged))
+    assert r.status == 401 and 'error="invalid_token"' in r.headers["www-authenticate"]
+    assert envoy.get("/orders", bearer(main.client_credentials())).status == 200
