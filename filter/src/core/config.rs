@@ -53,6 +53,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub callback_path: Option<String>,
     #[serde(default)]
+    pub redirect_uri: Option<String>,
+    #[serde(default)]
     pub logout_path: Option<String>,
     #[serde(default)]
     pub post_logout_redirect: Option<String>,

@@ -54,11 +54,6 @@ pub struct Origin<'a> {
     pub authority: &'a str,
 }
 
-impl Origin<'_> {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}://{}{}", self.scheme, self.authority, path)
-    }
-}
 
 /// An HTTP call the shell makes for the core. `Debug` shows no header values or body
 /// (they carry the code, the client secret, tokens).
@@ -157,7 +152,7 @@ pub fn start(
     let sealed = login.keys.seal(&name, &plain, rng).ok_or(LoginError::SessionTooLarge)?;
     let mut set_cookies = vec![cookies::set_cookie(&name, &sealed, Some(FLOW_TTL), &ATTRS)];
     set_cookies.extend(drop_old_flows(login, cookie_header, now));
-    let redirect_uri = origin.url(&login.callback_path);
+    let redirect_uri = login.redirect_uri_for(origin.scheme, origin.authority);
     let query = form::serialize(&[
         ("response_type", "code"),
         ("client_id", &login.client_id),
@@ -266,7 +261,7 @@ pub fn callback(
     let Some(token_url) = metadata.token_endpoint.as_deref().and_then(|u| AbsoluteUrl::parse(u).ok()) else {
         return page(Page::LoginFailed, None, "discovery has no token_endpoint", clear);
     };
-    let redirect_uri = origin.url(&login.callback_path);
+    let redirect_uri = login.redirect_uri_for(origin.scheme, origin.authority);
     let mut fields = vec![
         ("grant_type", "authorization_code"),
         ("code", code),

@@ -8,6 +8,7 @@ use super::config::{Errors, RawConfig};
 use super::rules::PathRule;
 use super::seal::{parse_key, Keys};
 use super::secret::{Env, Secret};
+use super::url::AbsoluteUrl;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAuth {
@@ -27,6 +28,9 @@ pub struct LoginConfig {
     /// Space-separated, as sent.
     pub scope: String,
     pub callback_path: String,
+    /// A fixed `redirect_uri` (and origin for the logout return); `None`: built from each
+    /// request's `:scheme` and `:authority`.
+    pub redirect_uri: Option<AbsoluteUrl>,
     pub logout_path: String,
     pub post_logout_redirect: String,
     pub keys: Keys,
@@ -43,6 +47,23 @@ impl LoginConfig {
     /// Whether a cookie name belongs to the filter (session, its chunks, login flows).
     pub fn owns_cookie(&self, name: &str) -> bool {
         name.strip_prefix(self.cookie_name.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with('_'))
+    }
+
+    /// The `redirect_uri` for a request from `origin`.
+    pub fn redirect_uri_for(&self, scheme: &str, authority: &str) -> String {
+        match &self.redirect_uri {
+            Some(u) => u.as_string(),
+            None => format!("{scheme}://{authority}{}", self.callback_path),
+        }
+    }
+
+    /// An absolute URL for a local `path`: on the fixed `redirect_uri`'s origin when there
+    /// is one, else on the request's.
+    pub fn absolute(&self, scheme: &str, authority: &str, path: &str) -> String {
+        match &self.redirect_uri {
+            Some(u) => format!("{}://{}{path}", u.scheme, u.authority),
+            None => format!("{scheme}://{authority}{path}"),
+        }
     }
 
     pub fn flow_prefix(&self) -> String {
@@ -66,6 +87,7 @@ pub(crate) fn compile(raw: &RawConfig, env: &dyn Env, errors: &mut Errors) -> Op
     let login_keys_given = raw.scopes.is_some()
         || raw.client_auth.is_some()
         || raw.callback_path.is_some()
+        || raw.redirect_uri.is_some()
         || raw.logout_path.is_some()
         || raw.post_logout_redirect.is_some()
         || !raw.api_paths.is_empty()
@@ -113,7 +135,27 @@ pub(crate) fn compile(raw: &RawConfig, env: &dyn Env, errors: &mut Errors) -> Op
         errors.push("scopes", "scope names must be non-empty, without spaces or quotes");
     }
 
-    let callback_path = check_path(errors, "callback_path", &raw.callback_path, "/oauth2/callback");
+    let redirect_uri = match raw.redirect_uri.as_deref().map(AbsoluteUrl::parse) {
+        None => None,
+        Some(Ok(u)) if !u.path_and_query.contains('?') => Some(u),
+        Some(_) => {
+            errors.push(
+                "redirect_uri",
+                "must be an absolute http(s) URL without query, like https://app.example.com/oauth2/callback",
+            );
+            None
+        }
+    };
+    // With a fixed redirect_uri, its path is the callback path.
+    let callback_default = redirect_uri.as_ref().map(|u| u.path_and_query.clone());
+    let callback_path = match (&raw.callback_path, &callback_default) {
+        (Some(p), Some(d)) if p != d => {
+            errors.push("callback_path", format!("{p:?} differs from the path of redirect_uri ({d:?})"));
+            p.clone()
+        }
+        (None, Some(d)) => check_path(errors, "redirect_uri", &Some(d.clone()), "/oauth2/callback"),
+        _ => check_path(errors, "callback_path", &raw.callback_path, "/oauth2/callback"),
+    };
     let logout_path = check_path(errors, "logout_path", &raw.logout_path, "/oauth2/logout");
     if callback_path == logout_path {
         errors.push("logout_path", "must differ from callback_path");
@@ -165,6 +207,7 @@ pub(crate) fn compile(raw: &RawConfig, env: &dyn Env, errors: &mut Errors) -> Op
         client_secret,
         scope: scopes.join(" "),
         callback_path,
+        redirect_uri,
         logout_path,
         post_logout_redirect,
         keys: Keys::new(&keys),

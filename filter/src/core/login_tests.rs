@@ -268,3 +268,25 @@ fn logout_is_refused_to_other_sites_and_clears_only_exact_cookie_names() {
         vec!["__Host-oidc_session", "__Host-oidc_session_0", "__Host-oidc_session_flow_ABCDEFGHijklmnop"]
     );
 }
+
+#[test]
+fn a_fixed_redirect_uri_overrides_the_request_origin() {
+    let cfg = json!({"issuer": ISS, "idp_cluster": "idp", "client_id": "web", "client_secret": "s",
+        "redirect_uri": "https://app.example.com/auth/cb",
+        "session": {"keys": [base64::engine::general_purpose::STANDARD.encode([5u8; 32])]}});
+    let c = load(cfg.to_string().as_bytes(), &ProcessEnv).unwrap();
+    let login = c.login.as_ref().unwrap();
+    assert_eq!(login.callback_path, "/auth/cb");
+    let spoofed = Origin { scheme: "http", authority: "evil.example" };
+    let r = start(login, provider(true).metadata.as_ref().unwrap(), spoofed, "/", None, NOW, &mut Rng(0)).unwrap();
+    let q = form::parse(header(&r, "location")[0].split_once('?').unwrap().1).unwrap();
+    assert_eq!(form::get(&q, "redirect_uri"), Some("https://app.example.com/auth/cb"));
+    let out = crate::core::logout::logout(login, None, spoofed, None, NOW);
+    assert_eq!(header(&out, "location"), vec!["/"]);
+    let bad = json!({"issuer": ISS, "idp_cluster": "idp", "client_id": "web", "client_secret": "s",
+        "redirect_uri": "https://app.example.com/auth/cb", "callback_path": "/other",
+        "session": {"keys": [base64::engine::general_purpose::STANDARD.encode([5u8; 32])]}});
+    let errs: Vec<String> =
+        load(bad.to_string().as_bytes(), &ProcessEnv).unwrap_err().iter().map(ToString::to_string).collect();
+    assert_eq!(errs, vec!["callback_path: \"/other\" differs from the path of redirect_uri (\"/auth/cb\")"]);
+}

@@ -78,7 +78,7 @@ pub fn logout(
         names.push(&login.cookie_name);
     }
     let back = if is_local_path(&login.post_logout_redirect) {
-        origin.url(&login.post_logout_redirect)
+        login.absolute(origin.scheme, origin.authority, &login.post_logout_redirect)
     } else {
         login.post_logout_redirect.clone()
     };
