@@ -143,7 +143,7 @@ fn parse_key(jwk: RawJwk) -> Option<VerifyingKey> {
             let (n_be, e_be) = (b64(&jwk.n)?, b64(&jwk.e)?);
             let key =
                 rsa::RsaPublicKey::new(rsa::BigUint::from_bytes_be(&n_be), rsa::BigUint::from_bytes_be(&e_be)).ok()?;
-            if rsa::traits::PublicKeyParts::size(&key) * 8 < MIN_RSA_BITS {
+            if rsa::traits::PublicKeyParts::n(&key).bits() < MIN_RSA_BITS {
                 return None;
             }
             let mont = MontKey::new(&n_be, &e_be)?;

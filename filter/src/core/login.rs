@@ -54,7 +54,6 @@ pub struct Origin<'a> {
     pub authority: &'a str,
 }
 
-
 /// An HTTP call the shell makes for the core. `Debug` shows no header values or body
 /// (they carry the code, the client secret, tokens).
 #[derive(Clone, PartialEq, Eq)]

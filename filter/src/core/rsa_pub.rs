@@ -43,8 +43,9 @@ fn to_be(limbs: &[u32], k: usize) -> Vec<u8> {
     out
 }
 
-/// a >= b, same length.
+/// a >= b. Both have the modulus' length (`zip` would silently truncate otherwise).
 fn geq(a: &[u32], b: &[u32]) -> bool {
+    debug_assert_eq!(a.len(), b.len());
     for (x, y) in a.iter().rev().zip(b.iter().rev()) {
         if x != y {
             return x > y;
@@ -55,6 +56,7 @@ fn geq(a: &[u32], b: &[u32]) -> bool {
 
 /// a -= b, same length; returns the borrow.
 fn sub_in_place(a: &mut [u32], b: &[u32]) -> u32 {
+    debug_assert_eq!(a.len(), b.len());
     let mut borrow = 0u64;
     for (x, y) in a.iter_mut().zip(b) {
         let d = u64::from(*x).wrapping_sub(u64::from(*y)).wrapping_sub(borrow);
@@ -69,6 +71,11 @@ impl MontKey {
     /// oversized exponent (RSA public exponents are odd and small, usually 65537).
     pub fn new(n_be: &[u8], e_be: &[u8]) -> Option<MontKey> {
         let k = n_be.iter().skip_while(|b| **b == 0).count();
+        // 1024 to 8192 bits: the caller refuses keys under 2048 bits; the bounds keep the
+        // key setup (quadratic in the length) small and n > 1.
+        if !(128..=1024).contains(&k) {
+            return None;
+        }
         let limbs = k.div_ceil(4);
         let n = from_be(n_be, limbs)?;
         let e = from_be(e_be, 1)?.first().copied()?;
@@ -197,6 +204,7 @@ pub fn verify_pkcs1v15(key: &MontKey, digest: &[u8], sig: &[u8]) -> bool {
     expected.push(0x00);
     expected.extend_from_slice(prefix);
     expected.extend_from_slice(digest);
+    // Everything compared is public (signature, digest, key): no need for constant time.
     key.public_op(sig).is_some_and(|em| em == expected)
 }
 
@@ -209,15 +217,26 @@ mod tests {
     #[test]
     fn matches_a_reference_modpow() {
         use rsa::pkcs8::DecodePrivateKey;
-        for pem in [include_str!("../../testdata/rsa-a.pem"), include_str!("../../testdata/rsa-1024.pem")] {
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for pem in [
+            include_str!("../../testdata/rsa-a.pem"),
+            include_str!("../../testdata/rsa-1024.pem"),
+            include_str!("../../testdata/rsa-2056-e3.pem"),
+        ] {
             let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem).unwrap();
             let (n, e) = (key.n().to_bytes_be(), key.e().to_bytes_be());
             let mk = MontKey::new(&n, &e).unwrap();
             assert_eq!(mk.len(), n.len());
             let nb = BigUint::from_bytes_be(&n);
-            for seed in 1u8..20 {
-                let mut x: Vec<u8> = (0..n.len()).map(|i| (i as u8).wrapping_mul(seed).wrapping_add(seed)).collect();
-                x[0] = seed; // keep it below n
+            for seed in 1u8..60 {
+                let mut x: Vec<u8> = (0..n.len()).map(|_| next() as u8).collect();
+                x[0] = seed % n[0].max(1); // keep it below n
                 let want = BigUint::from_bytes_be(&x).modpow(&BigUint::from_bytes_be(&e), &nb).to_bytes_be();
                 let got = mk.public_op(&x).unwrap();
                 let got_trimmed: Vec<u8> = got.iter().copied().skip_while(|b| *b == 0).collect();
@@ -227,7 +246,40 @@ mod tests {
             assert!(mk.public_op(&n[1..]).is_none());
             assert!(mk.public_op(&n).is_none());
         }
-        assert!(MontKey::new(&[0x10, 0x00], &[0x01, 0x00, 0x01]).is_none(), "even modulus");
-        assert!(MontKey::new(&[0x10, 0x01], &[0x02]).is_none(), "even exponent");
+        let mut even = vec![0xc5u8; 256];
+        even[255] = 0x10;
+        assert!(MontKey::new(&even, &[0x01, 0x00, 0x01]).is_none(), "even modulus");
+        let odd = vec![0xc5u8; 256];
+        assert!(MontKey::new(&odd, &[0x02]).is_none(), "even exponent");
+        assert!(MontKey::new(&odd, &[0x01]).is_none(), "e = 1");
+        assert!(MontKey::new(&odd, &[1, 0, 0, 0, 1]).is_none(), "exponent over 32 bits");
+        assert!(MontKey::new(&[0x10, 0x01], &[0x03]).is_none(), "tiny modulus");
+        assert!(MontKey::new(&vec![0xc5u8; 1025], &[0x03]).is_none(), "over 8192 bits");
+    }
+
+    #[test]
+    fn pkcs1v15_accepts_real_signatures_and_nothing_else() {
+        use rsa::pkcs8::DecodePrivateKey;
+        use sha2::{Digest, Sha256, Sha512};
+        for pem in [include_str!("../../testdata/rsa-a.pem"), include_str!("../../testdata/rsa-2056-e3.pem")] {
+            let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem).unwrap();
+            let mk = MontKey::new(&key.n().to_bytes_be(), &key.e().to_bytes_be()).unwrap();
+            let d256 = Sha256::digest(b"msg");
+            let sig = key.sign(rsa::Pkcs1v15Sign::new::<Sha256>(), &d256).unwrap();
+            assert!(verify_pkcs1v15(&mk, &d256, &sig));
+            assert!(!verify_pkcs1v15(&mk, &Sha256::digest(b"other"), &sig));
+            for i in (0..sig.len()).step_by(17) {
+                let mut bad = sig.clone();
+                bad[i] ^= 0x40;
+                assert!(!verify_pkcs1v15(&mk, &d256, &bad), "bit flip at {i}");
+            }
+            let mut longer = vec![0u8];
+            longer.extend_from_slice(&sig);
+            assert!(!verify_pkcs1v15(&mk, &d256, &longer));
+            let d512 = Sha512::digest(b"msg");
+            let sig512 = key.sign(rsa::Pkcs1v15Sign::new::<Sha512>(), &d512).unwrap();
+            assert!(verify_pkcs1v15(&mk, &d512, &sig512));
+            assert!(!verify_pkcs1v15(&mk, &d512, &sig), "a SHA-256 signature is not a SHA-512 one");
+        }
     }
 }
