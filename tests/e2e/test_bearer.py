@@ -207,7 +207,7 @@ def test_idp_down_at_start_gives_503_then_recovers(rig):
 
 
 def test_requests_before_the_first_keys_wait_and_then_pass(rig):
-    idp = rig.idp(extra=["--metadata-delay-ms", "1500"]).start()
+    idp = rig.idp(extra=["--metadata-delay-ms", "800"]).start()  # discovery, then JWKS: 1.6 s
     token = idp.client_credentials()
     envoy = rig.envoy(api_config(idp), idp.port, start=False)
     envoy.start(wait=False)
