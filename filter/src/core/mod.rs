@@ -27,3 +27,6 @@ pub mod seal;
 pub mod session;
 #[cfg(test)]
 pub mod testkeys;
+
+#[cfg(test)]
+mod robustness_tests;
