@@ -56,13 +56,19 @@ pub enum Decision {
     Exchange(Box<Exchange>),
 }
 
-#[derive(Debug)]
+/// A code exchange in progress. `Debug` leaves out the cookies.
 pub struct Exchange {
     pub flow: Flow,
     pub flow_cookie: String,
     pub callout: Callout,
     pub cookie_header: Option<String>,
     pub request_id: Option<String>,
+}
+
+impl std::fmt::Debug for Exchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Exchange {{ {:?}, {:?}, request_id: {:?} }}", self.flow, self.callout, self.request_id)
+    }
 }
 
 /// Extracts the token from `Authorization: Bearer <token>` (scheme case-insensitive).
