@@ -280,3 +280,21 @@ def test_tokens_from_a_second_issuer_on_its_own_cluster(rig):
     r = envoy.get("/orders", bearer(forged))
     assert r.status == 401 and 'error="invalid_token"' in r.headers["www-authenticate"]
     assert envoy.get("/orders", bearer(main.client_credentials())).status == 200
+
+
+def test_header_bytes_that_are_not_utf8_are_refused_without_crashing_the_vm(api):
+    idp, envoy = api
+    import http.client
+    token = idp.client_credentials()
+    for name, value in ((b"authorization", b"Bearer \xff\xfe"), (b"cookie", b"a=\xff"), (b"accept", b"text/\xe9html")):
+        conn = http.client.HTTPConnection("127.0.0.1", envoy.port, timeout=10)
+        conn.putrequest("GET", "/orders")
+        conn.putheader(name, value)
+        conn.endheaders()
+        resp = conn.getresponse()
+        resp.read()
+        conn.close()
+        assert resp.status in (400, 401), (name, resp.status)
+    # The worker's VM is still alive and serving.
+    r = envoy.get("/orders", bearer(token))
+    assert r.status == 200, r

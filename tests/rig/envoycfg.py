@@ -29,7 +29,7 @@ def wasm_filter(wasm_path: str, plugin_config: dict, env: dict = None) -> dict:
             "config": {
                 "name": "oidc-gate",
                 "root_id": "oidc-gate",
-                "failure_policy": "FAIL_CLOSED",
+                "failure_policy": "FAIL_RELOAD",
                 "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": json.dumps(plugin_config)},
                 "vm_config": vm_config,
             },

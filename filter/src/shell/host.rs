@@ -26,8 +26,17 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// A request header as text. Read as bytes: the SDK's `get_map_value` panics (aborting the
+/// VM) on a value that is not UTF-8, which any client can send. Such values are read with
+/// replacement characters, so they fail every check; a non-UTF-8 `:path` reads as absent,
+/// so no path rule can match it.
 pub fn request_header(name: &str) -> Option<String> {
-    hostcalls::get_map_value(MapType::HttpRequestHeaders, name).ok().flatten()
+    let bytes = hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name).ok().flatten()?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Some(text),
+        Err(_) if name == ":path" => None,
+        Err(e) => Some(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
 }
 
 pub fn remove_request_header(name: &str) {
@@ -120,10 +129,10 @@ pub fn dispatch(callout: &Callout, timeout: Duration) -> Result<u32, String> {
 
 /// The status and body of the callout response being delivered (`None` status: no response).
 pub fn callout_response(body_size: usize) -> (Option<u16>, Vec<u8>) {
-    let status = hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
+    let status = hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
         .ok()
         .flatten()
-        .and_then(|s| s.parse::<u16>().ok());
+        .and_then(|s| std::str::from_utf8(&s).ok()?.parse::<u16>().ok());
     if body_size > MAX_CALLOUT_BODY {
         return (Some(413), Vec::new());
     }
