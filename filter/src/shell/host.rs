@@ -2,8 +2,10 @@
 //! metrics table.
 
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::{BufferType, LogLevel, MapType, MetricType};
-use std::time::{Duration, UNIX_EPOCH};
+use proxy_wasm::types::{BufferType, LogLevel, MapType};
+use std::time::Duration;
+
+use super::abi;
 
 use crate::core::gate::{CookieRewrite, RequestHeaders};
 use crate::core::identity::HeaderMapping;
@@ -16,14 +18,12 @@ use crate::core::seal::Random;
 pub const MAX_CALLOUT_BODY: usize = 1024 * 1024;
 
 pub fn log(level: LogLevel, message: &str) {
-    let _ = hostcalls::log(level, message);
+    abi::log(level, message);
 }
 
 pub fn now_ms() -> u64 {
-    hostcalls::get_current_time()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_millis() as u64)
+    // 0 when the host has no clock: the core then refuses the request.
+    abi::current_time_nanos().map_or(0, |ns| ns / 1_000_000)
 }
 
 /// A request header as text. Read as bytes: the SDK's `get_map_value` panics (aborting the
@@ -31,7 +31,7 @@ pub fn now_ms() -> u64 {
 /// replacement characters, so they fail every check; a non-UTF-8 `:path` reads as absent,
 /// so no path rule can match it.
 pub fn request_header(name: &str) -> Option<String> {
-    let bytes = hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name).ok().flatten()?;
+    let bytes = abi::header(MapType::HttpRequestHeaders, name).ok().flatten()?;
     match String::from_utf8(bytes) {
         Ok(text) => Some(text),
         Err(_) if name == ":path" => None,
@@ -40,7 +40,7 @@ pub fn request_header(name: &str) -> Option<String> {
 }
 
 pub fn remove_request_header(name: &str) {
-    let _ = hostcalls::remove_map_value(MapType::HttpRequestHeaders, name);
+    let _ = abi::remove_header(MapType::HttpRequestHeaders, name);
 }
 
 /// The current request's headers, read when the core asks.
@@ -73,7 +73,7 @@ pub fn set_identity_headers(mappings: &[HeaderMapping], headers: &[(String, Stri
     for m in mappings {
         match headers.iter().find(|(name, _)| *name == m.header) {
             Some((name, value)) => {
-                let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value));
+                let _ = abi::replace_header(MapType::HttpRequestHeaders, name, value);
             }
             None => remove_request_header(&m.header),
         }
@@ -84,7 +84,7 @@ pub fn rewrite_cookie(rewrite: &CookieRewrite) {
     match rewrite {
         CookieRewrite::Keep => {}
         CookieRewrite::Set(v) => {
-            let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, "cookie", Some(v));
+            let _ = abi::replace_header(MapType::HttpRequestHeaders, "cookie", v);
         }
         CookieRewrite::Remove => remove_request_header("cookie"),
     }
@@ -92,19 +92,19 @@ pub fn rewrite_cookie(rewrite: &CookieRewrite) {
 
 pub fn add_response_headers(name: &str, values: &[String]) {
     for v in values {
-        let _ = hostcalls::add_map_value(MapType::HttpResponseHeaders, name, v);
+        let _ = abi::add_header(MapType::HttpResponseHeaders, name, v);
     }
 }
 
 pub fn set_response_header(name: &str, value: &str) {
-    let _ = hostcalls::set_map_value(MapType::HttpResponseHeaders, name, Some(value));
+    let _ = abi::replace_header(MapType::HttpResponseHeaders, name, value);
 }
 
 pub fn send(response: &LocalResponse) {
     let headers: Vec<(&str, &str)> = response.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-    if hostcalls::send_http_response(response.status, headers, Some(response.body.as_bytes())).is_err() {
-        log(LogLevel::Error, "oidc-gate: could not send the local response; resetting the stream");
-        let _ = hostcalls::reset_http_request();
+    if let Err(e) = abi::send_local_response(response.status, &headers, response.body.as_bytes()) {
+        log(LogLevel::Error, &format!("oidc-gate: could not send the local response ({e:?}); resetting the stream"));
+        let _ = abi::reset_request();
     }
 }
 
@@ -129,14 +129,14 @@ pub fn dispatch(callout: &Callout, timeout: Duration) -> Result<u32, String> {
 
 /// The status and body of the callout response being delivered (`None` status: no response).
 pub fn callout_response(body_size: usize) -> (Option<u16>, Vec<u8>) {
-    let status = hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
+    let status = abi::header(MapType::HttpCallResponseHeaders, ":status")
         .ok()
         .flatten()
         .and_then(|s| std::str::from_utf8(&s).ok()?.parse::<u16>().ok());
     if body_size > MAX_CALLOUT_BODY {
         return (Some(413), Vec::new());
     }
-    let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size).ok().flatten().unwrap_or_default();
+    let body = abi::buffer(BufferType::HttpCallResponseBody, 0, body_size).unwrap_or_default();
     (status, body)
 }
 
@@ -148,14 +148,13 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn define() -> Metrics {
-        let ids =
-            Counter::all().into_iter().map(|c| hostcalls::define_metric(MetricType::Counter, &c.name()).ok()).collect();
+        let ids = Counter::all().into_iter().map(|c| abi::define_counter(&c.name()).ok()).collect();
         Metrics { ids }
     }
 
     pub fn inc(&self, counter: Counter) {
         if let Some(Some(id)) = self.ids.get(counter.index()) {
-            let _ = hostcalls::increment_metric(*id, 1);
+            abi::increment(*id);
         }
     }
 }

@@ -2,6 +2,7 @@
 //! through `proxy_wasm::hostcalls` with its error handled (the SDK's trait helpers
 //! panic on host errors, and a panic aborts the whole VM).
 
+mod abi;
 mod host;
 mod http;
 mod login_flow;

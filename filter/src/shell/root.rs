@@ -6,8 +6,8 @@ use proxy_wasm::types::{BufferType, ContextType, LogLevel};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
-use std::time::Duration;
 
+use super::abi;
 use super::host::{self, HostHeaders, HostRandom, Metrics};
 use super::http::{apply, Applied, Http};
 use crate::core::config;
@@ -115,7 +115,7 @@ impl Root {
             (w.gate.config.clone(), ids)
         };
         for id in ids {
-            if hostcalls::set_effective_context(id).is_err() {
+            if abi::set_effective_context(id).is_err() {
                 continue;
             }
             let mut rng = HostRandom::default();
@@ -133,7 +133,7 @@ impl Root {
                             w.set_cookies.insert(id, set_cookies);
                         }
                     }
-                    let _ = hostcalls::resume_http_request();
+                    let _ = abi::resume_request();
                 }
                 Applied::Answered => {}
                 Applied::Exchange(_) => host::send(&deny(Denial::Unavailable, &config.realm)),
@@ -206,8 +206,7 @@ impl Context for Root {
 
 impl RootContext for Root {
     fn on_configure(&mut self, _size: usize) -> bool {
-        let bytes =
-            hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX).ok().flatten().unwrap_or_default();
+        let bytes = abi::buffer(BufferType::PluginConfiguration, 0, usize::MAX).unwrap_or_default();
         match config::load(&bytes, &ProcessEnv) {
             Ok(cfg) => {
                 self.metrics = Rc::new(Metrics::define());
@@ -227,7 +226,7 @@ impl RootContext for Root {
                     waiting: BTreeMap::new(),
                     set_cookies: HashMap::new(),
                 })));
-                let _ = hostcalls::set_tick_period(Duration::from_millis(500));
+                let _ = abi::set_tick_period_ms(500);
                 self.dispatch();
                 true
             }
