@@ -5,5 +5,5 @@
 
 pub mod core;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(any(target_arch = "wasm32", test))]
 mod shell;

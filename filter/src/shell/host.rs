@@ -1,7 +1,6 @@
 //! Host calls without panics, request headers and randomness for the core, and the
 //! metrics table.
 
-use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, LogLevel, MapType};
 use std::time::Duration;
 
@@ -117,14 +116,8 @@ pub fn dispatch(callout: &Callout, timeout: Duration) -> Result<u32, String> {
         ("user-agent", "oidc-gate"),
     ];
     headers.extend(callout.headers.iter().map(|(n, v)| (*n, v.as_str())));
-    hostcalls::dispatch_http_call(
-        &callout.target.cluster,
-        headers,
-        callout.body.as_deref().map(str::as_bytes),
-        vec![],
-        timeout,
-    )
-    .map_err(|status| format!("cannot call cluster {:?} ({status:?}); is it defined?", callout.target.cluster))
+    abi::http_call(&callout.target.cluster, headers, callout.body.as_deref().map(str::as_bytes), timeout)
+        .map_err(|status| format!("cannot call cluster {:?} ({status:?}); is it defined?", callout.target.cluster))
 }
 
 /// The status and body of the callout response being delivered (`None` status: no response).

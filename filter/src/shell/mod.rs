@@ -1,6 +1,7 @@
 //! The thin wasm shell: moves bytes between Envoy and the core. Every host call goes
-//! through `proxy_wasm::hostcalls` with its error handled (the SDK's trait helpers
-//! panic on host errors, and a panic aborts the whole VM).
+//! through `abi`, which returns host errors instead of panicking (a panic aborts the
+//! whole VM). Natively, `abi` is an in-memory fake host, and `tests` drives the contexts
+//! against it.
 
 mod abi;
 mod host;
@@ -8,8 +9,10 @@ mod http;
 mod login_flow;
 mod root;
 
+#[cfg(target_arch = "wasm32")]
 use proxy_wasm::types::LogLevel;
 
+#[cfg(target_arch = "wasm32")]
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Trace);
     std::panic::set_hook(Box::new(|info| {
@@ -17,3 +20,6 @@ proxy_wasm::main! {{
     }));
     proxy_wasm::set_root_context(|_| Box::new(root::Root::default()));
 }}
+
+#[cfg(test)]
+mod tests;

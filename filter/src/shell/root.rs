@@ -1,6 +1,5 @@
 //! The root context: configuration, IdP metadata fetches, and the requests that wait for them.
 
-use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{BufferType, ContextType, LogLevel};
 use std::cell::RefCell;
@@ -61,7 +60,7 @@ impl Root {
                         FetchKind::Discovery => Counter::DiscoveryFetch,
                         FetchKind::Jwks => Counter::JwksFetch,
                     });
-                    match hostcalls::dispatch_http_call(&target.cluster, headers, None, vec![], timeout) {
+                    match abi::http_call(&target.cluster, headers, None, timeout) {
                         Ok(token) => {
                             self.callouts.insert(token, (idx, kind));
                         }

@@ -1,0 +1,261 @@
+//! An in-memory host for native tests of the shell: it holds the state a host would
+//! (headers per context, local replies, callouts, metrics, logs, the clock) and lets a
+//! test look at outcomes rather than at a scripted sequence of calls.
+
+use proxy_wasm::types::{BufferType, LogLevel, MapType};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::HostError;
+
+const BAD_ARGUMENT: u32 = 2;
+
+#[derive(Default, Clone, Debug)]
+pub struct LocalReply {
+    pub status: u32,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl LocalReply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Callout {
+    pub token: u32,
+    pub context: u32,
+    pub cluster: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+}
+
+#[derive(Default)]
+pub struct FakeHost {
+    pub now_ns: u64,
+    pub current: u32,
+    pub plugin_config: Vec<u8>,
+    pub request_headers: HashMap<u32, Vec<(String, Vec<u8>)>>,
+    pub response_headers: HashMap<u32, Vec<(String, String)>>,
+    pub replies: HashMap<u32, LocalReply>,
+    pub resumed: Vec<u32>,
+    pub callouts: Vec<Callout>,
+    /// The answer being delivered to `on_http_call_response`.
+    pub call_response: (Vec<(String, String)>, Vec<u8>),
+    pub clusters: Vec<String>,
+    pub metrics: Vec<(String, u64)>,
+    pub logs: Vec<String>,
+    /// Contexts that no longer exist (for `set_effective_context`).
+    pub gone: Vec<u32>,
+}
+
+thread_local! {
+    pub static HOST: RefCell<FakeHost> = RefCell::new(FakeHost::default());
+}
+
+pub fn with<T>(f: impl FnOnce(&mut FakeHost) -> T) -> T {
+    HOST.with(|h| f(&mut h.borrow_mut()))
+}
+
+pub fn log(level: LogLevel, message: &str) {
+    with(|h| h.logs.push(format!("{level:?}: {message}")));
+}
+
+pub fn current_time_nanos() -> Result<u64, HostError> {
+    with(|h| Ok(h.now_ns))
+}
+
+pub fn set_tick_period_ms(_ms: u32) -> Result<(), HostError> {
+    Ok(())
+}
+
+pub fn buffer(buffer_type: BufferType, start: usize, max: usize) -> Result<Vec<u8>, HostError> {
+    with(|h| {
+        let all = match buffer_type {
+            BufferType::PluginConfiguration => h.plugin_config.clone(),
+            BufferType::HttpCallResponseBody => h.call_response.1.clone(),
+            _ => return Err(HostError(BAD_ARGUMENT)),
+        };
+        Ok(all.into_iter().skip(start).take(max).collect())
+    })
+}
+
+pub fn header(map: MapType, name: &str) -> Result<Option<Vec<u8>>, HostError> {
+    with(|h| {
+        let name = name.to_ascii_lowercase();
+        Ok(match map {
+            MapType::HttpRequestHeaders => h
+                .request_headers
+                .get(&h.current)
+                .and_then(|m| m.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone())),
+            MapType::HttpResponseHeaders => h
+                .response_headers
+                .get(&h.current)
+                .and_then(|m| m.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone().into_bytes())),
+            MapType::HttpCallResponseHeaders => {
+                h.call_response.0.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone().into_bytes())
+            }
+            _ => return Err(HostError(BAD_ARGUMENT)),
+        })
+    })
+}
+
+pub fn remove_header(map: MapType, name: &str) -> Result<(), HostError> {
+    with(|h| {
+        let ctx = h.current;
+        match map {
+            MapType::HttpRequestHeaders => h.request_headers.entry(ctx).or_default().retain(|(n, _)| *n != name),
+            MapType::HttpResponseHeaders => h.response_headers.entry(ctx).or_default().retain(|(n, _)| *n != name),
+            _ => return Err(HostError(BAD_ARGUMENT)),
+        }
+        Ok(())
+    })
+}
+
+pub fn replace_header(map: MapType, name: &str, value: &str) -> Result<(), HostError> {
+    remove_header(map, name)?;
+    add_header(map, name, value)
+}
+
+pub fn add_header(map: MapType, name: &str, value: &str) -> Result<(), HostError> {
+    with(|h| {
+        let ctx = h.current;
+        match map {
+            MapType::HttpRequestHeaders => {
+                h.request_headers.entry(ctx).or_default().push((name.to_string(), value.as_bytes().to_vec()))
+            }
+            MapType::HttpResponseHeaders => {
+                h.response_headers.entry(ctx).or_default().push((name.to_string(), value.to_string()))
+            }
+            _ => return Err(HostError(BAD_ARGUMENT)),
+        }
+        Ok(())
+    })
+}
+
+pub fn send_local_response(status: u32, headers: &[(&str, &str)], body: &[u8]) -> Result<(), HostError> {
+    with(|h| {
+        let reply = LocalReply {
+            status,
+            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+            body: String::from_utf8_lossy(body).into_owned(),
+        };
+        if h.replies.insert(h.current, reply).is_some() {
+            panic!("context {} answered twice", h.current);
+        }
+        Ok(())
+    })
+}
+
+pub fn set_effective_context(id: u32) -> Result<(), HostError> {
+    with(|h| {
+        if h.gone.contains(&id) {
+            return Err(HostError(BAD_ARGUMENT));
+        }
+        h.current = id;
+        Ok(())
+    })
+}
+
+pub fn resume_request() -> Result<(), HostError> {
+    with(|h| {
+        h.resumed.push(h.current);
+        Ok(())
+    })
+}
+
+pub fn reset_request() -> Result<(), HostError> {
+    Ok(())
+}
+
+pub fn define_counter(name: &str) -> Result<u32, HostError> {
+    with(|h| {
+        h.metrics.push((name.to_string(), 0));
+        Ok(h.metrics.len() as u32 - 1)
+    })
+}
+
+pub fn increment(id: u32) {
+    with(|h| {
+        if let Some(m) = h.metrics.get_mut(id as usize) {
+            m.1 += 1;
+        }
+    });
+}
+
+pub fn http_call(
+    cluster: &str,
+    headers: Vec<(&str, &str)>,
+    body: Option<&[u8]>,
+    _timeout: Duration,
+) -> Result<u32, HostError> {
+    with(|h| {
+        if !h.clusters.iter().any(|c| c == cluster) {
+            return Err(HostError(BAD_ARGUMENT));
+        }
+        let token = h.callouts.len() as u32 + 100;
+        h.callouts.push(Callout {
+            token,
+            context: h.current,
+            cluster: cluster.to_string(),
+            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+            body: body.map(<[u8]>::to_vec),
+        });
+        Ok(token)
+    })
+}
+
+/// The SDK's own host calls, linked natively but never reached by these tests (the shell
+/// goes through this module): each answers InternalFailure.
+mod link_stubs {
+    macro_rules! stubs {
+        ($($name:ident),* $(,)?) => {$(
+            #[no_mangle]
+            pub extern "C" fn $name() -> u32 {
+                10
+            }
+        )*};
+    }
+    stubs!(
+        proxy_add_header_map_value,
+        proxy_call_foreign_function,
+        proxy_close_stream,
+        proxy_continue_stream,
+        proxy_define_metric,
+        proxy_dequeue_shared_queue,
+        proxy_done,
+        proxy_enqueue_shared_queue,
+        proxy_get_buffer_bytes,
+        proxy_get_current_time_nanoseconds,
+        proxy_get_header_map_pairs,
+        proxy_get_header_map_value,
+        proxy_get_log_level,
+        proxy_get_metric,
+        proxy_get_property,
+        proxy_get_shared_data,
+        proxy_get_status,
+        proxy_grpc_call,
+        proxy_grpc_cancel,
+        proxy_grpc_close,
+        proxy_grpc_send,
+        proxy_grpc_stream,
+        proxy_http_call,
+        proxy_increment_metric,
+        proxy_log,
+        proxy_record_metric,
+        proxy_register_shared_queue,
+        proxy_remove_header_map_value,
+        proxy_replace_header_map_value,
+        proxy_resolve_shared_queue,
+        proxy_send_local_response,
+        proxy_set_buffer_bytes,
+        proxy_set_effective_context,
+        proxy_set_header_map_pairs,
+        proxy_set_property,
+        proxy_set_shared_data,
+        proxy_set_tick_period_milliseconds,
+    );
+}

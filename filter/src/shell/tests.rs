@@ -1,0 +1,262 @@
+//! Scenarios of the shell's contexts against the in-memory fake host (`abi_fake.rs`):
+//! what a request ends as (passed on with which headers, or answered with what), not
+//! which host calls were made in which order.
+
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::Action;
+use serde_json::json;
+use std::collections::HashMap;
+
+use super::abi::imp::{with, FakeHost, LocalReply};
+use super::root::Root;
+use crate::core::form;
+use crate::core::jwt::Alg;
+use crate::core::testkeys::{jwks, rsa_a, sign};
+
+const ISS: &str = "https://idp.example.com";
+const NOW_MS: u64 = 1_800_000_000_000;
+const ROOT: u32 = 1;
+
+struct Rig {
+    root: Root,
+    https: HashMap<u32, Box<dyn HttpContext>>,
+}
+
+fn config(extra: serde_json::Value) -> serde_json::Value {
+    let mut c = json!({"issuer": ISS, "idp_cluster": "idp", "client_id": "web",
+        "bearer": {"audiences": ["api"]}, "identity_headers": {"x-user-id": "sub"}});
+    for (k, v) in extra.as_object().unwrap() {
+        c[k] = v.clone();
+    }
+    c
+}
+
+fn login_config() -> serde_json::Value {
+    let key = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [6u8; 32]);
+    config(json!({"client_secret": "s3cret", "session": {"keys": [key]}}))
+}
+
+fn token(claims: serde_json::Value) -> String {
+    sign(&rsa_a(), Alg::RS256, "k1", &claims)
+}
+
+fn api_token() -> String {
+    token(json!({"iss": ISS, "sub": "u1", "aud": "api", "exp": NOW_MS / 1000 + 300}))
+}
+
+impl Rig {
+    fn start(plugin_config: &serde_json::Value) -> (Rig, bool) {
+        with(|h| {
+            *h = FakeHost::default();
+            h.now_ns = NOW_MS * 1_000_000;
+            h.plugin_config = plugin_config.to_string().into_bytes();
+            h.clusters = vec!["idp".into()];
+            h.current = ROOT;
+        });
+        let mut rig = Rig { root: Root::default(), https: HashMap::new() };
+        let ok = rig.root.on_configure(0);
+        (rig, ok)
+    }
+
+    /// Answers callout number `n` (in the order they were made).
+    fn answer(&mut self, n: usize, status: u16, body: &str) {
+        let callout = with(|h| {
+            h.call_response = (vec![(":status".into(), status.to_string())], body.as_bytes().to_vec());
+            h.callouts[n].clone()
+        });
+        with(|h| h.current = callout.context);
+        if callout.context == ROOT {
+            self.root.on_http_call_response(callout.token, 1, body.len(), 0);
+        } else if let Some(http) = self.https.get_mut(&callout.context) {
+            http.on_http_call_response(callout.token, 1, body.len(), 0);
+        }
+    }
+
+    /// Discovery and JWKS, answered.
+    fn load_keys(&mut self) {
+        let doc = json!({"issuer": ISS, "jwks_uri": "https://idp.example.com/jwks",
+            "authorization_endpoint": "https://idp.example.com/auth", "token_endpoint": "https://idp.example.com/token"});
+        self.answer(0, 200, &doc.to_string());
+        let a = rsa_a();
+        self.answer(1, 200, &jwks(&[(&a, "k1")]));
+    }
+
+    fn request(&mut self, id: u32, headers: &[(&str, &[u8])]) -> Action {
+        with(|h| {
+            h.current = id;
+            h.request_headers.insert(id, headers.iter().map(|(n, v)| (n.to_string(), v.to_vec())).collect());
+        });
+        let mut http = self.root.create_http_context(id).unwrap();
+        let action = http.on_http_request_headers(headers.len(), true);
+        self.https.insert(id, http);
+        action
+    }
+
+    fn reply(&self, id: u32) -> Option<LocalReply> {
+        with(|h| h.replies.get(&id).cloned())
+    }
+
+    fn upstream_header(&self, id: u32, name: &str) -> Vec<String> {
+        with(|h| {
+            h.request_headers[&id]
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+                .collect()
+        })
+    }
+
+    fn counter(&self, name: &str) -> u64 {
+        with(|h| h.metrics.iter().filter(|(n, _)| n == name).map(|(_, v)| *v).sum())
+    }
+}
+
+#[test]
+fn a_bad_config_is_refused_with_every_error_logged() {
+    let (_, ok) = Rig::start(&json!({"issuer": "not a url", "bearer": {"audiences": ["a"]}}));
+    assert!(!ok);
+    let logs = with(|h| h.logs.join("\n"));
+    assert!(logs.contains("config error: issuer: \"not a url\" contains spaces or control characters"), "{logs}");
+    assert!(logs.contains("config error: idp_cluster: required"), "{logs}");
+}
+
+#[test]
+fn a_request_before_the_keys_waits_then_passes_with_the_tokens_identity() {
+    let (mut rig, ok) = Rig::start(&config(json!({})));
+    assert!(ok);
+    let first = with(|h| h.callouts[0].clone());
+    assert_eq!(first.cluster, "idp");
+    assert!(first.headers.contains(&(":path".into(), "/.well-known/openid-configuration".into())));
+    let t = api_token();
+    let auth = format!("Bearer {t}");
+    let action = rig.request(2, &[(":path", b"/orders"), ("authorization", auth.as_bytes()), ("x-user-id", b"admin")]);
+    assert_eq!(action, Action::Pause);
+    assert!(rig.reply(2).is_none());
+    rig.load_keys();
+    assert_eq!(with(|h| h.resumed.clone()), vec![2]);
+    assert_eq!(rig.upstream_header(2, "x-user-id"), vec!["u1"]);
+    assert_eq!(rig.counter("oidc_gate.allowed.bearer"), 1);
+    // The next request with the same token is a cache hit and passes at once.
+    assert_eq!(rig.request(3, &[(":path", b"/orders"), ("authorization", auth.as_bytes())]), Action::Continue);
+    assert_eq!(rig.counter("oidc_gate.token_cache.hit"), 1);
+}
+
+#[test]
+fn a_request_that_waits_too_long_gets_503_and_a_gone_client_is_forgotten() {
+    let (mut rig, _) = Rig::start(&config(json!({"startup_wait": "2s"})));
+    let auth = format!("Bearer {}", api_token());
+    assert_eq!(rig.request(2, &[(":path", b"/a"), ("authorization", auth.as_bytes())]), Action::Pause);
+    assert_eq!(rig.request(3, &[(":path", b"/b"), ("authorization", auth.as_bytes())]), Action::Pause);
+    // Client 3 hangs up.
+    rig.https.get_mut(&3).unwrap().on_log();
+    with(|h| h.gone.push(3));
+    with(|h| h.now_ns += 2_500_000_000);
+    rig.root.on_tick();
+    assert_eq!(rig.reply(2).map(|r| r.status), Some(503));
+    assert!(rig.reply(3).is_none());
+    assert!(with(|h| h.resumed.is_empty()));
+}
+
+#[test]
+fn non_utf8_header_bytes_are_refused_not_a_crash() {
+    let (mut rig, _) = Rig::start(&config(json!({})));
+    rig.load_keys();
+    assert_eq!(rig.request(2, &[(":path", b"/a"), ("authorization", b"Bearer \xff\xfe")]), Action::Pause);
+    assert_eq!(rig.reply(2).map(|r| r.status), Some(401));
+    assert_eq!(rig.request(3, &[(":path", b"/healthz\xff"), ("x-user-id", b"admin")]), Action::Pause);
+    assert_eq!(rig.reply(3).map(|r| r.status), Some(401));
+}
+
+#[test]
+fn a_browser_login_runs_through_the_callback_to_a_session() {
+    let (mut rig, _) = Rig::start(&login_config());
+    rig.load_keys();
+    let nav: [(&str, &[u8]); 5] = [
+        (":path", b"/app?x=1"),
+        (":method", b"GET"),
+        (":authority", b"app.example.com"),
+        (":scheme", b"https"),
+        ("accept", b"text/html"),
+    ];
+    assert_eq!(rig.request(2, &nav), Action::Pause);
+    let start = rig.reply(2).unwrap();
+    assert_eq!(start.status, 302);
+    let location = start.header("location").unwrap().to_string();
+    let q = form::parse(location.split_once('?').unwrap().1).unwrap();
+    let (state, nonce) = (form::get(&q, "state").unwrap().to_string(), form::get(&q, "nonce").unwrap().to_string());
+    let flow_cookie = start.header("set-cookie").unwrap().split(';').next().unwrap().to_string();
+
+    let callback = format!("/oauth2/callback?code=c0de&state={state}");
+    let cb: [(&str, &[u8]); 5] = [
+        (":path", callback.as_bytes()),
+        (":method", b"GET"),
+        (":authority", b"app.example.com"),
+        (":scheme", b"https"),
+        ("cookie", flow_cookie.as_bytes()),
+    ];
+    assert_eq!(rig.request(3, &cb), Action::Pause);
+    let exchange = with(|h| h.callouts.last().cloned().unwrap());
+    assert_eq!(exchange.context, 3);
+    assert!(exchange.headers.contains(&(":path".into(), "/token".into())));
+    assert!(exchange.headers.iter().any(|(n, v)| n == "authorization" && v.starts_with("Basic ")));
+    let body = String::from_utf8(exchange.body.unwrap()).unwrap();
+    assert!(body.contains("code=c0de") && body.contains("code_verifier="));
+
+    let id_token = token(json!({"iss": ISS, "sub": "alice", "aud": "web", "exp": NOW_MS / 1000 + 300,
+        "iat": NOW_MS / 1000, "nonce": nonce}));
+    let n = with(|h| h.callouts.len()) - 1;
+    rig.answer(n, 200, &json!({"id_token": id_token, "access_token": "at", "token_type": "Bearer"}).to_string());
+    let done = rig.reply(3).unwrap();
+    assert_eq!((done.status, done.header("location")), (302, Some("/app?x=1")));
+    let session = done
+        .headers
+        .iter()
+        .find(|(n, v)| n == "set-cookie" && v.starts_with("__Host-oidc_session="))
+        .map(|(_, v)| v.split(';').next().unwrap().to_string())
+        .unwrap();
+    assert_eq!(rig.counter("oidc_gate.login.completed"), 1);
+
+    let cookie = format!("theme=dark; {session}");
+    let page: [(&str, &[u8]); 6] = [
+        (":path", b"/app"),
+        (":method", b"GET"),
+        (":authority", b"app.example.com"),
+        ("accept", b"text/html"),
+        ("cookie", cookie.as_bytes()),
+        ("x-user-id", b"mallory"),
+    ];
+    assert_eq!(rig.request(4, &page), Action::Continue);
+    assert_eq!(rig.upstream_header(4, "x-user-id"), vec!["alice"]);
+    assert_eq!(rig.upstream_header(4, "cookie"), vec!["theme=dark"]);
+}
+
+#[test]
+fn the_token_endpoint_refusing_the_code_ends_on_a_page() {
+    let (mut rig, _) = Rig::start(&login_config());
+    rig.load_keys();
+    let nav: [(&str, &[u8]); 4] =
+        [(":path", b"/"), (":method", b"GET"), (":authority", b"app.example.com"), ("accept", b"text/html")];
+    rig.request(2, &nav);
+    let start = rig.reply(2).unwrap();
+    let location = start.header("location").unwrap().to_string();
+    let q = form::parse(location.split_once('?').unwrap().1).unwrap();
+    let flow_cookie = start.header("set-cookie").unwrap().split(';').next().unwrap().to_string();
+    let callback = format!("/oauth2/callback?code=used&state={}", form::get(&q, "state").unwrap());
+    let cb: [(&str, &[u8]); 4] = [
+        (":path", callback.as_bytes()),
+        (":method", b"GET"),
+        (":authority", b"app.example.com"),
+        ("cookie", flow_cookie.as_bytes()),
+    ];
+    rig.request(3, &cb);
+    let n = with(|h| h.callouts.len()) - 1;
+    rig.answer(n, 400, r#"{"error":"invalid_grant"}"#);
+    let page = rig.reply(3).unwrap();
+    assert_eq!(page.status, 502);
+    assert!(page.body.contains("invalid_grant"));
+    assert!(!page.headers.iter().any(|(n, v)| n == "set-cookie" && v.starts_with("__Host-oidc_session=")));
+    assert!(with(|h| h
+        .logs
+        .iter()
+        .any(|l| l.contains("login failed: token endpoint answered Some(400) invalid_grant"))));
+}
