@@ -298,3 +298,24 @@ def test_header_bytes_that_are_not_utf8_are_refused_without_crashing_the_vm(api)
     # The worker's VM is still alive and serving.
     r = envoy.get("/orders", bearer(token))
     assert r.status == 200, r
+
+
+def test_grpc_over_http2_gets_a_trailers_only_unauthenticated(api):
+    """A real HTTP/2 gRPC call (curl, prior knowledge): no token ends as grpc-status 16 in a
+    trailers-only response; a valid token goes through."""
+    import subprocess
+    idp, envoy = api
+
+    def call(extra):
+        out = subprocess.run(
+            ["curl", "-s", "--http2-prior-knowledge", "-D", "-", "-o", "/dev/null", "-X", "POST",
+             "-H", "content-type: application/grpc", "-H", "te: trailers", *extra,
+             "--data-binary", "@-", f"http://127.0.0.1:{envoy.port}/orders.v1.Orders/Get"],
+            input=b"\x00\x00\x00\x00\x00", capture_output=True, timeout=20)
+        return out.stdout.decode().lower()
+
+    denied = call([])
+    assert denied.startswith("http/2 200"), denied
+    assert "grpc-status: 16" in denied and "location:" not in denied
+    allowed = call(["-H", f"authorization: Bearer {idp.client_credentials()}"])
+    assert allowed.startswith("http/2 200") and "grpc-status" not in allowed, allowed
