@@ -29,5 +29,8 @@ def test_demo_login_form_shows_who_you_are(rig):
         api = Browser().get(demo.url + "/api/orders", {"authorization": f"Bearer {token}", "accept": "application/json"})
         assert api.status == 200 and api.json()["identity"]["x-user-id"] == "service"
         assert Browser().get(demo.url + "/api/orders", {"accept": "application/json"}).status == 401
+        # The demo IdP has no test-only routes (no token minting).
+        minted = Browser().request("POST", demo.idp.issuer + "/__test/sign", {"content-type": "application/json"}, b"{}")
+        assert minted.status == 404
     finally:
         demo.stop()

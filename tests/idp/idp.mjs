@@ -2,7 +2,7 @@
 // for oidc-gate's tests. Usage:
 //   node idp.mjs --port 9000 --keys /tmp/keys.json [--login auto|form] [--client-secret S]
 //                [--redirect-uri URI ...] [--post-logout-uri URI ...] [--id-token-claims all|minimal]
-//                [--auto-user alice|bob|carol] [--metadata-delay-ms N]
+//                [--auto-user alice|bob|carol] [--metadata-delay-ms N] [--no-test-routes]
 // Prints "idp ready <issuer>" when listening. Test-only routes live under /__test/.
 import http from 'node:http';
 import fs from 'node:fs';
@@ -11,7 +11,7 @@ import Provider from 'oidc-provider';
 import * as jose from 'jose';
 
 function args(argv) {
-  const out = { port: 0, keys: null, login: 'auto', clientSecret: 'test-secret', redirectUris: [], postLogoutUris: [], idTokenClaims: 'all', autoUser: 'alice', metadataDelayMs: 0 };
+  const out = { port: 0, keys: null, login: 'auto', clientSecret: 'test-secret', redirectUris: [], postLogoutUris: [], idTokenClaims: 'all', autoUser: 'alice', metadataDelayMs: 0, testRoutes: true };
   for (let i = 2; i < argv.length; i += 1) {
     const [k, v] = [argv[i], argv[i + 1]];
     if (k === '--port') { out.port = Number(v); i += 1; }
@@ -23,6 +23,7 @@ function args(argv) {
     else if (k === '--id-token-claims') { out.idTokenClaims = v; i += 1; }
     else if (k === '--auto-user') { out.autoUser = v; i += 1; }
     else if (k === '--metadata-delay-ms') { out.metadataDelayMs = Number(v); i += 1; }
+    else if (k === '--no-test-routes') { out.testRoutes = false; }
     else throw new Error(`unknown argument ${k}`);
   }
   return out;
@@ -254,7 +255,10 @@ async function testRoute(req, res) {
 const callback = provider.callback();
 server.on('request', async (req, res) => {
   try {
-    if (req.url.startsWith('/__test/')) { await testRoute(req, res); return; }
+    if (req.url.startsWith('/__test/')) {
+      if (opts.testRoutes) await testRoute(req, res); else res.writeHead(404).end();
+      return;
+    }
     requestCount += 1;
     if (!req.url.startsWith('/.well-known/') && !req.url.startsWith('/jwks')) interactiveCount += 1;
     else if (opts.metadataDelayMs) await new Promise((r) => { setTimeout(r, opts.metadataDelayMs); });

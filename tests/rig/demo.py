@@ -36,7 +36,7 @@ class Demo:
         client_secret = self.client_secret = secrets.token_urlsafe(24)
         session_key = base64.b64encode(secrets.token_bytes(32)).decode()
         self.idp = Idp(work, port=port_or_free(idp_port), extra=[
-            "--login", "form", "--client-secret", client_secret,
+            "--login", "form", "--client-secret", client_secret, "--no-test-routes",
             "--redirect-uri", f"{self.url}/oauth2/callback", "--post-logout-uri", f"{self.url}/",
         ])
         self.plugin_config = {
