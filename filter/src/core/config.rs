@@ -205,10 +205,20 @@ fn serde_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ConfigError
     let message = if message.contains("did not match any variant of untagged enum SecretSource") {
         "a secret is a string or {\"env\": \"NAME\"}".to_string()
     } else {
-        message
+        without_quoted_value(&message)
     };
     let field = if path == "." || path == "?" { "(config)".to_string() } else { path };
     ConfigError { field, message }
+}
+
+/// serde quotes the offending value (`invalid type: string "…", expected …`), and a secret
+/// pasted in the wrong place would end up in Envoy's log: keep the kind, drop the value.
+fn without_quoted_value(message: &str) -> String {
+    let Some(start) = message.find("string \"") else { return message.to_string() };
+    let value_start = start + "string ".len();
+    let rest = message.get(value_start..).unwrap_or("");
+    let end = rest.rfind("\", expected").or_else(|| rest.rfind('"')).map_or(rest.len(), |e| e + 1);
+    format!("{}string{}", message.get(..start).unwrap_or(""), rest.get(end..).unwrap_or(""))
 }
 
 fn err(field: &str, message: &str) -> ConfigError {

@@ -145,6 +145,28 @@ fn every_semantic_error_is_reported_at_once() {
 }
 
 #[test]
+fn errors_never_echo_a_value_that_may_be_a_secret() {
+    let cases = [
+        with(json!({"session": {"keys": "c2VjcmV0LWtleS1kby1ub3QtbG9n"}})),
+        with(json!({"session": {"keys": ["ok", {"env": "c2VjcmV0LWtleS1kby1ub3QtbG9n", "x": 1}]}})),
+        with(json!({"client_id": ["c2VjcmV0LWtleS1kby1ub3QtbG9n"]})),
+        with(json!({"session": "c2VjcmV0LWtleS1kby1ub3QtbG9n"})),
+        with(json!({"bearer": {"cache_size": "c2VjcmV0LWtleS1kby1ub3QtbG9n"}})),
+    ];
+    for cfg in cases {
+        let errors = errors_of(cfg.clone());
+        assert!(!errors.is_empty(), "{cfg}");
+        for e in &errors {
+            assert!(!e.contains("c2VjcmV0"), "{e}");
+        }
+    }
+    assert_eq!(
+        errors_of(with(json!({"session": {"keys": "c2VjcmV0LWtleS1kby1ub3QtbG9n"}}))),
+        vec!["session.keys: invalid type: string, expected a sequence"]
+    );
+}
+
+#[test]
 fn not_json_is_an_error_not_a_panic() {
     assert_eq!(errors_of_text(b"{"), vec!["(config): EOF while parsing an object"]);
     assert_eq!(errors_of_text(b"[]"), vec!["(config): must be a JSON object"]);
