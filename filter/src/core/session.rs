@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 use super::cookies::{self, CookieAttrs};
 use super::login_config::LoginConfig;
@@ -59,21 +60,22 @@ pub enum SessionState {
     Valid { session: Session, reissue: bool },
 }
 
-/// The sealed session value as the request carries it: unchunked, or chunks by number.
-pub fn sealed_value(login: &LoginConfig, cookie_header: &str) -> Option<String> {
+/// The sealed session value as the request carries it: unchunked (borrowed from the
+/// header, no copy), or chunks joined by number.
+pub fn sealed_value<'a>(login: &LoginConfig, cookie_header: &'a str) -> Option<Cow<'a, str>> {
     if let Some(v) = cookies::get(cookie_header, &login.cookie_name) {
-        return Some(v.to_string());
+        return Some(Cow::Borrowed(v));
     }
     let mut value = String::new();
     for i in 0..=MAX_CHUNKS {
         match cookies::get(cookie_header, &format!("{}_{i}", login.cookie_name)) {
             Some(chunk) if i < MAX_CHUNKS => value.push_str(chunk),
-            Some(_) => return Some(String::new()),
+            Some(_) => return Some(Cow::Owned(String::new())),
             None if i == 0 => return None,
             None => break,
         }
     }
-    Some(value)
+    Some(Cow::Owned(value))
 }
 
 pub fn read(login: &LoginConfig, cookie_header: Option<&str>, now: u64) -> SessionState {

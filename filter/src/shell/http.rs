@@ -120,9 +120,10 @@ impl HttpContext for Http {
         let config = w.gate.config.clone();
         let metrics = self.metrics.clone();
         let mut rng = HostRandom::default();
-        let decision = w.gate.decide(&mut HostHeaders, host::now_ms(), true, &mut rng, &mut |c| metrics.inc(c));
+        let now = host::now_ms();
+        let decision = w.gate.decide(&mut HostHeaders, now, true, &mut rng, &mut |c| metrics.inc(c));
         if let Decision::Wait { provider } = decision {
-            w.waiting.insert(self.id, Waiting { provider, since_ms: host::now_ms() });
+            w.waiting.insert(self.id, Waiting { provider, since_ms: now });
             self.waiting = true;
             return Action::Pause;
         }
