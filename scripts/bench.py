@@ -44,7 +44,7 @@ def wrk(port, seconds, connections, headers, path="/"):
     out = subprocess.run(cmd + [f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
-    p99 = re.search(r"99%\s+(\S+)", out).group(1)
+    p99 = re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return rps, total, p99, int(non2xx.group(1)) if non2xx else 0
 
