@@ -247,7 +247,7 @@ impl Gate {
         let Some(origin) = origin(req) else { return bad_host() };
         let Some(provider) = self.providers.first() else { return Decision::Deny(Denial::Unavailable) };
         let Some(metadata) = provider.metadata.as_ref() else {
-            if may_wait && (provider.failures() == 0 || provider.busy()) {
+            if may_wait && provider.worth_waiting() {
                 return Decision::Wait { provider: 0 };
             }
             let response = Page::IdpUnreachable.render(None, req.get("x-request-id").as_deref(), path_and_query);
@@ -325,8 +325,7 @@ impl Gate {
         let min_refetch_ms = self.config.jwks_refetch_min_interval.as_millis() as u64;
         let provider = self.providers.get_mut(idx).ok_or(invalid(JwtError::UnknownIssuer))?;
         let Some(keys) = provider.keys.clone() else {
-            // Never loaded: wait for the fetch under way, else the IdP is down.
-            return Err(if may_wait && (provider.failures() == 0 || provider.busy()) {
+            return Err(if may_wait && provider.worth_waiting() {
                 Decision::Wait { provider: idx }
             } else {
                 Decision::Deny(Denial::Unavailable)

@@ -12,7 +12,7 @@ use super::config::{CalloutTarget, Config};
 use super::cookies;
 use super::form;
 use super::jwt::{check_claims, decode, Expect, JwtError};
-use super::login_config::{ClientAuth, LoginConfig};
+use super::login_config::{ClientAuth, LoginConfig, FLOW_ID_LEN};
 use super::pages::Page;
 use super::provider::{Metadata, Provider};
 use super::redirect::safe_return;
@@ -27,8 +27,6 @@ pub const FLOW_TTL: u64 = 600;
 pub const MAX_FLOWS: usize = 4;
 /// The longest original URL kept for the return after login.
 pub const MAX_TARGET: usize = 1536;
-/// Characters of `state` used in the flow cookie's name.
-const FLOW_ID_LEN: usize = 16;
 
 /// One login in progress, sealed in its own cookie. `Debug` shows no secret.
 #[derive(Serialize, Deserialize, Clone, PartialEq)]
@@ -146,7 +144,7 @@ pub fn start(
         created: now,
     };
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(flow.verifier.as_bytes()));
-    let name = format!("{}{}", login.flow_prefix(), flow.state.get(..FLOW_ID_LEN).unwrap_or(&flow.state));
+    let name = format!("{}{}", login.flow_prefix, flow.state.get(..FLOW_ID_LEN).unwrap_or(&flow.state));
     let plain = serde_json::to_vec(&flow).map_err(|_| LoginError::SessionTooLarge)?;
     let sealed = login.keys.seal(&name, &plain, rng).ok_or(LoginError::SessionTooLarge)?;
     let mut set_cookies = vec![cookies::set_cookie(&name, &sealed, Some(FLOW_TTL), &ATTRS)];
@@ -172,7 +170,7 @@ fn drop_old_flows(login: &LoginConfig, cookie_header: Option<&str>, now: u64) ->
     let mut live: Vec<(u64, &str)> = Vec::new();
     let mut clear = Vec::new();
     for (name, value) in cookie_header.map(cookies::parse).into_iter().flatten() {
-        if !super::logout::is_flow_cookie(login, name) {
+        if !login.is_flow_cookie(name) {
             continue;
         }
         let flow = login.keys.open(name, value).and_then(|p| serde_json::from_slice::<Flow>(&p).ok());
@@ -227,7 +225,7 @@ pub fn callback(
     let Some(flow_id) = state.get(..FLOW_ID_LEN).filter(|_| state.len() >= 32) else {
         return page(Page::InvalidState, None, "callback without a valid state", None);
     };
-    let flow_cookie = format!("{}{}", login.flow_prefix(), flow_id);
+    let flow_cookie = format!("{}{}", login.flow_prefix, flow_id);
     let flow = cookie_header
         .and_then(|h| cookies::get(h, &flow_cookie))
         .and_then(|v| login.keys.open(&flow_cookie, v))

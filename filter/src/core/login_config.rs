@@ -35,6 +35,8 @@ pub struct LoginConfig {
     pub post_logout_redirect: String,
     pub keys: Keys,
     pub cookie_name: String,
+    /// `<cookie_name>_flow_`: login flow cookies are this and an id.
+    pub flow_prefix: String,
     pub lifetime: u64,
     /// 0 disables the idle timeout.
     pub idle_timeout: u64,
@@ -43,10 +45,29 @@ pub struct LoginConfig {
     pub allowed_redirect_hosts: Vec<String>,
 }
 
+/// Characters of a login's `state` in its flow cookie's name.
+pub const FLOW_ID_LEN: usize = 16;
+
 impl LoginConfig {
-    /// Whether a cookie name belongs to the filter (session, its chunks, login flows).
+    /// Whether a cookie name is in the filter's namespace (`<cookie_name>` or
+    /// `<cookie_name>_…`): such cookies never go upstream.
     pub fn owns_cookie(&self, name: &str) -> bool {
         name.strip_prefix(self.cookie_name.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with('_'))
+    }
+
+    /// The session cookie or one of its numbered chunks, exactly.
+    pub fn is_session_cookie(&self, name: &str) -> bool {
+        name.strip_prefix(self.cookie_name.as_str()).is_some_and(|rest| {
+            rest.is_empty()
+                || rest.strip_prefix('_').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+    }
+
+    /// A login flow cookie, exactly: the flow prefix and [`FLOW_ID_LEN`] base64url characters.
+    pub fn is_flow_cookie(&self, name: &str) -> bool {
+        name.strip_prefix(self.flow_prefix.as_str()).is_some_and(|id| {
+            id.len() == FLOW_ID_LEN && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
     }
 
     /// The `redirect_uri` for a request from `origin`.
@@ -64,10 +85,6 @@ impl LoginConfig {
             Some(u) => format!("{}://{}{path}", u.scheme, u.authority),
             None => format!("{scheme}://{authority}{path}"),
         }
-    }
-
-    pub fn flow_prefix(&self) -> String {
-        format!("{}_flow_", self.cookie_name)
     }
 }
 
@@ -211,6 +228,7 @@ pub(crate) fn compile(raw: &RawConfig, env: &dyn Env, errors: &mut Errors) -> Op
         logout_path,
         post_logout_redirect,
         keys: Keys::new(&keys),
+        flow_prefix: format!("{cookie_name}_flow_"),
         cookie_name,
         lifetime,
         idle_timeout,

@@ -48,16 +48,10 @@ pub fn own_cookie_names<'a>(login: &LoginConfig, cookie_header: Option<&'a str>)
         .map(|h| {
             cookies::parse(h)
                 .map(|(n, _)| n)
-                .filter(|n| session::is_session_cookie(login, n) || is_flow_cookie(login, n))
+                .filter(|n| login.is_session_cookie(n) || login.is_flow_cookie(n))
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// A login flow cookie's exact shape: the flow prefix and 16 base64url characters.
-pub fn is_flow_cookie(login: &LoginConfig, name: &str) -> bool {
-    name.strip_prefix(login.flow_prefix().as_str())
-        .is_some_and(|id| id.len() == 16 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
 }
 
 /// Clears every filter cookie the browser sent, then goes through the IdP's

@@ -125,6 +125,13 @@ impl Provider {
         self.failures
     }
 
+    /// Whether a request that needs the first keys or metadata should wait for them: the
+    /// first fetch is still under way, or a retry is. After a failure with nothing under
+    /// way, the IdP is down and waiting would only delay the 503.
+    pub fn worth_waiting(&self) -> bool {
+        self.failures == 0 || self.busy()
+    }
+
     /// The next fetch to start, if any; marks it in flight.
     pub fn poll(&mut self, now_ms: u64, clusters: &Clusters) -> Option<(FetchKind, CalloutTarget)> {
         if self.in_flight.is_some() {

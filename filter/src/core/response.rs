@@ -1,6 +1,7 @@
 //! Local responses: the one place where a denial becomes an HTTP answer.
 
 use super::jwt::JwtError;
+use super::metrics::Counter;
 
 /// Why a request was not let through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -10,6 +11,17 @@ pub enum Denial {
     InvalidToken(JwtError),
     /// Keys never loaded: the IdP is unreachable or lying.
     Unavailable,
+}
+
+impl Denial {
+    /// The counter a denial is reported under.
+    pub fn counter(self) -> Counter {
+        match self {
+            Denial::MissingToken => Counter::DeniedMissingToken,
+            Denial::InvalidToken(e) => Counter::DeniedInvalidToken(e),
+            Denial::Unavailable => Counter::DeniedUnavailable,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

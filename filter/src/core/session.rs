@@ -123,16 +123,8 @@ pub fn valid_until(login: &LoginConfig, session: &Session) -> u64 {
 /// The names of the session cookies the request carries (for clearing stale chunks).
 pub fn present_names<'a>(login: &LoginConfig, cookie_header: Option<&'a str>) -> Vec<&'a str> {
     cookie_header
-        .map(|h| cookies::parse(h).map(|(n, _)| n).filter(|n| is_session_cookie(login, n)).collect())
+        .map(|h| cookies::parse(h).map(|(n, _)| n).filter(|n| login.is_session_cookie(n)).collect())
         .unwrap_or_default()
-}
-
-pub fn is_session_cookie(login: &LoginConfig, name: &str) -> bool {
-    name == login.cookie_name
-        || name
-            .strip_prefix(login.cookie_name.as_str())
-            .and_then(|r| r.strip_prefix('_'))
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// `Set-Cookie` values that store `session`, clearing session cookies the request has

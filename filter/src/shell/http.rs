@@ -10,7 +10,6 @@ use super::login_flow::LoginStep;
 use super::root::{Waiting, Worker};
 use crate::core::config::Config;
 use crate::core::gate::Decision;
-use crate::core::metrics::Counter;
 use crate::core::response::{deny, Denial};
 
 pub struct Http {
@@ -22,14 +21,6 @@ pub struct Http {
     /// `Set-Cookie`s to add to the upstream's response (session re-issue).
     pub set_cookies: Vec<String>,
     pub login: Option<LoginStep>,
-}
-
-pub fn counter_for(denial: Denial) -> Counter {
-    match denial {
-        Denial::MissingToken => Counter::DeniedMissingToken,
-        Denial::InvalidToken(e) => Counter::DeniedInvalidToken(e),
-        Denial::Unavailable => Counter::DeniedUnavailable,
-    }
 }
 
 /// What [`apply`] did.
@@ -59,7 +50,7 @@ pub fn apply(decision: Decision, config: &Config, metrics: &Metrics, rng: &HostR
             Applied::Continue(set_cookies)
         }
         Decision::Deny(denial) => {
-            metrics.inc(counter_for(denial));
+            metrics.inc(denial.counter());
             host::send(&deny(denial, &config.realm));
             Applied::Answered
         }
@@ -72,7 +63,7 @@ pub fn apply(decision: Decision, config: &Config, metrics: &Metrics, rng: &HostR
             Applied::Answered
         }
         Decision::Wait { .. } => {
-            metrics.inc(Counter::DeniedUnavailable);
+            metrics.inc(Denial::Unavailable.counter());
             host::send(&deny(Denial::Unavailable, &config.realm));
             Applied::Answered
         }
