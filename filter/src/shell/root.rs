@@ -44,7 +44,7 @@ impl Root {
         let now = host::now_ms();
         let mut settled = Vec::new();
         {
-            let mut w = worker.borrow_mut();
+            let Some(mut w) = borrow(&worker) else { return };
             let config = w.gate.config.clone();
             let timeout = config.idp_timeout;
             for (idx, provider) in w.gate.providers.iter_mut().enumerate() {
@@ -94,7 +94,7 @@ impl Root {
         let Some(worker) = self.worker.clone() else { return };
         let now = host::now_ms();
         let (config, ids) = {
-            let mut w = worker.borrow_mut();
+            let Some(mut w) = borrow(&worker) else { return };
             let wait_ms = w.gate.config.startup_wait.as_millis() as u64;
             let ids: Vec<u32> =
                 w.waiting
@@ -143,7 +143,7 @@ impl Root {
     fn handle_update(&mut self, idx: usize, kind: FetchKind, update: Update) {
         let Some(worker) = self.worker.clone() else { return };
         {
-            let mut w = worker.borrow_mut();
+            let Some(mut w) = borrow(&worker) else { return };
             let issuer = w.gate.providers.get(idx).map(|p| p.issuer().to_string()).unwrap_or_default();
             if let Some(e) = &update.error {
                 self.metrics.inc(failure_counter(kind));
@@ -178,6 +178,17 @@ impl Root {
     }
 }
 
+/// The worker's state, or `None` (logged) in the one case a `RefCell` would panic: a
+/// host call that re-entered the VM while the state is in use. Envoy does not do that;
+/// if it ever did, the event is dropped rather than the VM aborted.
+fn borrow(worker: &RefCell<Worker>) -> Option<std::cell::RefMut<'_, Worker>> {
+    let w = worker.try_borrow_mut().ok();
+    if w.is_none() {
+        host::log(LogLevel::Critical, "oidc-gate: worker state re-entered; event dropped");
+    }
+    w
+}
+
 fn failure_counter(kind: FetchKind) -> Counter {
     match kind {
         FetchKind::Discovery => Counter::DiscoveryFailure,
@@ -191,7 +202,7 @@ impl Context for Root {
         let (status, body) = host::callout_response(body_size);
         let Some(worker) = self.worker.clone() else { return };
         let update = {
-            let mut w = worker.borrow_mut();
+            let Some(mut w) = borrow(&worker) else { return };
             let refresh = w.gate.config.metadata_refresh.as_millis() as u64;
             match w.gate.providers.get_mut(idx) {
                 Some(p) => p.on_response(kind, status, &body, host::now_ms(), refresh),
@@ -244,7 +255,7 @@ impl RootContext for Root {
 
     fn on_tick(&mut self) {
         self.dispatch();
-        let has_waiting = self.worker.as_ref().is_some_and(|w| !w.borrow().waiting.is_empty());
+        let has_waiting = self.worker.as_ref().is_some_and(|w| w.try_borrow().is_ok_and(|w| !w.waiting.is_empty()));
         if has_waiting {
             self.settle(0, true);
         }
