@@ -44,7 +44,9 @@ pub fn begin(exchange: Exchange, config: &Config, metrics: &Metrics) -> Option<L
 }
 
 fn finish(exchange: &Exchange, pending: &Pending, config: &Config, metrics: &Metrics) -> Option<LoginStep> {
-    let login = config.login.as_ref()?;
+    let Some(login) = config.login.as_ref() else {
+        return unreachable(exchange, metrics, "login is not configured");
+    };
     let mut rng = HostRandom::default();
     let result = login::finish(
         login,
