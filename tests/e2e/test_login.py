@@ -235,6 +235,10 @@ def test_key_rotation_keeps_old_sessions_until_the_old_key_is_removed(rig):
     rotated.stop()
     removed = rig.envoy(login_config(idp, session={"keys": [KEY_B]}), idp.port, name="envoy-old-key-removed")
     assert b.get(removed.url + "/page").status == 302
+    # The same cookie, now sealed by a key this Envoy does not have, on an API call: 401.
+    api = b.get(removed.url + "/api/items", {"accept": "application/json", "sec-fetch-mode": "cors"})
+    assert api.status == 401 and api.json()["error"] == "unauthenticated"
+    assert removed.stats()["oidc_gate.session.invalid"] >= 2
 
 
 def test_a_session_larger_than_a_cookie_is_chunked(rig):
