@@ -3,7 +3,19 @@
 //   node idp.mjs --port 9000 --keys /tmp/keys.json [--login auto|form] [--client-secret S]
 //                [--redirect-uri URI ...] [--post-logout-uri URI ...] [--id-token-claims all|minimal]
 //                [--auto-user alice|bob|carol] [--metadata-delay-ms N] [--no-test-routes]
+//                [--refresh-tokens] [--rotate-refresh-tokens]
+//                [--access-token-ttl SECONDS] [--refresh-token-ttl SECONDS]
 // Prints "idp ready <issuer>" when listening. Test-only routes live under /__test/.
+//   --refresh-tokens         refresh tokens on every code/device grant, not only for offline_access
+//                            (offline_access alone works too: /auth gets an implicit prompt=consent)
+//   --rotate-refresh-tokens  each refresh returns a new refresh token; the old one is consumed, and
+//                            presenting a consumed one revokes the whole grant (no grace period).
+//                            Without it refresh tokens are never rotated (library default replaced)
+//   --access-token-ttl S     access token and ID token lifetime (default 600)
+//   --refresh-token-ttl S    refresh token lifetime (default 3600; grant and session live at least as long)
+// Clients: web (confidential, code + refresh + client_credentials), service (confidential,
+// client_credentials), cli (public, device_code + refresh). Endpoints beyond the basics:
+// /token/introspection (RFC 7662), /token/revocation (RFC 7009), /device/auth (RFC 8628).
 import http from 'node:http';
 import fs from 'node:fs';
 import crypto from 'node:crypto';
@@ -11,7 +23,8 @@ import Provider from 'oidc-provider';
 import * as jose from 'jose';
 
 function args(argv) {
-  const out = { port: 0, keys: null, login: 'auto', clientSecret: 'test-secret', redirectUris: [], postLogoutUris: [], idTokenClaims: 'all', autoUser: 'alice', metadataDelayMs: 0, testRoutes: true };
+  const out = { port: 0, keys: null, login: 'auto', clientSecret: 'test-secret', redirectUris: [], postLogoutUris: [], idTokenClaims: 'all', autoUser: 'alice', metadataDelayMs: 0, testRoutes: true, refreshTokens: false, rotateRefreshTokens: false, accessTokenTtl: 600, refreshTokenTtl: 3600 };
+  const seconds = (k, v) => { const n = Number(v); if (!Number.isInteger(n) || n <= 0) throw new Error(`${k} needs a positive number of seconds`); return n; };
   for (let i = 2; i < argv.length; i += 1) {
     const [k, v] = [argv[i], argv[i + 1]];
     if (k === '--port') { out.port = Number(v); i += 1; }
@@ -24,6 +37,10 @@ function args(argv) {
     else if (k === '--auto-user') { out.autoUser = v; i += 1; }
     else if (k === '--metadata-delay-ms') { out.metadataDelayMs = Number(v); i += 1; }
     else if (k === '--no-test-routes') { out.testRoutes = false; }
+    else if (k === '--refresh-tokens') { out.refreshTokens = true; }
+    else if (k === '--rotate-refresh-tokens') { out.rotateRefreshTokens = true; }
+    else if (k === '--access-token-ttl') { out.accessTokenTtl = seconds(k, v); i += 1; }
+    else if (k === '--refresh-token-ttl') { out.refreshTokenTtl = seconds(k, v); i += 1; }
     else throw new Error(`unknown argument ${k}`);
   }
   return out;
@@ -94,7 +111,7 @@ const issuer = `http://127.0.0.1:${port}`;
 // Resources (RFC 8707): each resource indicator is an API audience; JWT access tokens.
 function resourceServer(indicator) {
   const alg = indicator.endsWith('-es256') ? 'ES256' : 'RS256';
-  return { scope: 'api openid', audience: indicator, accessTokenTTL: 600, accessTokenFormat: 'jwt', jwt: { sign: { alg } } };
+  return { scope: 'api openid', audience: indicator, accessTokenTTL: opts.accessTokenTtl, accessTokenFormat: 'jwt', jwt: { sign: { alg } } };
 }
 
 const provider = new Provider(issuer, {
@@ -118,6 +135,14 @@ const provider = new Provider(issuer, {
       redirect_uris: [],
       token_endpoint_auth_method: 'client_secret_basic',
     },
+    {
+      // A command-line tool: public client of the device authorization grant (RFC 8628).
+      client_id: 'cli',
+      grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+      response_types: [],
+      redirect_uris: [],
+      token_endpoint_auth_method: 'none',
+    },
   ],
   findAccount: async (_ctx, id) => {
     const user = USERS[id];
@@ -128,21 +153,44 @@ const provider = new Provider(issuer, {
   scopes: ['openid', 'email', 'profile', 'groups', 'offline_access', 'api'],
   // "minimal": ID tokens carry only sub (the claims come from userinfo).
   conformIdTokenClaims: opts.idTokenClaims === 'minimal',
+  // Refresh tokens for offline_access (the library's rule) or, with --refresh-tokens, always.
+  issueRefreshToken: async (_ctx, client, source) => client.grantTypeAllowed('refresh_token') && (opts.refreshTokens || source.scopes.has('offline_access')),
+  rotateRefreshToken: opts.rotateRefreshTokens,
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    // RFC 7662: any confidential client may introspect any token (the library's default rule:
+    // a public client only its own). JWT access tokens are refused (unsupported_token_type).
+    introspection: { enabled: true, allowedPolicy: async (ctx, client, token) => client.clientAuthMethod !== 'none' || token.clientId === client.clientId },
+    // RFC 7009: a client revokes its own opaque tokens. In this version revoking a refresh token
+    // revokes its grant, and revoking an access token revokes every token of its grant too.
+    revocation: { enabled: true },
+    // RFC 8628. The user code is approved at /device (browser) or with POST /__test/approve-device.
+    deviceFlow: { enabled: true },
     // Sign out of the IdP too (logout=yes), without asking: a test IdP.
     rpInitiatedLogout: { enabled: true, logoutSource: async (ctx, form) => { ctx.body = `<!doctype html><html><body>${form}<button form="op.logoutForm" value="yes" name="logout">Sign out</button><script>const f = document.forms[0]; const i = document.createElement('input'); i.type = 'hidden'; i.name = 'logout'; i.value = 'yes'; f.appendChild(i); f.submit();</script></body></html>`; } },
     resourceIndicators: {
       enabled: true,
       defaultResource: async () => undefined,
-      useGrantedResource: async () => false,
+      // Device flow: the resource named in the device authorization request gives a JWT access
+      // token without repeating it at the token endpoint (also on refresh of a device-flow token).
+      useGrantedResource: async (_ctx, model) => model.kind === 'DeviceCode' || String(model.gty || '').includes('device_code'),
       getResourceServerInfo: async (_ctx, indicator) => resourceServer(indicator),
     },
   },
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
   cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
-  ttl: { AccessToken: 600, IdToken: 600, AuthorizationCode: 60, Interaction: 600, Session: 3600, Grant: 3600, ClientCredentials: 600 },
+  ttl: {
+    AccessToken: opts.accessTokenTtl,
+    IdToken: opts.accessTokenTtl,
+    ClientCredentials: opts.accessTokenTtl,
+    AuthorizationCode: 60,
+    DeviceCode: 600,
+    Interaction: 600,
+    RefreshToken: opts.refreshTokenTtl,
+    Session: Math.max(3600, opts.refreshTokenTtl),
+    Grant: Math.max(3600, opts.refreshTokenTtl),
+  },
   renderError: async (ctx, out) => { ctx.type = 'html'; ctx.body = `<!doctype html><h1>IdP error</h1><pre>${JSON.stringify(out).replace(/</g, '&lt;')}</pre>`; },
 });
 provider.proxy = false;
@@ -150,12 +198,50 @@ provider.proxy = false;
 let requestCount = 0;
 // Requests other than discovery and JWKS (which every Envoy worker fetches on its own).
 let interactiveCount = 0;
+// Calls per endpoint, for tests that assert "exactly one refresh". Counted after the provider
+// answered, by the grant_type it parsed; invalid_grant answers are counted with their reason.
+const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
+const counts = {
+  token: { authorization_code: 0, refresh_token: 0, client_credentials: 0, [DEVICE_CODE]: 0, other: 0 },
+  introspection: 0,
+  revocation: 0,
+  device_authorization: 0,
+  userinfo: 0,
+  invalid_grant: 0,
+  invalid_grant_reasons: {},
+};
+provider.use(async (ctx, next) => {
+  await next();
+  const route = ctx.oidc?.route;
+  if (route === 'token') {
+    const gty = ctx.oidc.params?.grant_type;
+    counts.token[gty in counts.token ? gty : 'other'] += 1;
+  } else if (route in counts && typeof counts[route] === 'number') {
+    counts[route] += 1;
+  }
+});
+provider.on('grant.error', (_ctx, err) => {
+  if (err.error !== 'invalid_grant') return;
+  counts.invalid_grant += 1;
+  const reason = err.error_detail || err.error_description || 'unknown';
+  counts.invalid_grant_reasons[reason] = (counts.invalid_grant_reasons[reason] || 0) + 1;
+  console.log(`invalid_grant: ${reason}`);
+});
+
+// Requests the IdP makes to itself (POST /__test/approve-device drives the real /device pages)
+// carry this header: they pick the user who signs in, and are left out of the counts.
+const SELF = crypto.randomBytes(16).toString('hex');
+const selfUser = (req) => {
+  const [secret, sub] = String(req.headers['x-test-self'] || '').split(' ');
+  return secret === SELF && USERS[sub] ? sub : undefined;
+};
 // Test control: claims to overwrite in the ID token of the next token responses, so
 // tests can play an IdP that lies (wrong nonce, wrong audience...).
 let idTokenOverrides = null;
 
 async function tamperTokenResponse(body) {
-  const parsed = JSON.parse(body);
+  let parsed;
+  try { parsed = JSON.parse(body); } catch { return body; } // e.g. the empty body of /token/revocation
   if (!parsed.id_token || !idTokenOverrides) return body;
   const [h, p] = parsed.id_token.split('.');
   const header = JSON.parse(Buffer.from(h, 'base64url'));
@@ -219,6 +305,7 @@ async function interaction(req, res) {
   const m = url.pathname.match(/^\/interaction\/([^/]+)(\/login)?$/);
   if (!m) { res.writeHead(404).end(); return; }
   const [, uid, isPost] = m;
+  if (selfUser(req)) { await finishLogin(req, res, selfUser(req)); return; }
   if (opts.login === 'auto') { await finishLogin(req, res, opts.autoUser); return; }
   const details = await provider.interactionDetails(req, res);
   if (details.prompt.name !== 'login' && details.session?.accountId) { await finishLogin(req, res, details.session.accountId); return; }
@@ -229,11 +316,81 @@ async function interaction(req, res) {
   await finishLogin(req, res, form.get('login'));
 }
 
+// What an administrator revoking a user does: every grant of `sub` (of everyone when no sub)
+// goes, with the tokens and codes issued under it, and the user's IdP sessions. The next
+// refresh then gets invalid_grant; opaque access tokens of those grants introspect inactive.
+function revokeUser(sub) {
+  let grants = 0; let tokens = 0; let sessions = 0;
+  for (const [key, entry] of [...store]) {
+    if (!store.has(key) || expired(entry) || (sub && entry.value?.accountId !== sub)) continue;
+    if (key.startsWith('Grant:')) {
+      const members = store.get(`grant:${key.slice('Grant:'.length)}`)?.value || [];
+      for (const member of new Set(members)) if (store.delete(member)) tokens += 1;
+      store.delete(`grant:${key.slice('Grant:'.length)}`);
+      store.delete(key);
+      grants += 1;
+    } else if (key.startsWith('Session:')) {
+      store.delete(key);
+      sessions += 1;
+    }
+  }
+  console.log(`revoked ${sub || 'every user'}: ${grants} grants, ${tokens} tokens and codes, ${sessions} sessions`);
+  return { grants, tokens, sessions };
+}
+
+// Completes the user interaction of a device code as a browser would: the /device form, the
+// confirmation, the sign-in interaction (as `sub`), the resume. A cookie jar carries the
+// provider's session, xsrf and interaction cookies across the hops.
+async function approveDevice(userCode, sub, deny) {
+  const find = () => provider.DeviceCode.findByUserCode(userCode.toUpperCase().replace(/\W/g, ''), { ignoreExpiration: true });
+  const before = await find();
+  const unusable = !before ? 'the code was not found' : before.isExpired ? 'the code has expired'
+    : (before.error || before.accountId || before.inFlight) ? 'code has already been used' : undefined;
+  if (unusable) return { ok: false, user_code: userCode, sub, error: unusable };
+  const jar = new Map();
+  const headers = () => ({ 'x-test-self': `${SELF} ${sub}`, cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') });
+  const hop = async (url, init = {}) => {
+    const r = await fetch(new URL(url, issuer), { ...init, redirect: 'manual', headers: { ...headers(), ...init.headers } });
+    for (const c of r.headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      const i = pair.indexOf('=');
+      const [name, value] = [pair.slice(0, i).trim(), pair.slice(i + 1)];
+      if (!value || /expires=Thu, 01 Jan 1970/i.test(c)) jar.delete(name); else jar.set(name, value);
+    }
+    return { status: r.status, location: r.headers.get('location'), text: await r.text() };
+  };
+  const form = await hop(`/device?user_code=${encodeURIComponent(userCode)}`);
+  const xsrf = form.text.match(/name="xsrf" value="([^"]+)"/)?.[1];
+  if (!xsrf) return { ok: false, error: 'no xsrf in the /device form', page_status: form.status };
+  let r = await hop('/device', {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ xsrf, user_code: userCode, [deny ? 'abort' : 'confirm']: 'yes' }).toString(),
+  });
+  const trail = ['POST /device'];
+  for (let n = 0; r.location && n < 10; n += 1) { trail.push(`GET ${r.location}`); r = await hop(r.location); }
+  const code = await find();
+  const done = deny ? code?.error === 'access_denied' : code?.accountId === sub;
+  const page = (r.text.match(/<pre>([^<]*)<\/pre>/) || r.text.match(/<h1>([^<]*)<\/h1>/))?.[1] || r.text.slice(0, 200);
+  return { ok: !!done, user_code: userCode, sub, denied: deny, ...(done ? {} : { error: 'the interaction did not complete', page, page_status: r.status }), trail };
+}
+
 // Test-only control routes (never part of a real IdP).
 async function testRoute(req, res) {
   const url = new URL(req.url, issuer);
   const json = (code, body) => res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-  if (url.pathname === '/__test/stats') return json(200, { requests: requestCount, interactive: interactiveCount });
+  if (url.pathname === '/__test/stats') return json(200, { requests: requestCount, interactive: interactiveCount, ...counts });
+  if (url.pathname === '/__test/revoke-grant' && req.method === 'POST') {
+    const body = await readBody(req);
+    const { sub } = body.trim() ? JSON.parse(body) : {};
+    return json(200, { sub: sub || null, ...revokeUser(sub) });
+  }
+  if (url.pathname === '/__test/approve-device' && req.method === 'POST') {
+    const { user_code: userCode, sub = 'alice', deny = false } = JSON.parse(await readBody(req));
+    if (!userCode || !USERS[sub]) return json(400, { error: 'user_code and a known sub are needed' });
+    const out = await approveDevice(userCode, sub, deny);
+    return json(out.ok ? 200 : 400, out);
+  }
   if (url.pathname === '/__test/misbehave' && req.method === 'POST') {
     idTokenOverrides = JSON.parse(await readBody(req)).id_token || null;
     return json(200, { id_token: idTokenOverrides });
@@ -259,9 +416,19 @@ server.on('request', async (req, res) => {
       if (opts.testRoutes) await testRoute(req, res); else res.writeHead(404).end();
       return;
     }
-    requestCount += 1;
-    if (!req.url.startsWith('/.well-known/') && !req.url.startsWith('/jwks')) interactiveCount += 1;
+    const self = selfUser(req);
+    if (!self) requestCount += 1;
+    if (!req.url.startsWith('/.well-known/') && !req.url.startsWith('/jwks')) { if (!self) interactiveCount += 1; }
     else if (opts.metadataDelayMs) await new Promise((r) => { setTimeout(r, opts.metadataDelayMs); });
+    // offline_access survives the authorization request only with prompt=consent; the test
+    // user consents to everything, so ask for it on the caller's behalf when no prompt is given.
+    if (req.method === 'GET' && req.url.startsWith('/auth?')) {
+      const u = new URL(req.url, issuer);
+      if (u.searchParams.get('scope')?.split(' ').includes('offline_access') && !u.searchParams.has('prompt')) {
+        u.searchParams.set('prompt', 'consent');
+        req.url = u.pathname + u.search;
+      }
+    }
     if (req.url.startsWith('/interaction/')) { await interaction(req, res); return; }
     if (req.url.startsWith('/token') && idTokenOverrides) interceptTokenResponse(res);
     callback(req, res);

@@ -96,6 +96,105 @@ class Idp:
         with urllib.request.urlopen(self.issuer + "/__test/stats", timeout=10) as r:
             return json.loads(r.read())
 
+    class Error(Exception):
+        """An error answer of the IdP: `status` (HTTP) and `body` (parsed JSON, e.g.
+        {"error": "invalid_grant", "error_description": ...})."""
+
+        def __init__(self, status, body):
+            super().__init__(f"IdP answered {status}: {body}")
+            self.status = status
+            self.body = body
+
+    def _call(self, path, fields=None, client=None, secret="test-secret", auth="basic", json_body=None):
+        """POSTs a form (or JSON); client authentication "basic", "post" or "none" (public
+        client: client_id in the form). Returns the parsed JSON ({} for an empty body) of a
+        2xx answer; raises Idp.Error(status, body) otherwise."""
+        import base64
+        import urllib.error
+        import urllib.parse
+        headers = {}
+        if json_body is not None:
+            data = json.dumps(json_body).encode()
+            headers["content-type"] = "application/json"
+        else:
+            fields = {k: v for k, v in (fields or {}).items() if v is not None}
+            if client and auth == "basic":
+                headers["authorization"] = "Basic " + base64.b64encode(f"{client}:{secret}".encode()).decode()
+            elif client and auth == "post":
+                fields.update(client_id=client, client_secret=secret)
+            elif client:
+                fields["client_id"] = client
+            data = urllib.parse.urlencode(fields).encode()
+            headers["content-type"] = "application/x-www-form-urlencoded"
+        req = urllib.request.Request(self.issuer + path, data=data, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=20) as r:
+                raw = r.read()
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = {"raw": raw.decode(errors="replace")}
+            raise Idp.Error(e.code, body) from None
+        return json.loads(raw) if raw.strip() else {}
+
+    def refresh(self, refresh_token, client="web", secret="test-secret", scope=None, resource=None, auth="basic"):
+        """The refresh_token grant. Returns the token response (access_token, refresh_token,
+        id_token when openid was granted...); raises Idp.Error (400, {"error": "invalid_grant"})
+        for a revoked, reused or expired refresh token. Public clients (cli): auth="none"."""
+        if client == "cli" and auth == "basic":
+            auth = "none"
+        return self._call("/token", {"grant_type": "refresh_token", "refresh_token": refresh_token,
+                                     "scope": scope, "resource": resource}, client, secret, auth)
+
+    def introspect(self, token, client="web", secret="test-secret", hint=None, auth="basic"):
+        """RFC 7662. Returns the JSON ({"active": false} for an unknown, expired or revoked
+        token); raises Idp.Error(400, unsupported_token_type) for a JWT access token."""
+        return self._call("/token/introspection", {"token": token, "token_type_hint": hint}, client, secret, auth)
+
+    def revoke_token(self, token, client="web", secret="test-secret", hint=None, auth="basic"):
+        """RFC 7009, for a token of `client`. Returns {} (200, also for unknown tokens);
+        revoking a refresh token also revokes its grant. Raises Idp.Error otherwise."""
+        return self._call("/token/revocation", {"token": token, "token_type_hint": hint}, client, secret, auth)
+
+    def revoke_grant(self, sub=None):
+        """Test route: destroys every grant of `sub` (of everyone when None), the tokens and
+        codes issued under them, and the user's IdP sessions. Returns
+        {"sub", "grants", "tokens", "sessions"} (counts)."""
+        return self._call("/__test/revoke-grant", json_body={"sub": sub} if sub else {})
+
+    def opaque_token(self, client="service", secret="test-secret", scope="api", full=False):
+        """An opaque access token by client credentials (no resource indicator). Returns the
+        token string, or the whole token response when full=True."""
+        body = self._call("/token", {"grant_type": "client_credentials", "scope": scope}, client, secret)
+        return body if full else body["access_token"]
+
+    def approve_device(self, user_code, sub="alice", deny=False):
+        """Test route: completes the user interaction of a device code as `sub` (or denies it).
+        Returns {"ok": true, ...}; raises Idp.Error(400, ...) when it could not."""
+        return self._call("/__test/approve-device", json_body={"user_code": user_code, "sub": sub, "deny": deny})
+
+    def device_flow(self, resource=None, scope="openid api", client="cli", sub="alice", secret="test-secret"):
+        """The whole device authorization grant (RFC 8628): device authorization request,
+        approval through the test route, polling of the token endpoint. Returns the token
+        response: a JWT access token (aud = resource) when `resource` is given, else opaque;
+        a refresh token with offline_access in scope or --refresh-tokens."""
+        auth = "none" if client == "cli" else "basic"
+        device = self._call("/device/auth", {"scope": scope, "resource": resource}, client, secret, auth)
+        self.approve_device(device["user_code"], sub)
+        deadline = time.monotonic() + 30
+        interval = device.get("interval", 1)
+        while True:
+            try:
+                return self._call("/token", {"grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+                                             "device_code": device["device_code"]}, client, secret, auth)
+            except Idp.Error as e:
+                if e.body.get("error") not in ("authorization_pending", "slow_down") or time.monotonic() > deadline:
+                    raise
+                interval += 5 if e.body.get("error") == "slow_down" else 0
+                time.sleep(min(interval, 5))
+
 
 class Envoy:
     """A real Envoy running the built filter in front of the echo upstream."""
