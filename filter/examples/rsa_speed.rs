@@ -1,7 +1,7 @@
 //! Times RS256 verification natively, the `rsa` crate against oidc-gate's Montgomery
 //! path: cargo run --release --example rsa_speed
 #![allow(clippy::unwrap_used)]
-use oidc_gate::core::rsa_pub::{verify_pkcs1v15, MontKey};
+use oidc_gate::core::token::rsa_pub::{verify_pkcs1v15, MontKey};
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::traits::PublicKeyParts;
 use rsa::{Pkcs1v15Sign, RsaPrivateKey, RsaPublicKey};

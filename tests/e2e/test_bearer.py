@@ -82,7 +82,7 @@ def test_spoofed_identity_headers_never_reach_the_upstream(api):
     # including path parameters that servers like Tomcat strip (`..;` is `..` to them).
     for trick in ("/healthz/%2e%2e/admin", "/healthz/..;/admin", "/healthz/..%3B/admin", "/healthz/%252e%252e/admin"):
         r = envoy.get(trick, spoof)
-        assert r.status in (400, 401), (trick, r)
+        assert r.status == 401, (trick, r)
     # Authenticated: the headers carry the token's claims, once, not the client's values.
     r = envoy.get("/orders", {**bearer(idp.client_credentials()), **spoof})
     assert r.status == 200, r
@@ -224,7 +224,7 @@ def test_requests_before_the_first_keys_wait_and_then_pass(rig):
 @pytest.mark.parametrize("config_change,field_message", [
     ({"bearer": {"audence": ["x"]}}, "oidc-gate: config error: bearer.audence: unknown key"),
     ({"issuer": None}, "oidc-gate: config error: issuer: required: the OpenID provider's issuer URL"),
-    ({"client_secret": {"env": "NOT_SET_ANYWHERE"}}, 'oidc-gate: config error: client_secret: environment variable "NOT_SET_ANYWHERE" is not set in the VM'),
+    ({"client_secret": {"env": "NOT_SET_ANYWHERE"}}, 'oidc-gate: config error: client_secret.env: names an environment variable that is not set in the VM'),
 ])
 def test_bad_config_is_rejected_by_envoy(rig, config_change, field_message):
     cfg = api_config(type("I", (), {"issuer": "http://127.0.0.1:1"})())
@@ -294,7 +294,7 @@ def test_header_bytes_that_are_not_utf8_are_refused_without_crashing_the_vm(api)
         resp = conn.getresponse()
         resp.read()
         conn.close()
-        assert resp.status in (400, 401), (name, resp.status)
+        assert resp.status == 401, (name, resp.status)
     # The worker's VM is still alive and serving.
     r = envoy.get("/orders", bearer(token))
     assert r.status == 200, r

@@ -162,8 +162,12 @@ def test_forged_state_missing_flow_cookie_and_replayed_code_never_give_a_session
     assert envoy.stats()["oidc_gate.login.failed"] >= 3
 
 
-@pytest.mark.parametrize("override", [{"nonce": "not-the-one"}, {"aud": "someone-else"}, {"iss": "https://evil.example"}])
-def test_a_lying_idp_gets_no_session(rig, override):
+@pytest.mark.parametrize("override,reason", [
+    ({"nonce": "not-the-one"}, "login failed: ID token nonce does not match the login"),
+    ({"aud": "someone-else"}, "login failed: ID token refused: wrong_audience"),
+    ({"iss": "https://evil.example"}, "login failed: ID token refused: unknown_issuer"),
+])
+def test_a_lying_idp_gets_no_session(rig, override, reason):
     idp, envoy = start_site(rig)
     urllib_post = __import__("urllib.request").request
     urllib_post.urlopen(urllib_post.Request(idp.issuer + "/__test/misbehave", data=json.dumps({"id_token": override}).encode(), method="POST"))
@@ -171,7 +175,7 @@ def test_a_lying_idp_gets_no_session(rig, override):
     chain = b.follow(envoy.url + "/page")
     assert chain[-1].status == 502 and b"Sign-in failed" in chain[-1].body
     assert SESSION not in b.cookies()
-    assert "login failed: ID token" in envoy.proc.log() or "nonce" in envoy.proc.log()
+    assert reason in envoy.proc.log()
 
 
 @pytest.mark.parametrize("target", ["//evil.example", "/\\evil.example", "//evil.example/%2F..", "/%5Cevil.example"])
@@ -199,8 +203,10 @@ def test_absolute_form_request_to_another_host_is_refused_by_the_idp(rig):
     assert "evil.example" in q["redirect_uri"]
 
 
-def test_bad_or_expired_sessions_mean_a_new_login_or_401(rig):
-    _, envoy = start_site(rig, session={"keys": [KEY_A], "lifetime": "3s"})
+def test_bad_sessions_mean_a_new_login_a_401_or_a_page(site):
+    """Tampered, truncated, garbage or empty cookies count as no session. (Expiry by
+    lifetime and idle timeout is proven in the core with pinned time: gate/tests.rs.)"""
+    _, envoy = site
     b = Browser()
     login(b, envoy)
     value = b.cookies()[SESSION]
@@ -210,16 +216,12 @@ def test_bad_or_expired_sessions_mean_a_new_login_or_401(rig):
         assert b.get(envoy.url + "/page").status == 302
         api = b.get(envoy.url + "/api/items", {"accept": "application/json", "sec-fetch-mode": "cors"})
         assert api.status == 401 and api.json()["error"] == "unauthenticated"
-    b.set_cookie(SESSION, value)
-    assert b.get(envoy.url + "/page").status == 200
-    time.sleep(3.2)
-    r = b.get(envoy.url + "/page")
-    assert r.status == 302 and r.headers["location"].startswith("http://127.0.0.1")
-    assert b.get(envoy.url + "/api/items", {"accept": "application/json", "sec-fetch-mode": "cors"}).status == 401
+    # A form posted with a session that no longer opens cannot be redirected: a page says so.
     form_post = b.request("POST", envoy.url + "/form", {"content-type": "application/x-www-form-urlencoded"}, b"a=1")
     assert form_post.status == 401 and b"session has expired" in form_post.body
-    stats = envoy.stats()
-    assert stats["oidc_gate.session.invalid"] >= 4 and stats["oidc_gate.session.expired"] >= 1
+    b.set_cookie(SESSION, value)
+    assert b.get(envoy.url + "/page").status == 200
+    assert envoy.stats()["oidc_gate.session.invalid"] >= 5
 
 
 def test_key_rotation_keeps_old_sessions_until_the_old_key_is_removed(rig):
@@ -363,6 +365,9 @@ def test_idp_down_shows_a_page_then_login_works_once_it_is_back(rig):
 
 
 def test_an_active_session_is_extended_by_a_reissued_cookie(rig):
+    """A quarter into the idle window, the upstream's response carries a re-issued session
+    cookie and is marked no-store. (The idle and lifetime limits themselves are proven in
+    the core with pinned time: gate/tests.rs.)"""
     _, envoy = start_site(rig, session={"keys": [KEY_A], "idle_timeout": "4s"})
     b = Browser()
     login(b, envoy)
@@ -373,10 +378,4 @@ def test_an_active_session_is_extended_by_a_reissued_cookie(rig):
     reissued = [v for k, v in r.all_headers if k == "set-cookie" and v.startswith(f"{SESSION}=")]
     assert len(reissued) == 1 and r.headers["cache-control"] == "no-store"
     assert b.cookies()[SESSION] != first
-    # Active use keeps it alive past the original idle deadline.
-    for _ in range(3):
-        time.sleep(1.2)
-        assert b.get(envoy.url + "/busy").status == 200
-    # Idle past the window: a new login.
-    time.sleep(4.2)
-    assert b.get(envoy.url + "/busy").status == 302
+    assert b.get(envoy.url + "/busy").status == 200

@@ -1,32 +1,25 @@
-//! The pure core: everything that decides, nothing that talks to Envoy.
-//! No module here imports `proxy_wasm`; time and randomness come in as arguments.
+//! The pure core: everything that decides, nothing that talks to Envoy. No module here
+//! imports `proxy_wasm`; time and randomness come in as arguments (`now_ms` in
+//! milliseconds, `now_s` in seconds, a [`rand::Random`]), so tests pin them.
+//!
+//! One folder per concern: `config` (parse, then compile), `web` (URLs, forms, cookies,
+//! redirects, path rules, local responses and pages), `token` (JWT, JWK, RSA, the
+//! verified-token cache), `idp` (provider metadata, client authentication, token-endpoint
+//! calls), `session` (the sealed cookie), `login` (start, callback, logout), `identity`
+//! (claims to headers), and `gate` (the request decision as a pipeline of steps).
 
 pub mod config;
-pub mod duration;
-pub mod identity;
-pub mod jwk;
-pub mod jwt;
-pub mod login;
-pub mod login_config;
-pub mod logout;
-pub mod rsa_pub;
-pub mod rules;
-pub mod secret;
-pub mod url;
-
-pub mod cache;
-pub mod cookies;
-pub mod form;
 pub mod gate;
-pub mod metrics;
-pub mod pages;
-pub mod provider;
-pub mod redirect;
-pub mod response;
-pub mod seal;
+pub mod identity;
+pub mod idp;
+pub mod login;
+pub mod rand;
 pub mod session;
+pub mod token;
+pub mod web;
+
 #[cfg(test)]
-pub mod testkeys;
+pub mod testing;
 
 #[cfg(test)]
 mod robustness_tests;

@@ -1,19 +1,20 @@
-//! Hostile input for every parser on the request path: random bytes and mutations of
-//! valid values. Each must be refused (or parsed) without a panic; a panic would abort
-//! the whole VM in Envoy.
+//! Hostile input for every parser on the request path, and for the whole decision with
+//! keys, metadata and a session key loaded: random bytes and mutations of valid values.
+//! Each must be refused (or parsed) without a panic (a panic aborts the whole VM in
+//! Envoy), and no refusal may ever turn into an allow.
+
+use serde_json::json;
+use std::rc::Rc;
 
 use crate::core::config::load;
-use crate::core::gate::{bearer_token, Gate, RequestHeaders};
-use crate::core::jwk::KeySet;
-use crate::core::jwt::{decode, Alg, AlgSet};
-use crate::core::seal::tests::Counter as Rng;
-use crate::core::secret::ProcessEnv;
-use crate::core::testkeys::{jwks, rsa_a, sign};
-use crate::core::{cookies, form, redirect, rules, session};
-use base64::Engine;
-use serde_json::json;
-use std::collections::HashMap;
-use std::rc::Rc;
+use crate::core::gate::{bearer_token, Counter, Decision, Gate};
+use crate::core::session;
+use crate::core::testing::keys::{jwks, rsa_a, sign};
+use crate::core::testing::{
+    discovery, feed, login_config, session as alice, FixedRng as Rng, MapEnv, MapHeaders, ISS, NOW_MS, NOW_S,
+};
+use crate::core::token::{decode, Alg, AlgSet, KeySet};
+use crate::core::web::{cookies, form, path_rule, redirect};
 
 struct XorShift(u64);
 impl XorShift {
@@ -50,12 +51,8 @@ impl XorShift {
         }
         String::from_utf8_lossy(&b).into_owned()
     }
-}
-
-struct Headers(HashMap<String, String>);
-impl RequestHeaders for Headers {
-    fn get(&mut self, name: &str) -> Option<String> {
-        self.0.get(name).cloned()
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[(self.next() as usize) % items.len()]
     }
 }
 
@@ -72,60 +69,120 @@ fn parsers_survive_random_and_mutated_input() {
         let mutated = r.mutate(&token);
         for t in [text.as_str(), mutated.as_str(), &String::from_utf8_lossy(&raw)] {
             if let Ok(u) = decode(t, AlgSet::all()) {
-                let _ = u.verify_signature(&keys);
+                let _ = u.verify(&keys);
             }
             let _ = bearer_token(Some(t));
             let _ = form::parse(t);
             let _ = cookies::parse(t).count();
             let _ = cookies::without(t, |n| n.starts_with("__Host"));
             let _ = redirect::safe_return(t, &["a.example".to_string()]);
-            let _ = rules::is_normalized(t);
+            let _ = path_rule::is_normalized(t);
             let _ = KeySet::parse(t.as_bytes());
-            let _ = crate::core::duration::parse(t);
-            let _ = crate::core::url::AbsoluteUrl::parse(t);
+            let _ = crate::core::config::duration::parse(t);
+            let _ = crate::core::web::AbsoluteUrl::parse(t);
         }
-        let _ = load(&raw, &ProcessEnv);
-        let _ = load(text.as_bytes(), &ProcessEnv);
+        let _ = load(&raw, &MapEnv::default());
+        let _ = load(text.as_bytes(), &MapEnv::default());
     }
 }
 
-#[test]
-fn the_gate_survives_hostile_requests() {
-    let k = base64::engine::general_purpose::STANDARD.encode([8u8; 32]);
-    let cfg = json!({"issuer": "https://idp.example.com", "idp_cluster": "idp", "client_id": "web", "client_secret": "s",
+/// A gate with keys and metadata loaded, a valid bearer token, a valid session cookie,
+/// and a started login (its flow cookie and state).
+struct Scene {
+    gate: Gate,
+    token: String,
+    session_cookie: String,
+    flow_cookie: String,
+    state: String,
+}
+
+fn scene() -> Scene {
+    let config = Rc::new(login_config(json!({
         "identity_headers": {"x-user-id": "sub", "x-g": "groups"}, "bypass": [{"regex": "^/static/"}],
-        "api_paths": [{"prefix": "/api/"}], "session": {"keys": [k]}});
-    let config = Rc::new(load(cfg.to_string().as_bytes(), &ProcessEnv).unwrap());
-    let login = config.login.as_ref().unwrap();
-    let s = session::Session {
-        sub: "alice".into(),
-        iat: 1_800_000_000,
-        exp: 1_800_003_600,
-        seen: 1_800_000_000,
-        claims: json!({"sub": "alice", "groups": ["a"]}).as_object().unwrap().clone(),
-        id_token: None,
-    };
-    let valid_cookie = session::write(login, &s, &[], &mut Rng(0)).unwrap()[0].split(';').next().unwrap().to_string();
+        "api_paths": [{"prefix": "/api/"}]})));
     let mut gate = Gate::new(config.clone());
+    let clusters = config.clusters.clone();
+    feed(&mut gate.providers[0], &clusters, &discovery(json!({})), &jwks(&[(&rsa_a(), "k1")]), NOW_MS);
+    let login = config.login.as_ref().unwrap();
+    let set = session::write(&login.session, &alice(NOW_S, json!({"groups": ["a"]})), &[], &mut Rng(0)).unwrap();
+    let session_cookie = set[0].split(';').next().unwrap().to_string();
+    let token = sign(&rsa_a(), Alg::RS256, "k1", &json!({"iss": ISS, "sub": "svc", "aud": "api", "exp": NOW_S + 3600}));
+    let nav =
+        MapHeaders::new(&[(":path", "/x"), (":method", "GET"), (":authority", "a.example"), ("accept", "text/html")]);
+    let Decision::Respond { response, .. } = gate.decide(&mut nav.clone(), NOW_MS, true, &mut Rng(1), &mut |_| {})
+    else {
+        panic!("no login redirect")
+    };
+    let location = response.header("location").unwrap().to_string();
+    let q = form::parse(location.split_once('?').unwrap().1).unwrap();
+    let state = form::get(&q, "state").unwrap().to_string();
+    let flow_cookie = response.header("set-cookie").unwrap().split(';').next().unwrap().to_string();
+    Scene { gate, token, session_cookie, flow_cookie, state }
+}
+
+#[test]
+fn the_gate_never_lets_a_hostile_request_through() {
+    let mut s = scene();
     let mut r = XorShift(0x1234_5678_9abc_def1);
     let paths = ["/", "/oauth2/callback", "/oauth2/logout", "/static/x", "/api/x"];
-    for i in 0..3000 {
-        let path = format!("{}{}", paths[i % paths.len()], r.text(40));
-        let mut h = HashMap::from([
-            (":path".to_string(), path),
-            (":method".to_string(), ["GET", "POST", "HEAD", ""][i % 4].to_string()),
-            (":authority".to_string(), r.text(20)),
-            (":scheme".to_string(), "https".to_string()),
-            ("accept".to_string(), "text/html".to_string()),
-            ("cookie".to_string(), if i % 2 == 0 { r.mutate(&valid_cookie) } else { r.text(300) }),
+    let (mut allowed, mut calls) = (0, 0);
+    for i in 0..4000 {
+        let callback = i % 7 == 0;
+        let path = if callback {
+            format!("/oauth2/callback?code={}&state={}", r.text(10), if i % 2 == 0 { &s.state } else { "x" })
+        } else {
+            format!("{}{}", r.pick(&paths), r.text(40))
+        };
+        let cookie = match i % 4 {
+            0 => r.mutate(&s.session_cookie),
+            1 => s.session_cookie.clone(),
+            2 => s.flow_cookie.clone(),
+            _ => r.text(300),
+        };
+        let auth = match i % 6 {
+            0 => Some(format!("Bearer {}", r.mutate(&s.token))),
+            1 => Some(format!("Bearer {}", s.token)),
+            2 => Some(format!("Bearer {}", r.text(200))),
+            _ => None,
+        };
+        let mut h = MapHeaders::new(&[
+            (":path", &path),
+            (":method", r.pick(&["GET", "POST", "HEAD", ""])),
+            (":authority", &if i % 3 == 0 { r.text(20) } else { "a.example".to_string() }),
+            (":scheme", "https"),
+            ("accept", "text/html"),
+            ("cookie", &cookie),
         ]);
-        if i % 3 == 0 {
-            h.insert("authorization".to_string(), format!("Bearer {}", r.text(200)));
+        if let Some(a) = &auth {
+            h = h.with("authorization", a);
         }
         if i % 5 == 0 {
-            h.insert("sec-fetch-mode".to_string(), r.text(10));
+            h = h.with("sec-fetch-mode", &r.text(10));
         }
-        let now = 1_800_000_000_000 + (r.next() % 10_000_000);
-        let _ = gate.decide(&mut Headers(h), now, i % 2 == 0, &mut Rng(i as u8), &mut |_| {});
+        let now = NOW_MS + (r.next() % 600_000);
+        let mut decision = s.gate.decide(&mut h.clone(), now, i % 2 == 0, &mut Rng(i as u8), &mut |_| {});
+        // A callback that reached the code exchange gets hostile answers from the "IdP".
+        while let Decision::Call { pending, .. } = decision {
+            calls += 1;
+            let body = r.mutate(&json!({"id_token": s.token, "access_token": "at"}).to_string());
+            let status = [Some(200), Some(400), None][(r.next() % 3) as usize];
+            decision = s.gate.resume(pending, status, body.as_bytes(), now, &mut Rng(7));
+        }
+        match decision {
+            Decision::Allow { counter, .. } => {
+                allowed += 1;
+                let ok = match counter {
+                    Counter::AllowedBypass => path.starts_with("/static/"),
+                    Counter::AllowedBearer => auth.as_deref() == Some(&format!("Bearer {}", s.token)),
+                    Counter::AllowedSession => cookie == s.session_cookie && auth.is_none(),
+                    _ => false,
+                };
+                assert!(ok, "let through as {counter:?}: {path:?} cookie {cookie:?} auth {auth:?}");
+            }
+            Decision::Respond { counter, .. } => assert_ne!(counter, Counter::LoginCompleted, "a session from garbage"),
+            _ => {}
+        }
     }
+    assert!(allowed > 300, "the valid credentials must pass ({allowed})");
+    assert!(calls > 50, "the code exchange must be reached ({calls})");
 }

@@ -6,17 +6,25 @@ use std::time::Duration;
 
 use super::abi;
 
-use crate::core::gate::{CookieRewrite, RequestHeaders};
-use crate::core::identity::HeaderMapping;
-use crate::core::login::Callout;
-use crate::core::metrics::Counter;
-use crate::core::response::LocalResponse;
-use crate::core::seal::Random;
+use crate::core::gate::{CookieRewrite, Counter, Level, RequestHeaders};
+use crate::core::identity::{HeaderMapping, Identity};
+use crate::core::idp::Callout;
+use crate::core::rand::Random;
+use crate::core::web::LocalResponse;
 
 /// Responses larger than this from the IdP are refused.
 pub const MAX_CALLOUT_BODY: usize = 1024 * 1024;
 
 pub fn log(level: LogLevel, message: &str) {
+    abi::log(level, message);
+}
+
+/// A core log line, at its level.
+pub fn log_at(level: Level, message: &str) {
+    let level = match level {
+        Level::Info => LogLevel::Info,
+        Level::Warn => LogLevel::Warn,
+    };
     abi::log(level, message);
 }
 
@@ -65,12 +73,12 @@ impl Random for HostRandom {
     }
 }
 
-/// Makes the configured identity headers exactly `headers`: each is set (replacing
+/// Makes the configured identity headers exactly the identity's: each is set (replacing
 /// whatever the client sent) or removed. Setting replaces in one host call, so the
 /// usual case, where every mapped claim is present, costs one call per header.
-pub fn set_identity_headers(mappings: &[HeaderMapping], headers: &[(String, String)]) {
+pub fn set_identity_headers(mappings: &[HeaderMapping], identity: &Identity) {
     for m in mappings {
-        match headers.iter().find(|(name, _)| *name == m.header) {
+        match identity.headers.iter().find(|(name, _)| *name == m.header) {
             Some((name, value)) => {
                 let _ = abi::replace_header(MapType::HttpRequestHeaders, name, value);
             }
@@ -107,8 +115,21 @@ pub fn send(response: &LocalResponse) {
     }
 }
 
+/// A callout the host refused to start (most often: no such cluster).
+#[derive(Debug)]
+pub struct DispatchError {
+    pub cluster: String,
+    pub status: abi::HostError,
+}
+
+impl std::fmt::Display for DispatchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot call cluster {:?} ({:?}); is it defined?", self.cluster, self.status)
+    }
+}
+
 /// Starts a callout; the answer comes to the calling context's `on_http_call_response`.
-pub fn dispatch(callout: &Callout, timeout: Duration) -> Result<u32, String> {
+pub fn dispatch(callout: &Callout, timeout: Duration) -> Result<u32, DispatchError> {
     let mut headers: Vec<(&str, &str)> = vec![
         (":method", callout.method),
         (":path", callout.target.path.as_str()),
@@ -117,7 +138,7 @@ pub fn dispatch(callout: &Callout, timeout: Duration) -> Result<u32, String> {
     ];
     headers.extend(callout.headers.iter().map(|(n, v)| (*n, v.as_str())));
     abi::http_call(&callout.target.cluster, headers, callout.body.as_deref().map(str::as_bytes), timeout)
-        .map_err(|status| format!("cannot call cluster {:?} ({status:?}); is it defined?", callout.target.cluster))
+        .map_err(|status| DispatchError { cluster: callout.target.cluster.clone(), status })
 }
 
 /// The status and body of the callout response being delivered (`None` status: no response).

@@ -1,4 +1,5 @@
-//! The per-request context.
+//! The per-request context: asks the gate, carries out its decision, and carries the
+//! request's own callouts (a login's code exchange) to the gate and back.
 
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, LogLevel};
@@ -6,21 +7,22 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::host::{self, HostHeaders, HostRandom, Metrics};
-use super::login_flow::LoginStep;
-use super::root::{Waiting, Worker};
+use super::root::Worker;
 use crate::core::config::Config;
-use crate::core::gate::Decision;
-use crate::core::response::{deny, Denial};
+use crate::core::gate::{Decision, Denial, Pending};
+use crate::core::idp::Callout;
 
 pub struct Http {
     pub id: u32,
     /// `None` when the plugin has no valid configuration: everything is refused.
     pub worker: Option<Rc<RefCell<Worker>>>,
     pub metrics: Rc<Metrics>,
-    pub waiting: bool,
-    /// `Set-Cookie`s to add to the upstream's response (session re-issue).
+    /// Paused in the worker's [`super::paused::Paused`], to be forgotten at the end.
+    pub paused: bool,
+    /// `Set-Cookie`s to add to the upstream's response (a re-issued session).
     pub set_cookies: Vec<String>,
-    pub login: Option<LoginStep>,
+    /// This request's own exchange with the IdP, waiting for its callout's answer.
+    pub pending: Option<Pending>,
 }
 
 /// What [`apply`] did.
@@ -29,8 +31,8 @@ pub enum Applied {
     Continue(Vec<String>),
     /// Answered locally.
     Answered,
-    /// The decision needs the calling context (a login callback).
-    Exchange(Box<crate::core::gate::Exchange>),
+    /// The request needs this callout, then `Gate::resume` with its answer.
+    Call(Callout, Pending),
 }
 
 /// Carries out a decision on the current (effective) stream. Only an allowed request
@@ -39,43 +41,88 @@ pub enum Applied {
 pub fn apply(decision: Decision, config: &Config, metrics: &Metrics, rng: &HostRandom) -> Applied {
     if rng.failed {
         host::log(LogLevel::Critical, "oidc-gate: the random source failed; refusing the request");
-        host::send(&deny(Denial::Unavailable, &config.realm));
+        host::send(&Denial::Unavailable.response(&config.realm));
         return Applied::Answered;
     }
     match decision {
-        Decision::Allow { headers, counter, cookie, set_cookies } => {
-            host::set_identity_headers(&config.identity_headers, &headers);
+        Decision::Allow { identity, counter, cookie, set_cookies } => {
+            host::set_identity_headers(&config.identity_headers, &identity);
             host::rewrite_cookie(&cookie);
             metrics.inc(counter);
             Applied::Continue(set_cookies)
         }
         Decision::Deny(denial) => {
             metrics.inc(denial.counter());
-            host::send(&deny(denial, &config.realm));
+            host::send(&denial.response(&config.realm));
             Applied::Answered
         }
         Decision::Respond { response, counter, log } => {
             metrics.inc(counter);
-            if let Some(reason) = log {
-                host::log(LogLevel::Info, &format!("oidc-gate: {}: {reason}", counter.name()));
+            if let Some(line) = log {
+                host::log_at(line.level, &format!("oidc-gate: {}", line.message));
             }
             host::send(&response);
             Applied::Answered
         }
-        Decision::Wait { .. } => {
+        Decision::Wait(_) => {
+            // Only a first decision may wait; a request decided again after waiting never does.
             metrics.inc(Denial::Unavailable.counter());
-            host::send(&deny(Denial::Unavailable, &config.realm));
+            host::send(&Denial::Unavailable.response(&config.realm));
             Applied::Answered
         }
-        Decision::Exchange(exchange) => Applied::Exchange(exchange),
+        Decision::Call { callout, pending } => Applied::Call(callout, pending),
+    }
+}
+
+impl Http {
+    /// Carries out `decision` for this request, starting its callout when it asks for one.
+    /// Returns whether the request continues to the upstream now.
+    fn carry(&mut self, worker: &Rc<RefCell<Worker>>, decision: Decision, rng: &mut HostRandom) -> bool {
+        let Some(config) = worker.try_borrow().ok().map(|w| w.gate.config.clone()) else { return false };
+        let mut decision = decision;
+        loop {
+            match apply(decision, &config, &self.metrics, rng) {
+                Applied::Continue(set_cookies) => {
+                    self.set_cookies = set_cookies;
+                    return true;
+                }
+                Applied::Answered => return false,
+                Applied::Call(callout, pending) => match host::dispatch(&callout, config.idp_timeout) {
+                    Ok(_) => {
+                        self.pending = Some(pending);
+                        return false;
+                    }
+                    Err(e) => {
+                        host::log(LogLevel::Error, &format!("oidc-gate: {e}"));
+                        let Ok(mut w) = worker.try_borrow_mut() else { return false };
+                        decision = w.gate.resume(pending, None, b"", host::now_ms(), rng);
+                    }
+                },
+            }
+        }
+    }
+
+    fn forget(&mut self) {
+        if self.paused {
+            if let Some(Ok(mut w)) = self.worker.as_ref().map(|w| w.try_borrow_mut()) {
+                w.paused.forget(self.id);
+            }
+            self.paused = false;
+        }
     }
 }
 
 impl Context for Http {
     fn on_http_call_response(&mut self, _token: u32, _headers: usize, body_size: usize, _trailers: usize) {
         let (status, body) = host::callout_response(body_size);
-        if let (Some(step), Some(worker)) = (self.login.take(), self.worker.clone()) {
-            self.login = super::login_flow::advance(step, &worker, &self.metrics, status, &body);
+        let (Some(pending), Some(worker)) = (self.pending.take(), self.worker.clone()) else { return };
+        let mut rng = HostRandom::default();
+        let decision = match worker.try_borrow_mut() {
+            Ok(mut w) => w.gate.resume(pending, status, &body, host::now_ms(), &mut rng),
+            Err(_) => Decision::Deny(Denial::Unavailable),
+        };
+        if self.carry(&worker, decision, &mut rng) {
+            let _ = super::abi::resume_request();
         }
     }
 
@@ -85,56 +132,38 @@ impl Context for Http {
     }
 }
 
-impl Http {
-    fn forget(&mut self) {
-        if self.waiting {
-            if let Some(Ok(mut w)) = self.worker.as_ref().map(|w| w.try_borrow_mut()) {
-                w.waiting.remove(&self.id);
-                w.set_cookies.remove(&self.id);
-            }
-            self.waiting = false;
-        }
-    }
-}
-
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let Some(worker) = self.worker.clone() else {
             host::log(LogLevel::Error, "oidc-gate: no valid configuration; refusing the request");
-            host::send(&deny(Denial::Unavailable, "oidc-gate"));
+            host::send(&Denial::Unavailable.response("oidc-gate"));
             return Action::Pause;
         };
-        let Ok(mut w) = worker.try_borrow_mut() else {
-            host::send(&deny(Denial::Unavailable, "oidc-gate"));
-            return Action::Pause;
-        };
-        let config = w.gate.config.clone();
         let metrics = self.metrics.clone();
         let mut rng = HostRandom::default();
-        let now = host::now_ms();
-        let decision = w.gate.decide(&mut HostHeaders, now, true, &mut rng, &mut |c| metrics.inc(c));
-        if let Decision::Wait { provider } = decision {
-            w.waiting.insert(self.id, Waiting { provider, since_ms: now });
-            self.waiting = true;
-            return Action::Pause;
-        }
-        drop(w);
-        match apply(decision, &config, &self.metrics, &rng) {
-            Applied::Continue(set_cookies) => {
-                self.set_cookies = set_cookies;
-                Action::Continue
+        let now_ms = host::now_ms();
+        let decision = match worker.try_borrow_mut() {
+            Ok(mut w) => {
+                let decision = w.gate.decide(&mut HostHeaders, now_ms, true, &mut rng, &mut |c| metrics.inc(c));
+                if let Decision::Wait(on) = decision {
+                    w.paused.pause(self.id, on, now_ms);
+                    self.paused = true;
+                    return Action::Pause;
+                }
+                decision
             }
-            Applied::Answered => Action::Pause,
-            Applied::Exchange(exchange) => {
-                self.login = super::login_flow::begin(*exchange, &config, &self.metrics);
-                Action::Pause
-            }
+            Err(_) => Decision::Deny(Denial::Unavailable),
+        };
+        if self.carry(&worker, decision, &mut rng) {
+            Action::Continue
+        } else {
+            Action::Pause
         }
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        if self.waiting {
-            let resumed = self.worker.as_ref().and_then(|w| w.try_borrow_mut().ok()?.set_cookies.remove(&self.id));
+        if self.paused {
+            let resumed = self.worker.as_ref().and_then(|w| w.try_borrow_mut().ok()?.paused.take_cookies(self.id));
             if let Some(c) = resumed {
                 self.set_cookies = c;
             }

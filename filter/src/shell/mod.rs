@@ -6,7 +6,7 @@
 mod abi;
 mod host;
 mod http;
-mod login_flow;
+mod paused;
 mod root;
 
 #[cfg(target_arch = "wasm32")]

@@ -3,31 +3,21 @@
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{BufferType, ContextType, LogLevel};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::abi;
 use super::host::{self, HostHeaders, HostRandom, Metrics};
 use super::http::{apply, Applied, Http};
-use crate::core::config;
-use crate::core::gate::Gate;
-use crate::core::metrics::Counter;
-use crate::core::provider::{FetchKind, Update};
-use crate::core::response::{deny, Denial};
-use crate::core::secret::ProcessEnv;
-
-pub struct Waiting {
-    pub provider: usize,
-    pub since_ms: u64,
-}
+use super::paused::Paused;
+use crate::core::config::{self, secret::ProcessEnv};
+use crate::core::gate::{Counter, Denial, Gate, WaitFor};
+use crate::core::idp::{FetchKind, Update};
 
 /// Everything one worker shares between its root and its requests.
 pub struct Worker {
     pub gate: Gate,
-    /// Paused requests, by context id.
-    pub waiting: BTreeMap<u32, Waiting>,
-    /// `Set-Cookie`s for resumed requests, picked up in their response phase.
-    pub set_cookies: HashMap<u32, Vec<String>>,
+    pub paused: Paused,
 }
 
 #[derive(Default)]
@@ -84,33 +74,22 @@ impl Root {
             }
         }
         for idx in settled {
-            self.settle(idx, false);
+            self.settle(Some(WaitFor::Provider(idx)));
         }
     }
 
-    /// Decides the requests waiting on `provider` (all of them when `only_expired` is false;
-    /// with it, those of any provider that waited longer than `startup_wait`).
-    fn settle(&mut self, provider: usize, only_expired: bool) {
+    /// Decides again the requests taken from the paused set: those waiting on `on`, or,
+    /// with `None`, those that waited longer than `startup_wait`.
+    fn settle(&mut self, on: Option<WaitFor>) {
         let Some(worker) = self.worker.clone() else { return };
         let now = host::now_ms();
         let (config, ids) = {
             let Some(mut w) = borrow(&worker) else { return };
-            let wait_ms = w.gate.config.startup_wait.as_millis() as u64;
-            let ids: Vec<u32> =
-                w.waiting
-                    .iter()
-                    .filter(|(_, x)| {
-                        if only_expired {
-                            now >= x.since_ms.saturating_add(wait_ms)
-                        } else {
-                            x.provider == provider
-                        }
-                    })
-                    .map(|(id, _)| *id)
-                    .collect();
-            for id in &ids {
-                w.waiting.remove(id);
-            }
+            let wait = w.gate.config.startup_wait;
+            let ids = match on {
+                Some(on) => w.paused.take_waiting_on(on),
+                None => w.paused.take_expired(now, wait),
+            };
             (w.gate.config.clone(), ids)
         };
         for id in ids {
@@ -127,15 +106,14 @@ impl Root {
             drop(w);
             match apply(decision, &config, &self.metrics, &rng) {
                 Applied::Continue(set_cookies) => {
-                    if !set_cookies.is_empty() {
-                        if let Ok(mut w) = worker.try_borrow_mut() {
-                            w.set_cookies.insert(id, set_cookies);
-                        }
+                    if let Ok(mut w) = worker.try_borrow_mut() {
+                        w.paused.keep_cookies(id, set_cookies);
                     }
                     let _ = abi::resume_request();
                 }
                 Applied::Answered => {}
-                Applied::Exchange(_) => host::send(&deny(Denial::Unavailable, &config.realm)),
+                // A request decided after a wait makes no callout of its own.
+                Applied::Call(..) => host::send(&Denial::Unavailable.response(&config.realm)),
             }
         }
     }
@@ -159,7 +137,7 @@ impl Root {
                 host::log(LogLevel::Warn, &format!("oidc-gate: issuer {issuer}: {what} fetch failed: {e}{kept}"));
             }
             if update.keys_changed {
-                w.gate.cache.clear();
+                w.gate.keys_changed();
                 let (n, skipped) = w
                     .gate
                     .providers
@@ -173,7 +151,7 @@ impl Root {
             }
         }
         if update.settled {
-            self.settle(idx, false);
+            self.settle(Some(WaitFor::Provider(idx)));
         }
     }
 }
@@ -203,7 +181,7 @@ impl Context for Root {
         let Some(worker) = self.worker.clone() else { return };
         let update = {
             let Some(mut w) = borrow(&worker) else { return };
-            let refresh = w.gate.config.metadata_refresh.as_millis() as u64;
+            let refresh = w.gate.config.metadata_refresh;
             match w.gate.providers.get_mut(idx) {
                 Some(p) => p.on_response(kind, status, &body, host::now_ms(), refresh),
                 None => return,
@@ -222,20 +200,18 @@ impl RootContext for Root {
                 self.metrics = Rc::new(Metrics::define());
                 let issuers: Vec<&str> = cfg.issuers.iter().map(|i| i.issuer.as_str()).collect();
                 host::log(LogLevel::Info, &format!("oidc-gate: configured for issuers {issuers:?}"));
-                if let Some(login) = cfg.login.as_ref().filter(|l| !l.cookie_name.starts_with("__Host-")) {
+                if let Some(login) = cfg.login.as_ref().filter(|l| !l.session.cookies.session().starts_with("__Host-"))
+                {
                     host::log(
                         LogLevel::Warn,
                         &format!(
                             "oidc-gate: session.cookie_name {:?} has no __Host- prefix: a sibling subdomain could set it",
-                            login.cookie_name
+                            login.session.cookies.session()
                         ),
                     );
                 }
-                self.worker = Some(Rc::new(RefCell::new(Worker {
-                    gate: Gate::new(Rc::new(cfg)),
-                    waiting: BTreeMap::new(),
-                    set_cookies: HashMap::new(),
-                })));
+                self.worker =
+                    Some(Rc::new(RefCell::new(Worker { gate: Gate::new(Rc::new(cfg)), paused: Paused::default() })));
                 let _ = abi::set_tick_period_ms(500);
                 self.dispatch();
                 true
@@ -255,9 +231,9 @@ impl RootContext for Root {
 
     fn on_tick(&mut self) {
         self.dispatch();
-        let has_waiting = self.worker.as_ref().is_some_and(|w| w.try_borrow().is_ok_and(|w| !w.waiting.is_empty()));
+        let has_waiting = self.worker.as_ref().is_some_and(|w| w.try_borrow().is_ok_and(|w| !w.paused.is_empty()));
         if has_waiting {
-            self.settle(0, true);
+            self.settle(None);
         }
     }
 
@@ -266,9 +242,9 @@ impl RootContext for Root {
             id: context_id,
             worker: self.worker.clone(),
             metrics: self.metrics.clone(),
-            waiting: false,
+            paused: false,
             set_cookies: Vec::new(),
-            login: None,
+            pending: None,
         }))
     }
 

@@ -1,0 +1,102 @@
+//! Every default and limit of the configuration, defined once. The README's key table
+//! is checked against [`documented`] by a test, so the two cannot drift apart.
+
+use std::time::Duration;
+
+use super::duration;
+
+pub const CLOCK_SKEW: Duration = Duration::from_secs(60);
+pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(600);
+pub const METADATA_REFRESH: Duration = Duration::from_secs(600);
+pub const MIN_METADATA_REFRESH: Duration = Duration::from_secs(10);
+pub const JWKS_REFETCH_MIN_INTERVAL: Duration = Duration::from_secs(30);
+pub const IDP_TIMEOUT: Duration = Duration::from_secs(5);
+pub const MAX_IDP_TIMEOUT: Duration = Duration::from_secs(60);
+pub const STARTUP_WAIT: Duration = Duration::from_secs(5);
+pub const MAX_STARTUP_WAIT: Duration = Duration::from_secs(60);
+pub const REALM: &str = "oidc-gate";
+pub const CACHE_SIZE: usize = 1024;
+pub const MAX_CACHE_SIZE: usize = 20_000;
+
+pub const CLIENT_AUTH: &str = "client_secret_basic";
+pub const SCOPES: [&str; 3] = ["openid", "email", "profile"];
+pub const CALLBACK_PATH: &str = "/oauth2/callback";
+pub const LOGOUT_PATH: &str = "/oauth2/logout";
+pub const POST_LOGOUT_REDIRECT: &str = "/";
+pub const COOKIE_NAME: &str = "__Host-oidc_session";
+pub const LIFETIME: Duration = Duration::from_secs(8 * 3600);
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
+pub const KEEP_ID_TOKEN: bool = true;
+
+/// Each key of the README's table with its default exactly as the table writes it.
+pub fn documented() -> Vec<(&'static str, String)> {
+    let d = |v: Duration| format!("`\"{}\"`", duration::format(v));
+    let s = |v: &str| format!("`\"{v}\"`");
+    let list = |v: &[&str]| format!("`[{}]`", v.iter().map(|x| format!("\"{x}\"")).collect::<Vec<_>>().join(", "));
+    vec![
+        ("issuer", "required".into()),
+        ("idp_cluster", "required".into()),
+        ("idp_clusters", "`{}`".into()),
+        ("client_id", "none".into()),
+        ("client_secret", "none".into()),
+        ("bearer.audiences", "`[client_id]`".into()),
+        ("bearer.issuers", "`[]`".into()),
+        ("bearer.algorithms", "all nine".into()),
+        ("bearer.cache_size", format!("`{CACHE_SIZE}`")),
+        ("identity_headers", "`{}`".into()),
+        ("bypass", "`[]`".into()),
+        ("clock_skew", d(CLOCK_SKEW)),
+        ("metadata_refresh", d(METADATA_REFRESH)),
+        ("jwks_refetch_min_interval", d(JWKS_REFETCH_MIN_INTERVAL)),
+        ("idp_timeout", d(IDP_TIMEOUT)),
+        ("startup_wait", d(STARTUP_WAIT)),
+        ("realm", s(REALM)),
+        ("session", "none".into()),
+        ("session.keys", "required".into()),
+        ("session.cookie_name", s(COOKIE_NAME)),
+        ("session.lifetime", d(LIFETIME)),
+        ("session.idle_timeout", d(IDLE_TIMEOUT)),
+        ("session.keep_id_token", format!("`{KEEP_ID_TOKEN}`")),
+        ("scopes", list(&SCOPES)),
+        ("client_auth", s(CLIENT_AUTH)),
+        ("callback_path", s(CALLBACK_PATH)),
+        ("redirect_uri", "none".into()),
+        ("logout_path", s(LOGOUT_PATH)),
+        ("post_logout_redirect", s(POST_LOGOUT_REDIRECT)),
+        ("api_paths", "`[]`".into()),
+        ("allowed_redirect_hosts", "`[]`".into()),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::documented;
+
+    /// The `| key | default | meaning |` rows of the README's "Configuration" section.
+    fn readme_rows() -> Vec<(String, String)> {
+        let readme = include_str!("../../../../README.md");
+        let section = readme.split("\n## Configuration").nth(1).unwrap_or("");
+        let section = section.split("\n## ").next().unwrap_or("");
+        section
+            .lines()
+            .filter_map(|line| {
+                let cells: Vec<&str> = line.split(" | ").collect();
+                let key = cells.first()?.strip_prefix("| `")?.strip_suffix('`')?;
+                Some((key.to_string(), cells.get(1)?.trim().to_string()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_table_states_every_default_as_the_code_defines_it() {
+        let rows = readme_rows();
+        let code = documented();
+        for (key, default) in &code {
+            let row = rows.iter().find(|(k, _)| k == key);
+            assert_eq!(row.map(|(_, d)| d.as_str()), Some(default.as_str()), "README row for `{key}`");
+        }
+        for (key, _) in &rows {
+            assert!(code.iter().any(|(k, _)| k == key), "README documents `{key}`, which the code does not list");
+        }
+    }
+}

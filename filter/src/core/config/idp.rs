@@ -1,0 +1,98 @@
+//! The IdP section: issuers, the clusters that reach them, and the client's credentials.
+
+use std::collections::BTreeMap;
+
+use super::defaults;
+use super::errors::Errors;
+use super::raw::RawConfig;
+use super::secret::Env;
+use crate::core::idp::{Client, ClientAuth, Clusters, IssuerConfig};
+use crate::core::web::AbsoluteUrl;
+
+/// The login `issuer` first, then `bearer.issuers`, each with its accepted audiences.
+pub(super) fn issuers(raw: &RawConfig, errors: &mut Errors) -> Vec<IssuerConfig> {
+    let mut issuers = Vec::new();
+    let login_audiences = if raw.bearer.audiences.is_empty() {
+        raw.client_id.iter().cloned().collect::<Vec<_>>()
+    } else {
+        raw.bearer.audiences.clone()
+    };
+    match raw.issuer.as_deref() {
+        None | Some("") => errors.push("issuer", "required: the OpenID provider's issuer URL"),
+        Some(issuer) => {
+            if login_audiences.is_empty() {
+                errors
+                    .push("bearer.audiences", "required when client_id is not set: a token's audience must be checked");
+            }
+            issuers.extend(issuer_config(errors, "issuer", issuer, login_audiences));
+        }
+    }
+    for (n, extra) in raw.bearer.issuers.iter().enumerate() {
+        let field = format!("bearer.issuers[{n}]");
+        if extra.audiences.is_empty() || extra.audiences.iter().any(String::is_empty) {
+            errors.push(format!("{field}.audiences"), "required: at least one non-empty audience");
+        }
+        if issuers.iter().any(|i: &IssuerConfig| i.issuer == extra.issuer) {
+            errors.push(format!("{field}.issuer"), "is listed twice");
+        } else {
+            issuers.extend(issuer_config(errors, &format!("{field}.issuer"), &extra.issuer, extra.audiences.clone()));
+        }
+    }
+    if raw.bearer.audiences.iter().any(String::is_empty) {
+        errors.push("bearer.audiences", "must not contain an empty audience");
+    }
+    issuers
+}
+
+fn issuer_config(errors: &mut Errors, field: &str, issuer: &str, audiences: Vec<String>) -> Option<IssuerConfig> {
+    let url = match AbsoluteUrl::parse(issuer) {
+        Ok(u) => u,
+        Err(e) => {
+            errors.push(field, e);
+            return None;
+        }
+    };
+    if url.path_and_query.contains('?') {
+        errors.push(field, "must not have a query");
+        return None;
+    }
+    let discovery = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+    let discovery_url = AbsoluteUrl::parse(&discovery).ok()?;
+    Some(IssuerConfig { issuer: issuer.to_string(), discovery_url, audiences })
+}
+
+pub(super) fn clusters(raw: &RawConfig, errors: &mut Errors) -> Clusters {
+    let default = match raw.idp_cluster.as_deref() {
+        Some(c) if !c.is_empty() => c.to_string(),
+        _ => {
+            errors.push("idp_cluster", "required: the Envoy cluster that reaches the OpenID provider");
+            String::new()
+        }
+    };
+    let mut by_host = BTreeMap::new();
+    for (host, cluster) in &raw.idp_clusters {
+        if host.is_empty() || host.contains('/') || cluster.is_empty() {
+            errors.push(format!("idp_clusters.{host}"), "maps a host (or host:port) to a non-empty cluster name");
+        }
+        by_host.insert(host.to_ascii_lowercase(), cluster.clone());
+    }
+    Clusters { default, by_host }
+}
+
+/// The OAuth client: id, secret and how it authenticates at the token endpoint.
+pub(super) fn client(raw: &RawConfig, env: &dyn Env, errors: &mut Errors) -> Client {
+    if raw.client_id.as_deref() == Some("") {
+        errors.push("client_id", "must not be empty");
+    }
+    let secret = raw.client_secret.as_ref().and_then(|s| errors.secret("client_secret", s, env));
+    let auth = match raw.client_auth.as_deref().unwrap_or(defaults::CLIENT_AUTH) {
+        "client_secret_basic" => ClientAuth::Basic,
+        "client_secret_post" => ClientAuth::Post,
+        "none" => ClientAuth::None,
+        _ => {
+            errors.push("client_auth", "must be one of \"client_secret_basic\", \"client_secret_post\", \"none\"");
+            ClientAuth::Basic
+        }
+    };
+    Client { id: raw.client_id.clone().filter(|id| !id.is_empty()), secret, auth }
+}

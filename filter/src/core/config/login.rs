@@ -1,0 +1,215 @@
+//! The browser-login section, compiled from the top-level keys `session`, `scopes`,
+//! `callback_path`, `redirect_uri`, `logout_path`, `post_logout_redirect`, `api_paths` and
+//! `allowed_redirect_hosts`. Login is on when `session` is set; every key read here
+//! through [`Section::key`] is refused without it, so no separate list can go stale.
+
+use std::time::Duration;
+
+use super::defaults;
+use super::errors::Errors;
+use super::raw::{RawConfig, RawSession};
+use super::secret::Env;
+use crate::core::idp::{Client, ClientAuth};
+use crate::core::session::{parse_key, CookieNames, Keys};
+use crate::core::web::{is_local_path, is_normalized, AbsoluteUrl, PathRule};
+
+#[derive(Debug)]
+pub struct LoginConfig {
+    pub client_id: String,
+    /// Space-separated, as sent.
+    pub scope: String,
+    pub callback_path: String,
+    /// A fixed `redirect_uri` (and origin for the logout return); `None`: built from each
+    /// request's `:scheme` and `:authority`.
+    pub redirect_uri: Option<AbsoluteUrl>,
+    pub logout_path: String,
+    pub post_logout_redirect: String,
+    pub api_paths: Vec<PathRule>,
+    pub allowed_redirect_hosts: Vec<String>,
+    pub session: SessionConfig,
+}
+
+/// How sessions are sealed, named and timed.
+#[derive(Debug)]
+pub struct SessionConfig {
+    pub keys: Keys,
+    pub cookies: CookieNames,
+    pub lifetime: Duration,
+    /// `None` turns the idle timeout off.
+    pub idle_timeout: Option<Duration>,
+    pub keep_id_token: bool,
+}
+
+impl LoginConfig {
+    /// The `redirect_uri` for a request from `scheme://authority`.
+    pub fn redirect_uri_for(&self, scheme: &str, authority: &str) -> String {
+        match &self.redirect_uri {
+            Some(u) => u.as_string(),
+            None => format!("{scheme}://{authority}{}", self.callback_path),
+        }
+    }
+
+    /// An absolute URL for a local `path`: on the fixed `redirect_uri`'s origin when there
+    /// is one, else on the request's.
+    pub fn absolute(&self, scheme: &str, authority: &str, path: &str) -> String {
+        match &self.redirect_uri {
+            Some(u) => format!("{}://{}{path}", u.scheme, u.authority),
+            None => format!("{scheme}://{authority}{path}"),
+        }
+    }
+}
+
+/// Reads login keys, refusing each one given while login is off.
+struct Section<'e> {
+    errors: &'e mut Errors,
+    on: bool,
+}
+
+impl Section<'_> {
+    fn key<'v, T>(&mut self, field: &str, value: &'v Option<T>) -> Option<&'v T> {
+        match value {
+            Some(_) if !self.on => {
+                self.errors.push(field, "needs \"session\" (browser login is on only with session keys)");
+                None
+            }
+            other => other.as_ref(),
+        }
+    }
+}
+
+pub(super) fn compile(raw: &RawConfig, client: &Client, env: &dyn Env, errors: &mut Errors) -> Option<LoginConfig> {
+    let mut s = Section { on: raw.session.is_some(), errors };
+    if !s.on {
+        s.key("client_auth", &raw.client_auth);
+    }
+    let scope = scopes(&mut s, raw);
+    let (callback_path, redirect_uri) = callback(&mut s, raw);
+    let logout = s.key("logout_path", &raw.logout_path);
+    let logout_path = plain_path(s.errors, "logout_path", logout, defaults::LOGOUT_PATH);
+    if s.on && callback_path == logout_path {
+        s.errors.push("logout_path", "must differ from callback_path");
+    }
+    let post_logout_redirect = post_logout(&mut s, raw);
+    let api_paths = super::path_rules("api_paths", s.key("api_paths", &raw.api_paths), s.errors);
+    let allowed_redirect_hosts = redirect_hosts(&mut s, raw);
+    let session = raw.session.as_ref()?;
+    let client_id = match &client.id {
+        Some(id) => id.clone(),
+        None => {
+            s.errors.push("client_id", "required for browser login");
+            String::new()
+        }
+    };
+    if client.secret.is_none() && client.auth != ClientAuth::None && raw.client_secret.is_none() {
+        s.errors.push("client_secret", "required unless client_auth is \"none\"");
+    }
+    let session = session_config(session, env, s.errors);
+    Some(LoginConfig {
+        client_id,
+        scope,
+        callback_path,
+        redirect_uri,
+        logout_path,
+        post_logout_redirect,
+        api_paths,
+        allowed_redirect_hosts,
+        session,
+    })
+}
+
+fn scopes(s: &mut Section<'_>, raw: &RawConfig) -> String {
+    let default: Vec<String> = defaults::SCOPES.iter().map(|x| x.to_string()).collect();
+    let scopes = s.key("scopes", &raw.scopes).unwrap_or(&default);
+    if !scopes.iter().any(|x| x == "openid") {
+        s.errors.push("scopes", "must include \"openid\"");
+    }
+    if scopes.iter().any(|x| x.is_empty() || x.bytes().any(|b| b <= b' ' || b == b'"' || b == b'\\')) {
+        s.errors.push("scopes", "scope names must be non-empty, without spaces or quotes");
+    }
+    scopes.join(" ")
+}
+
+/// `callback_path` and `redirect_uri`: with a fixed redirect URI, its path is the callback.
+fn callback(s: &mut Section<'_>, raw: &RawConfig) -> (String, Option<AbsoluteUrl>) {
+    let redirect_uri = match s.key("redirect_uri", &raw.redirect_uri).map(|u| AbsoluteUrl::parse(u)) {
+        None => None,
+        Some(Ok(u)) if !u.path_and_query.contains('?') => Some(u),
+        Some(_) => {
+            s.errors.push(
+                "redirect_uri",
+                "must be an absolute http(s) URL without query, like https://app.example.com/oauth2/callback",
+            );
+            None
+        }
+    };
+    let fixed = redirect_uri.as_ref().map(|u| u.path_and_query.clone());
+    let callback_path = match (s.key("callback_path", &raw.callback_path), fixed) {
+        (Some(p), Some(d)) if *p != d => {
+            s.errors.push("callback_path", "differs from the path of redirect_uri");
+            p.clone()
+        }
+        (None, Some(d)) => plain_path(s.errors, "redirect_uri", Some(&d), defaults::CALLBACK_PATH),
+        (given, _) => plain_path(s.errors, "callback_path", given, defaults::CALLBACK_PATH),
+    };
+    (callback_path, redirect_uri)
+}
+
+fn plain_path(errors: &mut Errors, field: &str, value: Option<&String>, default: &str) -> String {
+    let path = value.map_or(default, String::as_str);
+    if !path.starts_with('/') || path.contains(['?', '#', ' ']) || !is_normalized(path) {
+        errors.push(field, format!("must be a plain absolute path like {default:?}"));
+    }
+    path.to_string()
+}
+
+fn post_logout(s: &mut Section<'_>, raw: &RawConfig) -> String {
+    let target =
+        s.key("post_logout_redirect", &raw.post_logout_redirect).map_or(defaults::POST_LOGOUT_REDIRECT, String::as_str);
+    if !is_local_path(target) && AbsoluteUrl::parse(target).is_err() {
+        s.errors.push("post_logout_redirect", "must be a local path like \"/\" or an absolute http(s) URL");
+    }
+    target.to_string()
+}
+
+fn redirect_hosts(s: &mut Section<'_>, raw: &RawConfig) -> Vec<String> {
+    let hosts = s.key("allowed_redirect_hosts", &raw.allowed_redirect_hosts).cloned().unwrap_or_default();
+    for (n, host) in hosts.iter().enumerate() {
+        if host.is_empty() || host.contains(['/', '@', '\\', ' ']) {
+            s.errors.push(format!("allowed_redirect_hosts[{n}]"), "must be a host or host:port");
+        }
+    }
+    hosts.iter().map(|h| h.to_ascii_lowercase()).collect()
+}
+
+fn session_config(raw: &RawSession, env: &dyn Env, errors: &mut Errors) -> SessionConfig {
+    let mut keys = Vec::new();
+    if raw.keys.is_empty() {
+        errors.push("session.keys", "required: at least one 32-byte base64 key (the first seals, all open)");
+    }
+    for (n, source) in raw.keys.iter().enumerate() {
+        let field = format!("session.keys[{n}]");
+        if let Some(secret) = errors.secret(&field, source, env) {
+            match parse_key(secret.expose()) {
+                Ok(k) => keys.push(k),
+                Err(e) => errors.push(field, e),
+            }
+        }
+    }
+    let cookie_name = raw.cookie_name.as_deref().unwrap_or(defaults::COOKIE_NAME);
+    let cookies = CookieNames::new(cookie_name).unwrap_or_else(|e| {
+        errors.push("session.cookie_name", e);
+        CookieNames::default()
+    });
+    let lifetime = errors.duration("session.lifetime", &raw.lifetime, defaults::LIFETIME);
+    if lifetime < Duration::from_secs(1) {
+        errors.push("session.lifetime", "must be at least 1s");
+    }
+    let idle_timeout = errors.duration("session.idle_timeout", &raw.idle_timeout, defaults::IDLE_TIMEOUT);
+    SessionConfig {
+        keys: Keys::new(&keys),
+        cookies,
+        lifetime,
+        idle_timeout: (idle_timeout.as_secs() > 0).then_some(idle_timeout),
+        keep_id_token: raw.keep_id_token.unwrap_or(defaults::KEEP_ID_TOKEN),
+    }
+}

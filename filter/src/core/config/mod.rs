@@ -1,0 +1,154 @@
+//! The plugin configuration: parsed from JSON into the serde structs of [`raw`] (unknown
+//! keys refused), then compiled section by section into a validated [`Config`]. Every
+//! error is collected with its field path; none repeats the value it found.
+
+pub mod defaults;
+pub mod duration;
+pub mod errors;
+pub mod raw;
+pub mod secret;
+
+mod bearer;
+mod idp;
+mod login;
+
+use std::time::Duration;
+
+pub use errors::ConfigError;
+pub use login::{LoginConfig, SessionConfig};
+
+use crate::core::identity::HeaderMapping;
+use crate::core::idp::{Client, Clusters, IssuerConfig};
+use crate::core::token::AlgSet;
+use crate::core::web::PathRule;
+use errors::Errors;
+use raw::RawConfig;
+use secret::Env;
+
+/// The validated runtime configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// Trusted token issuers; index 0 is the login `issuer`.
+    pub issuers: Vec<IssuerConfig>,
+    pub clusters: Clusters,
+    pub client: Client,
+    pub algorithms: AlgSet,
+    pub cache_size: usize,
+    pub identity_headers: Vec<HeaderMapping>,
+    pub bypass: Vec<PathRule>,
+    pub clock_skew: Duration,
+    pub metadata_refresh: Duration,
+    pub jwks_refetch_min_interval: Duration,
+    pub idp_timeout: Duration,
+    pub startup_wait: Duration,
+    pub realm: String,
+    /// Browser login; `None` when `session` is not configured (bearer tokens only).
+    pub login: Option<LoginConfig>,
+}
+
+/// Parses and compiles the JSON configuration. On failure, returns every error found.
+pub fn load(json: &[u8], env: &dyn Env) -> Result<Config, Vec<ConfigError>> {
+    let err = |m: &str| vec![ConfigError { field: "(config)".into(), message: m.into() }];
+    let text = std::str::from_utf8(json).map_err(|_| err("is not UTF-8"))?;
+    let text = if text.trim().is_empty() { "{}" } else { text };
+    // serde would also read a struct from a JSON array, by position: refuse that.
+    if !text.trim_start().starts_with('{') {
+        return Err(err("must be a JSON object"));
+    }
+    let de = &mut serde_json::Deserializer::from_str(text);
+    let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| vec![errors::from_serde(&e)])?;
+    compile(&raw, env)
+}
+
+fn compile(raw: &RawConfig, env: &dyn Env) -> Result<Config, Vec<ConfigError>> {
+    let mut errors = Errors::default();
+    let issuers = idp::issuers(raw, &mut errors);
+    let clusters = idp::clusters(raw, &mut errors);
+    let client = idp::client(raw, env, &mut errors);
+    let algorithms = bearer::algorithms(&raw.bearer, &mut errors);
+    let cache_size = errors.at_most(
+        "bearer.cache_size",
+        raw.bearer.cache_size.unwrap_or(defaults::CACHE_SIZE),
+        defaults::MAX_CACHE_SIZE,
+    );
+    let identity_headers = crate::core::identity::compile(&raw.identity_headers, &mut errors);
+    let bypass = path_rules("bypass", Some(&raw.bypass), &mut errors);
+    let timing = timing(raw, &mut errors);
+    let realm = realm(raw, &mut errors);
+    let login = login::compile(raw, &client, env, &mut errors);
+    errors.finish(Config {
+        issuers,
+        clusters,
+        client,
+        algorithms,
+        cache_size,
+        identity_headers,
+        bypass,
+        clock_skew: timing.clock_skew,
+        metadata_refresh: timing.metadata_refresh,
+        jwks_refetch_min_interval: timing.jwks_refetch_min_interval,
+        idp_timeout: timing.idp_timeout,
+        startup_wait: timing.startup_wait,
+        realm,
+        login,
+    })
+}
+
+struct Timing {
+    clock_skew: Duration,
+    metadata_refresh: Duration,
+    jwks_refetch_min_interval: Duration,
+    idp_timeout: Duration,
+    startup_wait: Duration,
+}
+
+fn timing(raw: &RawConfig, errors: &mut Errors) -> Timing {
+    let t = Timing {
+        clock_skew: errors.duration("clock_skew", &raw.clock_skew, defaults::CLOCK_SKEW),
+        metadata_refresh: errors.duration("metadata_refresh", &raw.metadata_refresh, defaults::METADATA_REFRESH),
+        jwks_refetch_min_interval: errors.duration(
+            "jwks_refetch_min_interval",
+            &raw.jwks_refetch_min_interval,
+            defaults::JWKS_REFETCH_MIN_INTERVAL,
+        ),
+        idp_timeout: errors.duration("idp_timeout", &raw.idp_timeout, defaults::IDP_TIMEOUT),
+        startup_wait: errors.duration("startup_wait", &raw.startup_wait, defaults::STARTUP_WAIT),
+    };
+    if t.clock_skew > defaults::MAX_CLOCK_SKEW {
+        errors.push("clock_skew", format!("must be at most {}", duration::format(defaults::MAX_CLOCK_SKEW)));
+    }
+    if t.metadata_refresh < defaults::MIN_METADATA_REFRESH {
+        errors
+            .push("metadata_refresh", format!("must be at least {}", duration::format(defaults::MIN_METADATA_REFRESH)));
+    }
+    if t.idp_timeout.is_zero() || t.idp_timeout > defaults::MAX_IDP_TIMEOUT {
+        errors.push("idp_timeout", format!("must be between 1ms and {}", duration::format(defaults::MAX_IDP_TIMEOUT)));
+    }
+    if t.startup_wait > defaults::MAX_STARTUP_WAIT {
+        errors.push("startup_wait", format!("must be at most {}", duration::format(defaults::MAX_STARTUP_WAIT)));
+    }
+    t
+}
+
+fn realm(raw: &RawConfig, errors: &mut Errors) -> String {
+    let realm = raw.realm.as_deref().unwrap_or(defaults::REALM);
+    if realm.is_empty() || realm.bytes().any(|b| b == b'"' || b == b'\\' || !(b' '..=b'~').contains(&b)) {
+        errors.push("realm", "must be printable ASCII without quotes or backslashes");
+    }
+    realm.to_string()
+}
+
+/// A list of path rules (`bypass`, `api_paths`), each error at its index.
+fn path_rules(field: &str, raw: Option<&Vec<raw::RawPathRule>>, errors: &mut Errors) -> Vec<PathRule> {
+    let mut rules = Vec::new();
+    for (n, rule) in raw.into_iter().flatten().enumerate() {
+        match PathRule::compile(rule) {
+            Ok(r) => rules.push(r),
+            Err(e) => errors.push(format!("{field}[{n}]"), e),
+        }
+    }
+    rules
+}
+
+#[cfg(test)]
+mod tests;

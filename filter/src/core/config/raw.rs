@@ -1,0 +1,108 @@
+//! The configuration exactly as written: serde structs, unknown keys refused. Nothing
+//! here is checked beyond JSON types; `compile` turns it into a [`super::Config`].
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+use super::secret::SecretSource;
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub issuer: Option<String>,
+    #[serde(default)]
+    pub idp_cluster: Option<String>,
+    #[serde(default)]
+    pub idp_clusters: BTreeMap<String, String>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<SecretSource>,
+    #[serde(default)]
+    pub client_auth: Option<String>,
+    #[serde(default)]
+    pub bearer: RawBearer,
+    #[serde(default)]
+    pub identity_headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub bypass: Vec<RawPathRule>,
+    #[serde(default)]
+    pub clock_skew: Option<String>,
+    #[serde(default)]
+    pub metadata_refresh: Option<String>,
+    #[serde(default)]
+    pub jwks_refetch_min_interval: Option<String>,
+    #[serde(default)]
+    pub idp_timeout: Option<String>,
+    #[serde(default)]
+    pub startup_wait: Option<String>,
+    #[serde(default)]
+    pub realm: Option<String>,
+    // Browser login: each of these needs `session` (the login compiler reports any of
+    // them given without it).
+    #[serde(default)]
+    pub session: Option<RawSession>,
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    #[serde(default)]
+    pub callback_path: Option<String>,
+    #[serde(default)]
+    pub redirect_uri: Option<String>,
+    #[serde(default)]
+    pub logout_path: Option<String>,
+    #[serde(default)]
+    pub post_logout_redirect: Option<String>,
+    #[serde(default)]
+    pub api_paths: Option<Vec<RawPathRule>>,
+    #[serde(default)]
+    pub allowed_redirect_hosts: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawSession {
+    #[serde(default)]
+    pub keys: Vec<SecretSource>,
+    #[serde(default)]
+    pub cookie_name: Option<String>,
+    #[serde(default)]
+    pub lifetime: Option<String>,
+    #[serde(default)]
+    pub idle_timeout: Option<String>,
+    #[serde(default)]
+    pub keep_id_token: Option<bool>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawBearer {
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    #[serde(default)]
+    pub issuers: Vec<RawIssuer>,
+    #[serde(default)]
+    pub algorithms: Option<Vec<String>>,
+    #[serde(default)]
+    pub cache_size: Option<usize>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawIssuer {
+    pub issuer: String,
+    #[serde(default)]
+    pub audiences: Vec<String>,
+}
+
+/// A path rule: exactly one of `prefix`, `exact`, `regex`.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawPathRule {
+    #[serde(default)]
+    pub prefix: Option<String>,
+    #[serde(default)]
+    pub exact: Option<String>,
+    #[serde(default)]
+    pub regex: Option<String>,
+}

@@ -1,0 +1,79 @@
+//! The bearer-token step: a verified-token cache hit, or a full check of a JWT against
+//! its issuer's keys.
+
+use std::rc::Rc;
+
+use super::{Counter, Decision, Denial, Gate, WaitFor};
+
+/// A bearer token that does not pass, now or yet.
+pub(super) enum NotYet {
+    Refused(Denial),
+    /// Its issuer's keys are being fetched.
+    Wait(WaitFor),
+}
+
+impl From<NotYet> for Decision {
+    fn from(n: NotYet) -> Decision {
+        match n {
+            NotYet::Refused(denial) => Decision::Deny(denial),
+            NotYet::Wait(on) => Decision::Wait(on),
+        }
+    }
+}
+use crate::core::identity::Identity;
+use crate::core::token::cache::{key_of, Cached};
+use crate::core::token::{decode, Expect, JwtError};
+
+impl Gate {
+    pub(super) fn bearer(
+        &mut self,
+        token: &str,
+        now_ms: u64,
+        may_wait: bool,
+        counters: &mut dyn FnMut(Counter),
+    ) -> Result<Rc<Identity>, NotYet> {
+        let now_s = now_ms / 1000;
+        if let Some(hit) = self.tokens.get(token, now_s) {
+            counters(Counter::CacheHit);
+            return Ok(hit.identity);
+        }
+        counters(Counter::CacheMiss);
+        let invalid = |e: JwtError| NotYet::Refused(Denial::InvalidToken(e));
+        let untrusted = decode(token, self.config.algorithms).map_err(invalid)?;
+        let idx = untrusted
+            .unverified_issuer()
+            .and_then(|iss| self.providers.iter().position(|p| p.issuer() == iss))
+            .ok_or(invalid(JwtError::UnknownIssuer))?;
+        let min_refetch = self.config.jwks_refetch_min_interval;
+        let provider = self.providers.get_mut(idx).ok_or(invalid(JwtError::UnknownIssuer))?;
+        let Some(keys) = provider.keys.clone() else {
+            return Err(if may_wait && provider.worth_waiting() {
+                NotYet::Wait(WaitFor::Provider(idx))
+            } else {
+                NotYet::Refused(Denial::Unavailable)
+            });
+        };
+        let jwt = match untrusted.verify(&keys) {
+            Ok(jwt) => jwt,
+            Err(JwtError::UnknownKey) if may_wait && provider.request_refetch(now_ms, min_refetch) => {
+                return Err(NotYet::Wait(WaitFor::Provider(idx)));
+            }
+            Err(e) => return Err(invalid(e)),
+        };
+        // ID tokens prove a login to this client; they are no API credential, and one
+        // that leaked (an `id_token_hint` in a logout URL, say) must not open the API.
+        if jwt.claims().contains_key("nonce") {
+            return Err(invalid(JwtError::IdTokenAsBearer));
+        }
+        let expect = Expect {
+            issuer: &provider.config.issuer,
+            audiences: &provider.config.audiences,
+            now_s,
+            skew: self.config.clock_skew,
+        };
+        let exp = jwt.check(&expect).map_err(invalid)?;
+        let identity = Identity::from_claims(&self.config.identity_headers, jwt.claims());
+        self.tokens.insert(key_of(token), Cached { exp, refresh_at: u64::MAX, identity: identity.clone() }, now_s);
+        Ok(identity)
+    }
+}

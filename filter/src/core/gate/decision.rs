@@ -1,0 +1,72 @@
+//! What the gate decides for a request, in a form the shell carries out without
+//! deciding anything itself.
+
+use std::rc::Rc;
+
+use super::denial::Denial;
+use super::metrics::Counter;
+use crate::core::identity::Identity;
+use crate::core::idp::Callout;
+use crate::core::login::Callback;
+use crate::core::web::LocalResponse;
+
+/// What to do with the `Cookie` header sent upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CookieRewrite {
+    Keep,
+    Set(String),
+    Remove,
+}
+
+/// How loud a log line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warn,
+}
+
+/// A line for Envoy's log. Never holds a token, code, cookie or secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub level: Level,
+    pub message: String,
+}
+
+/// What to do with a request.
+#[derive(Debug)]
+pub enum Decision {
+    /// Let it through with this identity (and `Set-Cookie`s on the response).
+    Allow {
+        identity: Rc<Identity>,
+        counter: Counter,
+        cookie: CookieRewrite,
+        set_cookies: Vec<String>,
+    },
+    Deny(Denial),
+    /// Answer here: a redirect or a page.
+    Respond {
+        response: LocalResponse,
+        counter: Counter,
+        log: Option<LogLine>,
+    },
+    /// What the request needs (keys, metadata) is being fetched: pause, decide again later.
+    Wait(WaitFor),
+    /// Make this callout for the request, then hand its answer to `Gate::resume`.
+    Call {
+        callout: Callout,
+        pending: Pending,
+    },
+}
+
+/// What a paused request waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitFor {
+    /// Issuer `n`'s discovery document and keys.
+    Provider(usize),
+}
+
+/// A request's own exchange with the IdP, in progress.
+#[derive(Debug)]
+pub enum Pending {
+    Login(Box<Callback>),
+}

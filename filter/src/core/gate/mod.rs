@@ -1,0 +1,150 @@
+//! The per-worker request decision, as a short pipeline of steps:
+//! login endpoints → bypass → credential (bearer token, then session cookie) → identity.
+//! A request without a credential gets what its kind of client expects (a login
+//! redirect, a 401, a page). Each step lives in its own file; the shell carries out the
+//! [`Decision`].
+
+mod bearer;
+pub mod decision;
+pub mod denial;
+mod endpoints;
+pub mod metrics;
+pub mod request;
+mod session;
+mod unauthenticated;
+
+use std::rc::Rc;
+
+pub use decision::{CookieRewrite, Decision, Level, LogLine, Pending, WaitFor};
+pub use denial::Denial;
+pub use metrics::Counter;
+pub use request::{bearer_token, Request, RequestHeaders};
+
+use crate::core::config::Config;
+use crate::core::identity::Identity;
+use crate::core::idp::Provider;
+use crate::core::rand::Random;
+use crate::core::token::cache::TokenCache;
+use crate::core::web::cookies;
+use crate::core::web::path_rule::any_match;
+
+pub struct Gate {
+    pub config: Rc<Config>,
+    /// One per configured issuer; index 0 is the login issuer.
+    pub providers: Vec<Provider>,
+    /// Verified bearer tokens.
+    tokens: TokenCache,
+    /// Opened session cookies, keyed by their sealed value: a hit skips the AEAD and JSON.
+    sessions: TokenCache,
+    /// No identity (bypassed requests), shared rather than allocated each time.
+    anonymous: Rc<Identity>,
+}
+
+/// What the credential step found.
+enum Credential {
+    Verified {
+        identity: Rc<Identity>,
+        counter: Counter,
+        set_cookies: Vec<String>,
+    },
+    /// A credential that is refused (or must wait for keys): the decision is made.
+    Refused(Decision),
+    /// No usable credential; `lapsed` when a session cookie was there but is no longer good.
+    Absent {
+        lapsed: bool,
+    },
+}
+
+impl Gate {
+    pub fn new(config: Rc<Config>) -> Self {
+        let providers = config.issuers.iter().cloned().map(Provider::new).collect();
+        let tokens = TokenCache::new(config.cache_size);
+        let sessions = TokenCache::new(config.cache_size);
+        Gate { config, providers, tokens, sessions, anonymous: Rc::new(Identity::default()) }
+    }
+
+    /// An issuer's keys changed: cached verifications may name keys that are gone.
+    pub fn keys_changed(&mut self) {
+        self.tokens.clear();
+    }
+
+    /// Decides a request. `may_wait` is false when deciding again after a wait, so a
+    /// request waits at most once. `now_ms` is 0 when the host has no clock.
+    pub fn decide(
+        &mut self,
+        headers: &mut dyn RequestHeaders,
+        now_ms: u64,
+        may_wait: bool,
+        rng: &mut dyn Random,
+        counters: &mut dyn FnMut(Counter),
+    ) -> Decision {
+        if now_ms == 0 {
+            // No clock: nothing can be checked for expiry.
+            return Decision::Deny(Denial::Unavailable);
+        }
+        let config = self.config.clone();
+        let mut req = Request::read(headers, config.login.is_some());
+        if let Some(login) = &config.login {
+            if let Some(decision) = self.endpoint(login, &mut req, now_ms) {
+                return decision;
+            }
+        }
+        if any_match(&config.bypass, &req.path_and_query) {
+            return self.allow(self.anonymous.clone(), Counter::AllowedBypass, &req, Vec::new());
+        }
+        match self.credential(&mut req, now_ms, may_wait, rng, counters) {
+            Credential::Verified { identity, counter, set_cookies } => self.allow(identity, counter, &req, set_cookies),
+            Credential::Refused(decision) => decision,
+            Credential::Absent { lapsed } => self.unauthenticated(&mut req, lapsed, now_ms, may_wait, rng),
+        }
+    }
+
+    /// A bearer token when the request has one (it decides alone), else the session.
+    fn credential(
+        &mut self,
+        req: &mut Request<'_>,
+        now_ms: u64,
+        may_wait: bool,
+        rng: &mut dyn Random,
+        counters: &mut dyn FnMut(Counter),
+    ) -> Credential {
+        if let Some(auth) = req.header("authorization") {
+            if let Some(token) = bearer_token(Some(&auth)) {
+                return match self.bearer(token, now_ms, may_wait, counters) {
+                    Ok(identity) => {
+                        Credential::Verified { identity, counter: Counter::AllowedBearer, set_cookies: vec![] }
+                    }
+                    Err(not_yet) => Credential::Refused(not_yet.into()),
+                };
+            }
+        }
+        let config = self.config.clone();
+        match &config.login {
+            Some(login) => self.session(login, req, now_ms / 1000, rng, counters),
+            None => Credential::Absent { lapsed: false },
+        }
+    }
+
+    /// Lets the request through; the filter's own cookies never go upstream.
+    fn allow(&self, identity: Rc<Identity>, counter: Counter, req: &Request<'_>, set_cookies: Vec<String>) -> Decision {
+        let cookie = match (&self.config.login, req.cookie.as_deref()) {
+            (Some(login), Some(h)) if cookies::parse(h).any(|(n, _)| login.session.cookies.owns(n)) => {
+                match cookies::without(h, |n| login.session.cookies.owns(n)) {
+                    Some(rest) => CookieRewrite::Set(rest),
+                    None => CookieRewrite::Remove,
+                }
+            }
+            _ => CookieRewrite::Keep,
+        };
+        Decision::Allow { identity, counter, cookie, set_cookies }
+    }
+}
+
+/// A `Host` that is not plain host[:port]: it would end up in URLs the browser follows.
+fn bad_host() -> Decision {
+    let response = crate::core::web::LocalResponse::plain(400, "invalid Host header");
+    Decision::Respond { response, counter: Counter::DeniedBadRequest, log: None }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,97 @@
+//! The token endpoint (RFC 6749 sections 4.1.3 and 5): the requests the filter makes
+//! there, and what its answers mean.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{error_code, Callout, CalloutTarget, Client};
+use crate::core::web::form;
+
+/// A successful token response. `Debug` shows no token.
+#[derive(Deserialize, Default, Clone, PartialEq, Eq)]
+pub struct TokenResponse {
+    #[serde(default)]
+    pub id_token: Option<String>,
+    #[serde(default)]
+    pub access_token: Option<String>,
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "TokenResponse {{ id_token: {}, access_token: {}, refresh_token: {}, expires_in: {:?} }}",
+            self.id_token.is_some(),
+            self.access_token.is_some(),
+            self.refresh_token.is_some(),
+            self.expires_in
+        )
+    }
+}
+
+/// Why a token request gave no tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenEndpointError {
+    /// No answer: unreachable, timed out, or the cluster is unknown.
+    Unreachable,
+    /// An HTTP error, with the OAuth `error` code when the body has one (sanitized).
+    Refused { status: u16, error: Option<String> },
+    /// A 200 whose body is not a JSON token response.
+    NotJson,
+}
+
+/// The authorization-code exchange (with the PKCE verifier), authenticated as the client.
+pub fn code_exchange(
+    client: &Client,
+    target: CalloutTarget,
+    code: &str,
+    redirect_uri: &str,
+    verifier: &str,
+) -> Callout {
+    let mut fields = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", verifier),
+    ];
+    let mut headers = Vec::new();
+    client.authenticate(&mut fields, &mut headers);
+    Callout::post_form(target, headers, form::serialize(&fields))
+}
+
+/// Reads a token endpoint's answer; `status` is `None` when there was no answer.
+pub fn parse(status: Option<u16>, body: &[u8]) -> Result<TokenResponse, TokenEndpointError> {
+    match status {
+        None => Err(TokenEndpointError::Unreachable),
+        Some(200) => serde_json::from_slice(body).map_err(|_| TokenEndpointError::NotJson),
+        Some(status) => {
+            let error = serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|v| v.get("error").and_then(Value::as_str).map(error_code));
+            Err(TokenEndpointError::Refused { status, error })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_mean_what_rfc_6749_says() {
+        let ok = parse(Some(200), br#"{"access_token":"a","id_token":"i","token_type":"Bearer","expires_in":60}"#);
+        assert_eq!(ok.as_ref().map(|t| t.expires_in), Ok(Some(60)));
+        assert!(!format!("{ok:?}").contains("\"a\""), "Debug shows no token");
+        assert_eq!(
+            parse(Some(400), br#"{"error":"invalid_grant<script>"}"#),
+            Err(TokenEndpointError::Refused { status: 400, error: Some("invalid_grantscript".into()) })
+        );
+        assert_eq!(parse(Some(502), b"<html>"), Err(TokenEndpointError::Refused { status: 502, error: None }));
+        assert_eq!(parse(Some(200), b"<html>"), Err(TokenEndpointError::NotJson));
+        assert_eq!(parse(None, b""), Err(TokenEndpointError::Unreachable));
+    }
+}

@@ -1,0 +1,91 @@
+//! Why a login failed: logged by reason (never with a token, code or cookie), shown to
+//! the person as a [`Page`].
+
+use std::fmt;
+
+use crate::core::token::JwtError;
+use crate::core::web::pages::Page;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginError {
+    /// The callback query does not parse, or repeats a parameter.
+    MalformedQuery,
+    NoState,
+    /// No flow cookie in this browser matches the `state`.
+    NoFlow,
+    FlowExpired,
+    /// The IdP answered the authorization request with `error=` (the code, sanitized).
+    IdpRefused(String),
+    /// The IdP's discovery document is not loaded.
+    NoMetadata,
+    /// Discovery has no usable authorization, token or userinfo endpoint.
+    NoEndpoint,
+    /// The IdP's keys are not loaded.
+    NoKeys,
+    /// RFC 9207: the callback's `iss` names another issuer.
+    IssMismatch,
+    /// RFC 9207: the IdP sends `iss` but this callback has none.
+    IssMissing,
+    NoCode,
+    TokenEndpoint {
+        status: Option<u16>,
+        error: Option<String>,
+    },
+    BadTokenResponse,
+    IdToken(JwtError),
+    NonceMismatch,
+    AzpMismatch,
+    MissingSub,
+    Userinfo {
+        status: Option<u16>,
+    },
+    UserinfoSubMismatch,
+    SessionTooLarge,
+}
+
+impl fmt::Display for LoginError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoginError::MalformedQuery => f.write_str("callback query is malformed"),
+            LoginError::NoState => f.write_str("callback without a valid state"),
+            LoginError::NoFlow => f.write_str("state matches no login flow cookie"),
+            LoginError::FlowExpired => f.write_str("login flow expired"),
+            LoginError::IdpRefused(code) => write!(f, "IdP returned an error: {code}"),
+            LoginError::NoMetadata => f.write_str("no discovery metadata"),
+            LoginError::NoEndpoint => f.write_str("discovery has no usable authorization, token or userinfo endpoint"),
+            LoginError::NoKeys => f.write_str("no IdP keys yet"),
+            LoginError::IssMismatch => f.write_str("callback iss names another issuer (RFC 9207)"),
+            LoginError::IssMissing => f.write_str("callback lacks iss though the IdP sends it (RFC 9207)"),
+            LoginError::NoCode => f.write_str("callback without a code"),
+            LoginError::TokenEndpoint { status, error } => {
+                write!(f, "token endpoint answered {status:?} {}", error.as_deref().unwrap_or(""))
+            }
+            LoginError::BadTokenResponse => f.write_str("token response is not JSON with an id_token"),
+            LoginError::IdToken(e) => write!(f, "ID token refused: {e}"),
+            LoginError::NonceMismatch => f.write_str("ID token nonce does not match the login"),
+            LoginError::AzpMismatch => f.write_str("ID token azp is not this client"),
+            LoginError::MissingSub => f.write_str("ID token has no sub"),
+            LoginError::Userinfo { status } => write!(f, "userinfo answered {status:?}"),
+            LoginError::UserinfoSubMismatch => f.write_str("userinfo sub differs from the ID token's"),
+            LoginError::SessionTooLarge => f.write_str("session too large for the cookie chunks"),
+        }
+    }
+}
+
+impl LoginError {
+    /// The page the person sees, and a short detail for it (the IdP's error code).
+    pub fn page(&self) -> (Page, Option<&str>) {
+        match self {
+            LoginError::MalformedQuery | LoginError::NoState | LoginError::NoFlow | LoginError::FlowExpired => {
+                (Page::InvalidState, None)
+            }
+            LoginError::IdpRefused(code) => (Page::IdpError, Some(code)),
+            LoginError::NoKeys
+            | LoginError::NoMetadata
+            | LoginError::TokenEndpoint { status: None, .. }
+            | LoginError::Userinfo { status: None } => (Page::IdpUnreachable, None),
+            LoginError::TokenEndpoint { error: Some(e), .. } => (Page::LoginFailed, Some(e)),
+            _ => (Page::LoginFailed, None),
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The answers at the end of a login: the token response and its ID token, validated
+//! fully (OpenID Connect Core 1.0 section 3.1.3.7), and userinfo (section 5.3.2) for
+//! claims the ID token lacks.
+
+use serde_json::{Map, Value};
+
+use super::callback::LoginContext;
+use super::{Flow, LoginError};
+use crate::core::identity::{kept_claims, lacks_mapped_claims};
+use crate::core::idp::token_endpoint::{self, TokenEndpointError};
+use crate::core::idp::Callout;
+use crate::core::session::Session;
+use crate::core::token::{decode, Expect, JwtError};
+use crate::core::web::AbsoluteUrl;
+
+/// RFC 6750 `b64token`: nothing else goes into an `Authorization` header.
+fn b64token(t: &str) -> bool {
+    !t.is_empty() && t.len() <= 16 * 1024 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b))
+}
+
+/// A login whose ID token passed: its session, and the userinfo call still to make when
+/// mapped claims are missing.
+#[derive(Debug)]
+pub struct Checked {
+    pub session: Session,
+    pub userinfo: Option<Callout>,
+}
+
+/// Validates the token response and its ID token.
+pub fn on_token_response(
+    ctx: &LoginContext<'_>,
+    flow: &Flow,
+    status: Option<u16>,
+    body: &[u8],
+    now_s: u64,
+) -> Result<Checked, LoginError> {
+    let tokens = token_endpoint::parse(status, body).map_err(|e| match e {
+        TokenEndpointError::Unreachable => LoginError::TokenEndpoint { status: None, error: None },
+        TokenEndpointError::Refused { status, error } => LoginError::TokenEndpoint { status: Some(status), error },
+        TokenEndpointError::NotJson => LoginError::BadTokenResponse,
+    })?;
+    let id_token = tokens.id_token.ok_or(LoginError::BadTokenResponse)?;
+    let claims = verified_claims(ctx, &id_token, flow, now_s)?;
+    let sub = claims.get("sub").and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or(LoginError::MissingSub)?;
+    let mappings = &ctx.config.identity_headers;
+    let session = Session {
+        sub: sub.to_string(),
+        iat: now_s,
+        exp: now_s.saturating_add(ctx.login.session.lifetime.as_secs()),
+        seen: now_s,
+        claims: kept_claims(mappings, &claims),
+        id_token: ctx.login.session.keep_id_token.then_some(id_token),
+    };
+    let userinfo = ctx.provider.metadata.as_ref().and_then(|m| m.userinfo_endpoint.as_deref());
+    let callout = match (lacks_mapped_claims(mappings, &claims), userinfo, tokens.access_token) {
+        (true, Some(url), Some(access_token)) if b64token(&access_token) => {
+            let url = AbsoluteUrl::parse(url).map_err(|_| LoginError::NoEndpoint)?;
+            let auth = vec![("authorization", format!("Bearer {access_token}"))];
+            Some(Callout::get(ctx.config.clusters.target(&url), auth))
+        }
+        _ => None,
+    };
+    Ok(Checked { session, userinfo: callout })
+}
+
+/// The ID token's claims once its signature, `iss`, `aud`, `exp`, `iat`, `nonce` and
+/// `azp` all check.
+fn verified_claims(
+    ctx: &LoginContext<'_>,
+    id_token: &str,
+    flow: &Flow,
+    now_s: u64,
+) -> Result<Map<String, Value>, LoginError> {
+    let keys = ctx.provider.keys.clone().ok_or(LoginError::IdToken(JwtError::UnknownKey))?;
+    let jwt = decode(id_token, ctx.config.algorithms).and_then(|t| t.verify(&keys)).map_err(LoginError::IdToken)?;
+    let audiences = [ctx.login.client_id.clone()];
+    let expect = Expect { issuer: ctx.provider.issuer(), audiences: &audiences, now_s, skew: ctx.config.clock_skew };
+    jwt.check(&expect).map_err(LoginError::IdToken)?;
+    let claims = jwt.into_claims();
+    if claims.get("nonce").and_then(Value::as_str) != Some(flow.nonce.as_str()) {
+        return Err(LoginError::NonceMismatch);
+    }
+    // azp: when present it must be us; with several audiences it must be present.
+    let several_aud = claims.get("aud").and_then(Value::as_array).is_some_and(|a| a.len() > 1);
+    match claims.get("azp").and_then(Value::as_str) {
+        Some(azp) if azp != ctx.login.client_id => Err(LoginError::AzpMismatch),
+        None if several_aud => Err(LoginError::AzpMismatch),
+        _ => Ok(claims),
+    }
+}
+
+/// Adds userinfo claims; its `sub` must be the ID token's. ID token claims win where
+/// both have one.
+pub fn on_userinfo_response(
+    ctx: &LoginContext<'_>,
+    session: &mut Session,
+    status: Option<u16>,
+    body: &[u8],
+) -> Result<(), LoginError> {
+    if status != Some(200) {
+        return Err(LoginError::Userinfo { status });
+    }
+    let info: Map<String, Value> = serde_json::from_slice(body).map_err(|_| LoginError::Userinfo { status })?;
+    if info.get("sub").and_then(Value::as_str) != Some(session.sub.as_str()) {
+        return Err(LoginError::UserinfoSubMismatch);
+    }
+    for (k, v) in kept_claims(&ctx.config.identity_headers, &info) {
+        session.claims.entry(k).or_insert(v);
+    }
+    Ok(())
+}

@@ -1,0 +1,160 @@
+use super::jwk::JwksError;
+use super::jwt::MAX_TOKEN_BYTES;
+use super::*;
+use crate::core::testing::keys::*;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const NOW: u64 = 1_800_000_000;
+const ISS: &str = "https://idp.example.com";
+
+fn claims() -> Value {
+    json!({"iss": ISS, "sub": "user-1", "aud": "api://orders", "exp": NOW + 300, "iat": NOW - 10, "nbf": NOW - 10})
+}
+
+fn keyset() -> KeySet {
+    let (a, p, q, e) = (rsa_a(), p256_key(), p384_key(), ed_key());
+    KeySet::parse(jwks(&[(&a, "rsa-a"), (&p, "ec-256"), (&q, "ec-384"), (&e, "ed")]).as_bytes()).unwrap()
+}
+
+/// The whole bearer check, as the filter runs it.
+fn check(token: &str, keys: &KeySet) -> Result<u64, JwtError> {
+    let t = decode(token, AlgSet::all())?.verify(keys)?;
+    let audiences = vec!["api://orders".to_string()];
+    t.check(&Expect { issuer: ISS, audiences: &audiences, now_s: NOW, skew: Duration::from_secs(60) })
+}
+
+#[test]
+fn every_allowed_algorithm_verifies() {
+    let keys = keyset();
+    let (a, p, q, e) = (rsa_a(), p256_key(), p384_key(), ed_key());
+    let cases: [(&TestKey, Alg, &str); 9] = [
+        (&a, Alg::RS256, "rsa-a"),
+        (&a, Alg::RS384, "rsa-a"),
+        (&a, Alg::RS512, "rsa-a"),
+        (&a, Alg::PS256, "rsa-a"),
+        (&a, Alg::PS384, "rsa-a"),
+        (&a, Alg::PS512, "rsa-a"),
+        (&p, Alg::ES256, "ec-256"),
+        (&q, Alg::ES384, "ec-384"),
+        (&e, Alg::EdDSA, "ed"),
+    ];
+    for (key, alg, kid) in cases {
+        assert_eq!(check(&sign(key, alg, kid, &claims()), &keys), Ok(NOW + 300), "{alg:?}");
+    }
+}
+
+#[test]
+fn registered_claims_are_enforced() {
+    let keys = keyset();
+    let a = rsa_a();
+    let with = |patch: Value| {
+        let mut c = claims();
+        for (k, v) in patch.as_object().unwrap() {
+            if v.is_null() {
+                c.as_object_mut().unwrap().remove(k);
+            } else {
+                c[k] = v.clone();
+            }
+        }
+        check(&sign(&a, Alg::RS256, "rsa-a", &c), &keys)
+    };
+    assert_eq!(with(json!({"exp": NOW - 61})), Err(JwtError::Expired));
+    assert_eq!(with(json!({"exp": NOW - 59})), Ok(NOW - 59), "within clock skew");
+    assert_eq!(with(json!({"nbf": NOW + 61})), Err(JwtError::NotYetValid));
+    assert_eq!(with(json!({"iat": NOW + 120})), Err(JwtError::NotYetValid));
+    assert_eq!(with(json!({"iss": "https://evil.example.com"})), Err(JwtError::UnknownIssuer));
+    assert_eq!(with(json!({"iss": null})), Err(JwtError::UnknownIssuer));
+    assert_eq!(with(json!({"aud": "api://other"})), Err(JwtError::WrongAudience));
+    assert_eq!(with(json!({"aud": ["x", "api://orders"]})), Ok(NOW + 300));
+    assert_eq!(with(json!({"aud": null})), Err(JwtError::WrongAudience));
+    assert_eq!(with(json!({"exp": null})), Err(JwtError::MissingExp));
+    assert_eq!(with(json!({"exp": "soon"})), Err(JwtError::Malformed));
+    assert_eq!(with(json!({"exp": -5})), Err(JwtError::Malformed));
+}
+
+#[test]
+fn forged_tokens_are_refused() {
+    let keys = keyset();
+    let (a, b) = (rsa_a(), rsa_b());
+    // Signed by a key the issuer does not have, under a kid it does have.
+    assert_eq!(check(&sign(&b, Alg::RS256, "rsa-a", &claims()), &keys), Err(JwtError::BadSignature));
+    // Unknown kid.
+    assert_eq!(check(&sign(&a, Alg::RS256, "rotated", &claims()), &keys), Err(JwtError::UnknownKey));
+    // alg none, with and without a signature part.
+    let none = unsigned(json!({"alg": "none"}), &claims(), b"");
+    assert_eq!(check(&none, &keys), Err(JwtError::DisallowedAlg));
+    assert_eq!(check(none.trim_end_matches('.'), &keys), Err(JwtError::Malformed));
+    // HS256 keyed with the RSA public key's JWK text (the classic key-confusion attack).
+    let public = a.jwk("rsa-a").to_string();
+    let hs = hs256(public.as_bytes(), json!({"alg": "HS256", "kid": "rsa-a"}), &claims());
+    assert_eq!(check(&hs, &keys), Err(JwtError::DisallowedAlg));
+    // RS256 header but an ES256 key's kid: the key does not fit the algorithm.
+    assert_eq!(check(&sign(&a, Alg::RS256, "ec-256", &claims()), &keys), Err(JwtError::UnknownKey));
+    // Payload swapped after signing.
+    let good = sign(&a, Alg::RS256, "rsa-a", &claims());
+    let parts: Vec<&str> = good.split('.').collect();
+    let mut evil = claims();
+    evil["sub"] = json!("admin");
+    let swapped = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(evil.to_string()), parts[2]);
+    assert_eq!(check(&swapped, &keys), Err(JwtError::BadSignature));
+    // crit extensions are not understood.
+    let crit = sign_with_header(&a, json!({"alg": "RS256", "kid": "rsa-a", "crit": ["exp"]}), &claims());
+    assert_eq!(check(&crit, &keys), Err(JwtError::UnsupportedCrit));
+}
+
+#[test]
+fn garbage_is_malformed_not_a_panic() {
+    let keys = keyset();
+    for t in ["", ".", "..", "a.b.c", "a.b.c.d", "eyJhbGciOiJSUzI1NiJ9.e30", "%%%.%%%.%%%", "eyJ9.eyJ9.eyJ9"] {
+        assert_eq!(check(t, &keys), Err(JwtError::Malformed), "{t:?}");
+    }
+    let big = format!("{}.{}.{}", "a".repeat(MAX_TOKEN_BYTES), "b", "c");
+    assert_eq!(check(&big, &keys), Err(JwtError::Malformed));
+    // Valid header JSON but a claims set that is not an object.
+    let arr = sign_with_header(&rsa_a(), json!({"alg": "RS256", "kid": "rsa-a"}), &json!([1, 2]));
+    assert_eq!(check(&arr, &keys), Err(JwtError::Malformed));
+}
+
+#[test]
+fn missing_kid_falls_back_to_the_single_fitting_key() {
+    let a = rsa_a();
+    let one = KeySet::parse(jwks(&[(&a, "only")]).as_bytes()).unwrap();
+    let no_kid = sign_with_header(&a, json!({"alg": "RS256"}), &claims());
+    assert_eq!(check(&no_kid, &one), Ok(NOW + 300));
+    // Two RSA keys and no kid: ambiguous, refused.
+    let b = rsa_b();
+    let two = KeySet::parse(jwks(&[(&a, "a"), (&b, "b")]).as_bytes()).unwrap();
+    assert_eq!(check(&no_kid, &two), Err(JwtError::UnknownKey));
+}
+
+#[test]
+fn allow_list_limits_algorithms() {
+    let keys = keyset();
+    let mut only_es = AlgSet::empty();
+    only_es.insert(Alg::ES256);
+    let rs = sign(&rsa_a(), Alg::RS256, "rsa-a", &claims());
+    assert!(matches!(decode(&rs, only_es), Err(JwtError::DisallowedAlg)));
+    let es = sign(&p256_key(), Alg::ES256, "ec-256", &claims());
+    assert!(decode(&es, only_es).unwrap().verify(&keys).is_ok());
+}
+
+#[test]
+fn jwks_skips_what_it_cannot_use() {
+    let (a, small) = (rsa_a(), rsa_1024());
+    let mut private = a.jwk("priv");
+    private["d"] = json!("AAAA");
+    let mut enc = a.jwk("enc");
+    enc["use"] = json!("enc");
+    let mut wrong_alg = a.jwk("wrongalg");
+    wrong_alg["alg"] = json!("ES256");
+    let doc = json!({"keys": [small.jwk("small"), private, enc, wrong_alg, {"kty": "oct", "k": "c2VjcmV0"}, a.jwk("good"), "junk"]});
+    let set = KeySet::parse(doc.to_string().as_bytes()).unwrap();
+    assert_eq!(set.keys.len(), 1);
+    assert_eq!(set.skipped, 6);
+    assert_eq!(set.keys[0].kid.as_deref(), Some("good"));
+    assert!(matches!(KeySet::parse(b"{\"keys\":[]}"), Err(JwksError::NoUsableKeys)));
+    assert!(matches!(KeySet::parse(b"<html>"), Err(JwksError::NotJson)));
+}

@@ -1,0 +1,285 @@
+//! RSA public-key operation (s^e mod n) in Montgomery form with 32-bit limbs, for
+//! verifying RS256/384/512 signatures fast in wasm (which multiplies 32x32->64 natively).
+//! The general-purpose bigint behind the `rsa` crate spends most of a verification on
+//! per-call setup; here everything that depends only on the key is computed once, when
+//! the JWKS is parsed. PKCS#1 v1.5 verification compares the whole encoded message with
+//! the one expected (RFC 8017 section 8.2.2), so nothing of the signature is parsed.
+
+/// A public key prepared for Montgomery arithmetic.
+pub struct MontKey {
+    /// The modulus, little-endian 32-bit limbs.
+    n: Vec<u32>,
+    /// -n^-1 mod 2^32.
+    n0inv: u32,
+    /// R^2 mod n, R = 2^(32 * limbs).
+    r2: Vec<u32>,
+    e: u32,
+    /// Modulus length in bytes (k in RFC 8017).
+    k: usize,
+}
+
+fn from_be(bytes: &[u8], limbs: usize) -> Option<Vec<u32>> {
+    let bytes = {
+        let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+        bytes.get(first..)?
+    };
+    if bytes.len() > limbs * 4 {
+        return None;
+    }
+    let mut out = vec![0u32; limbs];
+    for (i, b) in bytes.iter().rev().enumerate() {
+        *out.get_mut(i / 4)? |= u32::from(*b) << (8 * (i % 4));
+    }
+    Some(out)
+}
+
+fn to_be(limbs: &[u32], k: usize) -> Vec<u8> {
+    let mut out = vec![0u8; k];
+    for (i, slot) in out.iter_mut().rev().enumerate() {
+        if let Some(l) = limbs.get(i / 4) {
+            *slot = (l >> (8 * (i % 4))) as u8;
+        }
+    }
+    out
+}
+
+/// a >= b. Both have the modulus' length (`zip` would silently truncate otherwise).
+fn geq(a: &[u32], b: &[u32]) -> bool {
+    debug_assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().rev().zip(b.iter().rev()) {
+        if x != y {
+            return x > y;
+        }
+    }
+    true
+}
+
+/// a -= b, same length; returns the borrow.
+fn sub_in_place(a: &mut [u32], b: &[u32]) -> u32 {
+    debug_assert_eq!(a.len(), b.len());
+    let mut borrow = 0u64;
+    for (x, y) in a.iter_mut().zip(b) {
+        let d = u64::from(*x).wrapping_sub(u64::from(*y)).wrapping_sub(borrow);
+        *x = d as u32;
+        borrow = (d >> 63) & 1;
+    }
+    borrow as u32
+}
+
+impl MontKey {
+    /// `n` and `e` big-endian, as in a JWK. `None` for an even modulus or an even or
+    /// oversized exponent (RSA public exponents are odd and small, usually 65537).
+    pub fn new(n_be: &[u8], e_be: &[u8]) -> Option<MontKey> {
+        let k = n_be.iter().skip_while(|b| **b == 0).count();
+        // 1024 to 8192 bits: the caller refuses keys under 2048 bits; the bounds keep the
+        // key setup (quadratic in the length) small and n > 1.
+        if !(128..=1024).contains(&k) {
+            return None;
+        }
+        let limbs = k.div_ceil(4);
+        let n = from_be(n_be, limbs)?;
+        let e = from_be(e_be, 1)?.first().copied()?;
+        if limbs == 0 || n.first()? & 1 == 0 || e & 1 == 0 || e < 3 {
+            return None;
+        }
+        let n0 = *n.first()?;
+        let mut inv: u32 = 1;
+        for _ in 0..5 {
+            inv = inv.wrapping_mul(2u32.wrapping_sub(n0.wrapping_mul(inv)));
+        }
+        // R^2 mod n by doubling 1 modulo n, 2 * 32 * limbs times.
+        let mut r2 = vec![0u32; limbs];
+        *r2.first_mut()? = 1;
+        for _ in 0..(64 * limbs) {
+            let mut carry = 0u32;
+            for l in r2.iter_mut() {
+                let next = *l >> 31;
+                *l = (*l << 1) | carry;
+                carry = next;
+            }
+            if carry == 1 || geq(&r2, &n) {
+                sub_in_place(&mut r2, &n);
+            }
+        }
+        Some(MontKey { n, n0inv: inv.wrapping_neg(), r2, e, k })
+    }
+
+    pub fn len(&self) -> usize {
+        self.k
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.k == 0
+    }
+
+    /// a * b * R^-1 mod n (CIOS), for `a`, `b` of the modulus' length and below n.
+    fn mul(&self, a: &[u32], b: &[u32]) -> Vec<u32> {
+        let l = self.n.len();
+        let n0 = self.n.first().copied().unwrap_or(1);
+        let mut t = vec![0u32; l];
+        let mut top = 0u32; // t[l]
+        for bi in b {
+            // t += a * b[i]
+            let mut c = 0u64;
+            for (tj, aj) in t.iter_mut().zip(a) {
+                let s = u64::from(*tj) + u64::from(*aj) * u64::from(*bi) + c;
+                *tj = s as u32;
+                c = s >> 32;
+            }
+            let s = u64::from(top) + c;
+            top = s as u32;
+            let top2 = (s >> 32) as u32; // t[l + 1]
+                                         // t = (t + m * n) / 2^32
+            let t0 = t.first().copied().unwrap_or(0);
+            let m = t0.wrapping_mul(self.n0inv);
+            let mut c = (u64::from(t0) + u64::from(m) * u64::from(n0)) >> 32;
+            for j in 1..l {
+                let s = u64::from(t.get(j).copied().unwrap_or(0))
+                    + u64::from(m) * u64::from(self.n.get(j).copied().unwrap_or(0))
+                    + c;
+                if let Some(slot) = t.get_mut(j - 1) {
+                    *slot = s as u32;
+                }
+                c = s >> 32;
+            }
+            let s = u64::from(top) + c;
+            if let Some(slot) = t.last_mut() {
+                *slot = s as u32;
+            }
+            top = top2.wrapping_add((s >> 32) as u32);
+        }
+        if top != 0 || geq(&t, &self.n) {
+            sub_in_place(&mut t, &self.n);
+        }
+        t
+    }
+
+    /// s^e mod n as k big-endian bytes; `None` unless `sig` is exactly k bytes and < n.
+    pub fn public_op(&self, sig: &[u8]) -> Option<Vec<u8>> {
+        if sig.len() != self.k {
+            return None;
+        }
+        let s = from_be(sig, self.n.len())?;
+        if geq(&s, &self.n) {
+            return None;
+        }
+        let base = self.mul(&s, &self.r2);
+        let mut acc = base.clone();
+        let top = 31 - self.e.leading_zeros();
+        for bit in (0..top).rev() {
+            acc = self.mul(&acc, &acc);
+            if (self.e >> bit) & 1 == 1 {
+                acc = self.mul(&acc, &base);
+            }
+        }
+        let mut one = vec![0u32; self.n.len()];
+        *one.first_mut()? = 1;
+        Some(to_be(&self.mul(&acc, &one), self.k))
+    }
+}
+
+/// DigestInfo prefixes (RFC 8017 section 9.2, note 1).
+const SHA256_PREFIX: [u8; 19] =
+    [0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20];
+const SHA384_PREFIX: [u8; 19] =
+    [0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30];
+const SHA512_PREFIX: [u8; 19] =
+    [0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40];
+
+/// Verifies an RSASSA-PKCS1-v1_5 signature over a digest of 32, 48 or 64 bytes.
+pub fn verify_pkcs1v15(key: &MontKey, digest: &[u8], sig: &[u8]) -> bool {
+    let prefix: &[u8] = match digest.len() {
+        32 => &SHA256_PREFIX,
+        48 => &SHA384_PREFIX,
+        64 => &SHA512_PREFIX,
+        _ => return false,
+    };
+    let t_len = prefix.len() + digest.len();
+    if key.k < t_len + 11 {
+        return false;
+    }
+    let mut expected = Vec::with_capacity(key.k);
+    expected.extend_from_slice(&[0x00, 0x01]);
+    expected.resize(key.k - t_len - 1, 0xff);
+    expected.push(0x00);
+    expected.extend_from_slice(prefix);
+    expected.extend_from_slice(digest);
+    // Everything compared is public (signature, digest, key): no need for constant time.
+    key.public_op(sig).is_some_and(|em| em == expected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsa::traits::PublicKeyParts;
+    use rsa::BigUint;
+
+    #[test]
+    fn matches_a_reference_modpow() {
+        use rsa::pkcs8::DecodePrivateKey;
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for pem in [
+            include_str!("../../../testdata/rsa-a.pem"),
+            include_str!("../../../testdata/rsa-1024.pem"),
+            include_str!("../../../testdata/rsa-2056-e3.pem"),
+        ] {
+            let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem).unwrap();
+            let (n, e) = (key.n().to_bytes_be(), key.e().to_bytes_be());
+            let mk = MontKey::new(&n, &e).unwrap();
+            assert_eq!(mk.len(), n.len());
+            let nb = BigUint::from_bytes_be(&n);
+            for seed in 1u8..60 {
+                let mut x: Vec<u8> = (0..n.len()).map(|_| next() as u8).collect();
+                x[0] = seed % n[0].max(1); // keep it below n
+                let want = BigUint::from_bytes_be(&x).modpow(&BigUint::from_bytes_be(&e), &nb).to_bytes_be();
+                let got = mk.public_op(&x).unwrap();
+                let got_trimmed: Vec<u8> = got.iter().copied().skip_while(|b| *b == 0).collect();
+                assert_eq!(got_trimmed, want, "seed {seed}");
+            }
+            // Not exactly k bytes, or not below n: refused.
+            assert!(mk.public_op(&n[1..]).is_none());
+            assert!(mk.public_op(&n).is_none());
+        }
+        let mut even = vec![0xc5u8; 256];
+        even[255] = 0x10;
+        assert!(MontKey::new(&even, &[0x01, 0x00, 0x01]).is_none(), "even modulus");
+        let odd = vec![0xc5u8; 256];
+        assert!(MontKey::new(&odd, &[0x02]).is_none(), "even exponent");
+        assert!(MontKey::new(&odd, &[0x01]).is_none(), "e = 1");
+        assert!(MontKey::new(&odd, &[1, 0, 0, 0, 1]).is_none(), "exponent over 32 bits");
+        assert!(MontKey::new(&[0x10, 0x01], &[0x03]).is_none(), "tiny modulus");
+        assert!(MontKey::new(&vec![0xc5u8; 1025], &[0x03]).is_none(), "over 8192 bits");
+    }
+
+    #[test]
+    fn pkcs1v15_accepts_real_signatures_and_nothing_else() {
+        use rsa::pkcs8::DecodePrivateKey;
+        use sha2::{Digest, Sha256, Sha512};
+        for pem in [include_str!("../../../testdata/rsa-a.pem"), include_str!("../../../testdata/rsa-2056-e3.pem")] {
+            let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem).unwrap();
+            let mk = MontKey::new(&key.n().to_bytes_be(), &key.e().to_bytes_be()).unwrap();
+            let d256 = Sha256::digest(b"msg");
+            let sig = key.sign(rsa::Pkcs1v15Sign::new::<Sha256>(), &d256).unwrap();
+            assert!(verify_pkcs1v15(&mk, &d256, &sig));
+            assert!(!verify_pkcs1v15(&mk, &Sha256::digest(b"other"), &sig));
+            for i in (0..sig.len()).step_by(17) {
+                let mut bad = sig.clone();
+                bad[i] ^= 0x40;
+                assert!(!verify_pkcs1v15(&mk, &d256, &bad), "bit flip at {i}");
+            }
+            let mut longer = vec![0u8];
+            longer.extend_from_slice(&sig);
+            assert!(!verify_pkcs1v15(&mk, &d256, &longer));
+            let d512 = Sha512::digest(b"msg");
+            let sig512 = key.sign(rsa::Pkcs1v15Sign::new::<Sha512>(), &d512).unwrap();
+            assert!(verify_pkcs1v15(&mk, &d512, &sig512));
+            assert!(!verify_pkcs1v15(&mk, &d512, &sig), "a SHA-256 signature is not a SHA-512 one");
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Requests paused while what they need is fetched, in one place: which request waits
+//! for what and since when, and the `Set-Cookie`s a resumed request still has to add to
+//! its response.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use crate::core::gate::WaitFor;
+
+struct Waiting {
+    on: WaitFor,
+    since_ms: u64,
+}
+
+#[derive(Default)]
+pub struct Paused {
+    waiting: BTreeMap<u32, Waiting>,
+    /// For resumed requests, picked up in their response phase.
+    set_cookies: HashMap<u32, Vec<String>>,
+}
+
+impl Paused {
+    pub fn pause(&mut self, id: u32, on: WaitFor, now_ms: u64) {
+        self.waiting.insert(id, Waiting { on, since_ms: now_ms });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    /// Takes the requests that wait for `on`.
+    pub fn take_waiting_on(&mut self, on: WaitFor) -> Vec<u32> {
+        self.take(|w| w.on == on)
+    }
+
+    /// Takes the requests that have waited `max` or longer.
+    pub fn take_expired(&mut self, now_ms: u64, max: Duration) -> Vec<u32> {
+        let max_ms = u64::try_from(max.as_millis()).unwrap_or(u64::MAX);
+        self.take(|w| now_ms >= w.since_ms.saturating_add(max_ms))
+    }
+
+    fn take(&mut self, pick: impl Fn(&Waiting) -> bool) -> Vec<u32> {
+        let ids: Vec<u32> = self.waiting.iter().filter(|(_, w)| pick(w)).map(|(id, _)| *id).collect();
+        for id in &ids {
+            self.waiting.remove(id);
+        }
+        ids
+    }
+
+    /// `Set-Cookie`s for a request resumed from here.
+    pub fn keep_cookies(&mut self, id: u32, set_cookies: Vec<String>) {
+        if !set_cookies.is_empty() {
+            self.set_cookies.insert(id, set_cookies);
+        }
+    }
+
+    pub fn take_cookies(&mut self, id: u32) -> Option<Vec<String>> {
+        self.set_cookies.remove(&id)
+    }
+
+    /// The request ended (or its client left): drop whatever is kept for it.
+    pub fn forget(&mut self, id: u32) {
+        self.waiting.remove(&id);
+        self.set_cookies.remove(&id);
+    }
+}
