@@ -2,9 +2,13 @@
 oidc-gate, side by side in one run. Envoy runs on CPU 0 and wrk on CPU 1.
 
 Each listener answers with a direct_response route, so the numbers hold Envoy's own
-HTTP work plus whatever the filter adds, and no upstream. Also reports Envoy CPU time
-per request (from /proc), and the filter's added CPU per request against the baseline.
+HTTP work plus whatever the filter adds, and no upstream. Every case runs in each of
+--rounds interleaved rounds; the table shows medians (and the min-max of the ratio), and
+Envoy CPU time per request (from /proc) against the no-filter case of the same shape.
+With --compare OTHER.wasm, a second module runs beside the first in the same Envoy and
+the same rounds, so a change can be judged by ratios measured side by side.
 """
+import statistics
 import argparse
 import base64
 import json
@@ -62,14 +66,20 @@ def measure_logins(port, seconds):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--seconds", type=int, default=5, help="per case and round")
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--wasm", type=Path, default=WASM, help="the filter module to measure")
+    ap.add_argument("--compare", type=Path, help="another module, measured beside --wasm")
+    ap.add_argument("--no-logins", action="store_true", help="skip the logins-per-second measure")
     args = ap.parse_args()
-    wasm_path = args.wasm.resolve()
+    modules = {"gate": args.wasm.resolve()}
+    if args.compare:
+        modules["cmp"] = args.compare.resolve()
 
     work = Path(tempfile.mkdtemp(prefix="oidc-gate-bench-"))
-    ports = {name: free_port() for name in ("plain", "gate", "gate_nocache")}
+    names = ["plain", "gate_nocache", *modules]
+    ports = {name: free_port() for name in names}
     idp = Idp(work, extra=["--redirect-uri", f"http://127.0.0.1:{ports['gate']}/oauth2/callback"]).start()
     token = idp.client_credentials()
     base_cfg = {
@@ -80,11 +90,13 @@ def main():
         "session": {"keys": [base64.b64encode(os.urandom(32)).decode()]},
     }
     no_cache_cfg = {**base_cfg, "bearer": {**base_cfg["bearer"], "cache_size": 0}}
-    listeners = [
-        direct_listener("plain", ports["plain"], []),
-        direct_listener("gate", ports["gate"], [envoycfg.wasm_filter(wasm_path, base_cfg)]),
-        direct_listener("gate_nocache", ports["gate_nocache"], [envoycfg.wasm_filter(wasm_path, no_cache_cfg)]),
-    ]
+    listeners = [direct_listener("plain", ports["plain"], []),
+                 direct_listener("gate_nocache", ports["gate_nocache"], [envoycfg.wasm_filter(modules["gate"], no_cache_cfg)])]
+    for name, path in modules.items():
+        # Each module gets its own VM (vm_id), so the two never share state.
+        f = envoycfg.wasm_filter(path, base_cfg)
+        f["typed_config"]["config"]["vm_config"]["vm_id"] = f"oidc-gate-{name}"
+        listeners.append(direct_listener(name, ports[name], [f]))
     admin = free_port()
     cfg_path = work / "bench-envoy.json"
     cfg_path.write_text(json.dumps(envoycfg.bootstrap(admin, listeners, [envoycfg.cluster("idp", idp.port)])))
@@ -93,8 +105,8 @@ def main():
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if request(admin, "GET", "/ready").body.strip() == b"LIVE" and \
-                        request(ports["gate"], "GET", "/", {"authorization": f"Bearer {token}"}).status == 200:
+                if request(admin, "GET", "/ready").body.strip() == b"LIVE" and all(
+                        request(ports[m], "GET", "/", {"authorization": f"Bearer {token}"}).status == 200 for m in modules):
                     break
             except OSError:
                 pass
@@ -111,43 +123,71 @@ def main():
         session = "; ".join(f"{k}={v}" for k, v in browser.cookies().items() if k.startswith("__Host-oidc_session"))
         padding = "; ".join(f"c{i}={'x' * 90}" for i in range(28 - len(session) // 100))
         cookies = f"cookie: {session}; {padding}"
-        scenarios = [
-            ("no filter, API request with bearer token", "plain", [auth], "/"),
-            ("oidc-gate, valid bearer (cache hit)", "gate", [auth], "/"),
-            ("oidc-gate, no token -> 401", "gate", ["accept: application/json"], "/"),
-            ("oidc-gate, bypassed path", "gate", [], "/healthz"),
-            ("no filter, browser request, 2.8 KB cookies", "plain", [cookies], "/"),
-            ("oidc-gate, valid session cookie, 2.8 KB cookies", "gate", [cookies], "/"),
-            ("oidc-gate, cache off (RSA verify each request)", "gate_nocache", [auth], "/"),
-        ]
-        wrk(ports["plain"], 2, args.connections, [auth])  # warm-up
-        wrk(ports["gate"], 2, args.connections, [auth])
-        results = []
-        for label, listener, headers, path in scenarios:
-            before = cpu_seconds(envoy.pid)
-            rps, total, p99, bad = wrk(ports[listener], args.seconds, args.connections, headers, path)
-            cpu_us = (cpu_seconds(envoy.pid) - before) / max(total, 1) * 1e6
-            results.append((label, rps, p99, cpu_us, bad, "cookies" in label))
-            if "valid" in label and bad:
-                raise SystemExit(f"{label}: {bad} responses were not 2xx: the scenario is broken")
-
-        logins = measure_logins(ports["gate"], seconds=min(args.seconds, 10))
-        # Each row is compared with the no-filter row of the same request shape.
-        baseline = {r[5]: r for r in results if r[0].startswith("no filter")}
-        wasm = wasm_path.stat().st_size
-        print(f"\noidc-gate hot path: Envoy --concurrency 1 on CPU 0, wrk -t1 -c{args.connections} -d{args.seconds}s on CPU 1")
-        print(f"filter: {wasm_path.name} {wasm} bytes; envoy: {' '.join(envoy_command())}\n")
-        print(f"| {'scenario':<48} | {'req/s':>9} | {'vs no filter':>12} | {'p99':>8} | {'Envoy CPU/req':>13} | {'added':>8} |")
-        print(f"|{'-' * 50}|{'-' * 11}|{'-' * 14}|{'-' * 10}|{'-' * 15}|{'-' * 10}|")
-        for label, rps, p99, cpu_us, bad, shape in results:
-            base_rps, base_cpu = baseline[shape][1], baseline[shape][3]
-            note = f" ({bad} non-2xx)" if bad and "401" not in label else ""
-            print(f"| {label + note:<48} | {rps:>9.0f} | {rps / base_rps:>12.2f} | {p99:>8} | {cpu_us:>10.1f} us | {cpu_us - base_cpu:>+5.1f} us |")
-        print(f"\ncomplete browser logins through Envoy (302 -> IdP auto-login -> callback -> code exchange -> 302 -> 200),"
-              f" one client, IdP on the same 2 cores: {logins:.1f}/s")
+        cases = [("no filter, API request with bearer token", "plain", [auth], "/", "api")]
+        for m in modules:
+            tag = "" if m == "gate" else f" [{args.compare.name}]"
+            cases += [
+                (f"oidc-gate{tag}, valid bearer (cache hit)", m, [auth], "/", "api"),
+                (f"oidc-gate{tag}, no token -> 401", m, ["accept: application/json"], "/", "api"),
+                (f"oidc-gate{tag}, bypassed path", m, [], "/healthz", "api"),
+            ]
+        cases.append(("no filter, browser request, 2.8 KB cookies", "plain", [cookies], "/", "browser"))
+        for m in modules:
+            tag = "" if m == "gate" else f" [{args.compare.name}]"
+            cases.append((f"oidc-gate{tag}, valid session cookie, 2.8 KB cookies", m, [cookies], "/", "browser"))
+        cases.append(("oidc-gate, cache off (RSA verify each request)", "gate_nocache", [auth], "/", "api"))
+        for m in modules:
+            wrk(ports[m], 2, args.connections, [auth])  # warm-up
+        wrk(ports["plain"], 2, args.connections, [auth])
+        samples = {c[0]: [] for c in cases}
+        for _ in range(args.rounds):
+            for label, listener, headers, path, _shape in cases:
+                before = cpu_seconds(envoy.pid)
+                rps, total, p99, bad = wrk(ports[listener], args.seconds, args.connections, headers, path)
+                cpu_us = (cpu_seconds(envoy.pid) - before) / max(total, 1) * 1e6
+                if ("valid" in label or "bypass" in label or "no filter" in label) and bad:
+                    raise SystemExit(f"{label}: {bad} responses were not 2xx: the case is broken")
+                if "401" in label and bad < total:
+                    raise SystemExit(f"{label}: {total - bad} requests passed without a token: the filter is not running")
+                samples[label].append((rps, cpu_us, p99))
+        report(args, modules, cases, samples, envoy)
+        if not args.no_logins:
+            logins = measure_logins(ports["gate"], seconds=min(args.seconds * 2, 10))
+            print(f"\ncomplete browser logins through Envoy (302 -> IdP auto-login -> callback -> code exchange -> 302 -> 200),"
+                  f" one client, IdP on the same 2 cores: {logins:.1f}/s")
     finally:
         envoy.stop()
         idp.stop()
+
+
+def report(args, modules, cases, samples, envoy):
+    """Medians per case; each ratio against the no-filter case of the same shape in the same round."""
+    base = {shape: label for label, _, _, _, shape in cases if label.startswith("no filter")}
+    print(f"\noidc-gate hot path: Envoy --concurrency 1 on CPU 0, wrk -t1 -c{args.connections} on CPU 1, "
+          f"{args.rounds} interleaved rounds of {args.seconds}s per case; medians (ratio min-max)")
+    for m, path in modules.items():
+        print(f"{m}: {path} ({path.stat().st_size} bytes)")
+    print(f"envoy: {' '.join(envoy_command())}\n")
+    print(f"| {'case':<62} | {'req/s':>7} | {'vs no filter':>18} | {'Envoy CPU added':>15} |")
+    print(f"|{'-' * 64}|{'-' * 9}|{'-' * 20}|{'-' * 17}|")
+    ratios = {}
+    for label, _, _, _, shape in cases:
+        rows, base_rows = samples[label], samples[base[shape]]
+        r = [a[0] / b[0] for a, b in zip(rows, base_rows)]
+        added = [a[1] - b[1] for a, b in zip(rows, base_rows)]
+        ratios[label] = r
+        rps = statistics.median(x[0] for x in rows)
+        print(f"| {label:<62} | {rps:>7.0f} | {statistics.median(r):>5.2f} ({min(r):.2f}-{max(r):.2f}) | "
+              f"{statistics.median(added):>+10.1f} us |")
+    if len(modules) > 1:
+        print(f"\n{args.compare.name} against {args.wasm.name}, same rounds (median of per-round ratios of req/s):")
+        for label, listener, _, _, _ in cases:
+            if listener != "cmp":
+                continue
+            mine = label.replace(f" [{args.compare.name}]", "")
+            per_round = [a[0] / b[0] for a, b in zip(samples[label], samples[mine])]
+            print(f"  {mine.replace('oidc-gate, ', ''):<40} {statistics.median(per_round):.3f} "
+                  f"({min(per_round):.3f}-{max(per_round):.3f})")
 
 
 if __name__ == "__main__":
