@@ -16,7 +16,7 @@ def api_config(idp, **overrides):
         "idp_cluster": "idp",
         "client_id": "web",
         "bearer": {"audiences": ["api://orders", "api://orders-es256"]},
-        "identity_headers": {"x-user-id": "sub", "x-client-id": "client_id", "x-user-scope": "scope"},
+        "identity_headers": {"x-user-id": "sub", "x-client-id": "client_id", "x-user-scope": "scope", "x-user-email": "email"},
         "bypass": [{"prefix": "/healthz"}],
         "jwks_refetch_min_interval": "1s",
     }
@@ -101,6 +101,22 @@ def test_spoofed_identity_headers_never_reach_the_upstream(api):
     r = envoy.get("/orders", [("authorization", f"Bearer {no_scope}"), ("x-user-scope", "everything")])
     assert r.status == 200, r
     assert "x-user-scope" not in r.json()["headers"]
+
+
+def test_identity_headers_spelled_with_underscores_never_reach_the_app(api):
+    """CGI, WSGI and Rack servers read X_User_Email as X-User-Email (CVE-2024-45614): with a
+    token that has no email claim, a client-sent X_User_Email must not pass as the email.
+    (The rig's Envoy allows underscores, as Envoy does by default; the samples reject them.)"""
+    idp, envoy = api
+    spoofs = [("X_User_Email", "ceo@corp.example"), ("x-user_email", "ceo"), ("x_user_id", "admin"), ("X_Client_Id", "root")]
+    for path in ("/orders", "/healthz"):
+        r = envoy.get(path, [("authorization", f"Bearer {idp.client_credentials()}"), *spoofs])
+        assert r.status == 200, r
+        seen = {k.lower() for k in r.json()["headers"]}
+        assert not seen & {"x_user_email", "x-user_email", "x_user_id", "x_client_id"}, seen
+        assert "x-user-email" not in seen
+        if path == "/orders":
+            assert r.json()["headers"]["x-user-id"] == "service"
 
 
 def test_no_token_gets_401_with_a_bearer_challenge(api):

@@ -190,6 +190,29 @@ def test_return_targets_never_leave_the_site(rig, target):
     assert callback.headers["location"] in ("/", target) and not callback.headers["location"].startswith(("//", "/\\"))
 
 
+def test_a_callback_query_of_ten_thousand_parameters_is_refused_whole(site):
+    """`?0&1&...&9999` (about 49 KB) once cost a duplicate check against every earlier
+    parameter on the worker; now more than 64 parameters are refused without a look."""
+    _, envoy = site
+    b = Browser()
+    assert b.get(envoy.url + "/page").status == 302  # the IdP's keys are loaded
+    query = "&".join(str(i) for i in range(10_000))
+    assert len(query) > 48_000
+    r = b.get(f"{envoy.url}/oauth2/callback?{query}")
+    assert r.status == 400 and b"no longer valid" in r.body
+    assert "login failed: callback query is malformed" in envoy.proc.log()
+    # The worker is still there and serving.
+    assert b.get(envoy.url + "/healthz").status == 200
+
+
+def test_the_sign_in_unavailable_page_never_links_off_site(rig):
+    idp = rig.idp()
+    envoy = rig.envoy(login_config(idp, startup_wait="1s"), idp.port, normalize=False)  # the IdP never starts
+    r = Browser().get(envoy.url + "//evil.example/")
+    assert r.status == 503 and b"Sign-in is unavailable" in r.body
+    assert b'<a href="/">Start again</a>' in r.body and b"evil.example" not in r.body
+
+
 def test_absolute_form_request_to_another_host_is_refused_by_the_idp(rig):
     idp, envoy = start_site(rig)
     r = request(envoy.port, "GET", "https://evil.example/", {"accept": "text/html", "sec-fetch-mode": "navigate"})

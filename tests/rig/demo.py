@@ -47,6 +47,7 @@ class Demo:
             "scopes": ["openid", "email", "profile", "groups"],
             "session": {"keys": [{"env": "SESSION_KEY"}], "lifetime": "8h", "idle_timeout": "1h"},
             "identity_headers": {"x-user-id": "sub", "x-user-email": "email", "x-user-name": "name", "x-user-groups": "groups"},
+            "require_email_verified": True,
             "bearer": {"audiences": ["api://orders"]},
             "api_paths": [{"prefix": "/api/"}],
             "bypass": [{"prefix": "/healthz"}],

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::abi;
 
 use crate::core::gate::{CookieRewrite, Counter, Level, RequestHeaders};
-use crate::core::identity::{HeaderMapping, Identity};
+use crate::core::identity::{other_spellings, Identity};
 use crate::core::idp::Callout;
 use crate::core::rand::Random;
 use crate::core::web::LocalResponse;
@@ -73,18 +73,23 @@ impl Random for HostRandom {
     }
 }
 
-/// Makes the configured identity headers exactly the identity's: each is set (replacing
-/// whatever the client sent) or removed. Setting replaces in one host call, so the
-/// usual case, where every mapped claim is present, costs one call per header.
-pub fn set_identity_headers(mappings: &[HeaderMapping], identity: &Identity) {
-    for m in mappings {
-        match identity.headers.iter().find(|(name, _)| *name == m.header) {
-            Some((name, value)) => {
-                let _ = abi::replace_header(MapType::HttpRequestHeaders, name, value);
-            }
-            None => remove_request_header(&m.header),
+/// Makes the configured identity headers exactly the identity's: first every other
+/// spelling of them the client sent (`x_user_email`) is removed, then each is set
+/// (replacing whatever the client sent) or removed. Setting replaces in one host call.
+/// If the header names cannot be read, the request is refused rather than let through
+/// with a spelling that might pass.
+pub fn set_identity_headers(all_headers: &[String], identity: &Identity) -> Result<(), abi::HostError> {
+    let names = abi::header_names(MapType::HttpRequestHeaders)?;
+    for spoofed in other_spellings(all_headers, names.iter().map(String::as_str)) {
+        abi::remove_header(MapType::HttpRequestHeaders, spoofed)?;
+    }
+    for header in all_headers {
+        match identity.headers.iter().find(|(name, _)| name == header) {
+            Some((name, value)) => abi::replace_header(MapType::HttpRequestHeaders, name, value)?,
+            None => abi::remove_header(MapType::HttpRequestHeaders, header)?,
         }
     }
+    Ok(())
 }
 
 pub fn rewrite_cookie(rewrite: &CookieRewrite) {

@@ -46,7 +46,12 @@ pub fn apply(decision: Decision, config: &Config, metrics: &Metrics, rng: &HostR
     }
     match decision {
         Decision::Allow { identity, counter, cookie, set_cookies } => {
-            host::set_identity_headers(&config.identity_headers, &identity);
+            if let Err(e) = host::set_identity_headers(&config.identity.all_headers, &identity) {
+                host::log(LogLevel::Error, &format!("oidc-gate: cannot set the identity headers ({e:?}); refusing"));
+                metrics.inc(Denial::Unavailable.counter());
+                host::send(&Denial::Unavailable.response(&config.realm));
+                return Applied::Answered;
+            }
             host::rewrite_cookie(&cookie);
             metrics.inc(counter);
             Applied::Continue(set_cookies)

@@ -200,6 +200,15 @@ impl RootContext for Root {
                 self.metrics = Rc::new(Metrics::define());
                 let issuers: Vec<&str> = cfg.issuers.iter().map(|i| i.issuer.as_str()).collect();
                 host::log(LogLevel::Info, &format!("oidc-gate: configured for issuers {issuers:?}"));
+                if let Some(login) = cfg.issuers.first().filter(|i| i.audiences.is_empty()) {
+                    host::log(
+                        LogLevel::Warn,
+                        &format!(
+                            "oidc-gate: bearer.audiences is not set: bearer tokens of {} are refused (name the audiences to accept them)",
+                            login.issuer
+                        ),
+                    );
+                }
                 if let Some(login) = cfg.login.as_ref().filter(|l| !l.session.cookies.session().starts_with("__Host-"))
                 {
                     host::log(

@@ -158,6 +158,35 @@ fn a_request_that_waits_too_long_gets_503_and_a_gone_client_is_forgotten() {
 }
 
 #[test]
+fn identity_headers_in_other_spellings_never_reach_the_upstream() {
+    let (mut rig, _) = Rig::start(&config(json!({"bypass": [{"prefix": "/healthz"}],
+        "identity_headers": {"x-user-id": "sub", "x-user-email": "email"}})));
+    rig.load_keys();
+    let auth = format!("Bearer {}", api_token());
+    let spoofed: [(&str, &[u8]); 4] = [
+        ("x_user_email", b"ceo@corp.example"),
+        ("x-user_email", b"ceo"),
+        ("x_user_id", b"admin"),
+        ("x_user-id", b"root"),
+    ];
+    let mut headers: Vec<(&str, &[u8])> = vec![(":path", b"/orders"), ("authorization", auth.as_bytes())];
+    headers.extend(spoofed);
+    assert_eq!(rig.request(2, &headers), Action::Continue);
+    for (name, _) in spoofed {
+        assert!(rig.upstream_header(2, name).is_empty(), "{name} reached the upstream");
+    }
+    assert_eq!(rig.upstream_header(2, "x-user-id"), vec!["u1"]);
+    assert!(rig.upstream_header(2, "x-user-email").is_empty(), "the token has no email claim");
+    // Bypassed requests too.
+    let mut bypassed: Vec<(&str, &[u8])> = vec![(":path", b"/healthz")];
+    bypassed.extend(spoofed);
+    assert_eq!(rig.request(3, &bypassed), Action::Continue);
+    for (name, _) in spoofed {
+        assert!(rig.upstream_header(3, name).is_empty(), "{name} reached the upstream");
+    }
+}
+
+#[test]
 fn non_utf8_header_bytes_are_refused_not_a_crash() {
     let (mut rig, _) = Rig::start(&config(json!({"bypass": [{"prefix": "/healthz"}]})));
     rig.load_keys();

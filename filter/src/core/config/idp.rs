@@ -6,26 +6,19 @@ use super::defaults;
 use super::errors::Errors;
 use super::raw::RawConfig;
 use super::secret::Env;
+use crate::core::identity::{self, HeaderMapping};
 use crate::core::idp::{Client, ClientAuth, Clusters, IssuerConfig};
 use crate::core::web::AbsoluteUrl;
 
 /// The login `issuer` first, then `bearer.issuers`, each with its accepted audiences.
 pub(super) fn issuers(raw: &RawConfig, errors: &mut Errors) -> Vec<IssuerConfig> {
     let mut issuers = Vec::new();
-    let login_audiences = if raw.bearer.audiences.is_empty() {
-        raw.client_id.iter().cloned().collect::<Vec<_>>()
-    } else {
-        raw.bearer.audiences.clone()
-    };
+    // No default audience: a client's ID tokens name it as their audience, so `client_id`
+    // would let ID tokens (and tokens of other apps with the same client) in as bearer
+    // credentials. Without `bearer.audiences`, the login issuer's tokens are all refused.
     match raw.issuer.as_deref() {
         None | Some("") => errors.push("issuer", "required: the OpenID provider's issuer URL"),
-        Some(issuer) => {
-            if login_audiences.is_empty() {
-                errors
-                    .push("bearer.audiences", "required when client_id is not set: a token's audience must be checked");
-            }
-            issuers.extend(issuer_config(errors, "issuer", issuer, login_audiences));
-        }
+        Some(issuer) => issuers.extend(issuer_config(errors, "issuer", issuer, raw.bearer.audiences.clone(), None)),
     }
     for (n, extra) in raw.bearer.issuers.iter().enumerate() {
         let field = format!("bearer.issuers[{n}]");
@@ -35,7 +28,17 @@ pub(super) fn issuers(raw: &RawConfig, errors: &mut Errors) -> Vec<IssuerConfig>
         if issuers.iter().any(|i: &IssuerConfig| i.issuer == extra.issuer) {
             errors.push(format!("{field}.issuer"), "is listed twice");
         } else {
-            issuers.extend(issuer_config(errors, &format!("{field}.issuer"), &extra.issuer, extra.audiences.clone()));
+            let headers = extra
+                .identity_headers
+                .as_ref()
+                .map(|h| identity::compile(&format!("{field}.identity_headers"), h, errors));
+            issuers.extend(issuer_config(
+                errors,
+                &format!("{field}.issuer"),
+                &extra.issuer,
+                extra.audiences.clone(),
+                headers,
+            ));
         }
     }
     if raw.bearer.audiences.iter().any(String::is_empty) {
@@ -44,7 +47,13 @@ pub(super) fn issuers(raw: &RawConfig, errors: &mut Errors) -> Vec<IssuerConfig>
     issuers
 }
 
-fn issuer_config(errors: &mut Errors, field: &str, issuer: &str, audiences: Vec<String>) -> Option<IssuerConfig> {
+fn issuer_config(
+    errors: &mut Errors,
+    field: &str,
+    issuer: &str,
+    audiences: Vec<String>,
+    identity_headers: Option<Vec<HeaderMapping>>,
+) -> Option<IssuerConfig> {
     let url = match AbsoluteUrl::parse(issuer) {
         Ok(u) => u,
         Err(e) => {
@@ -58,7 +67,7 @@ fn issuer_config(errors: &mut Errors, field: &str, issuer: &str, audiences: Vec<
     }
     let discovery = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
     let discovery_url = AbsoluteUrl::parse(&discovery).ok()?;
-    Some(IssuerConfig { issuer: issuer.to_string(), discovery_url, audiences })
+    Some(IssuerConfig { issuer: issuer.to_string(), discovery_url, audiences, identity_headers })
 }
 
 pub(super) fn clusters(raw: &RawConfig, errors: &mut Errors) -> Clusters {

@@ -17,7 +17,7 @@ use std::time::Duration;
 pub use errors::ConfigError;
 pub use login::{LoginConfig, SessionConfig};
 
-use crate::core::identity::HeaderMapping;
+use crate::core::identity::{self, IdentityConfig};
 use crate::core::idp::{Client, Clusters, IssuerConfig};
 use crate::core::token::AlgSet;
 use crate::core::web::PathRule;
@@ -34,7 +34,7 @@ pub struct Config {
     pub client: Client,
     pub algorithms: AlgSet,
     pub cache_size: usize,
-    pub identity_headers: Vec<HeaderMapping>,
+    pub identity: IdentityConfig,
     pub bypass: Vec<PathRule>,
     pub clock_skew: Duration,
     pub metadata_refresh: Duration,
@@ -71,7 +71,7 @@ fn compile(raw: &RawConfig, env: &dyn Env) -> Result<Config, Vec<ConfigError>> {
         raw.bearer.cache_size.unwrap_or(defaults::CACHE_SIZE),
         defaults::MAX_CACHE_SIZE,
     );
-    let identity_headers = crate::core::identity::compile(&raw.identity_headers, &mut errors);
+    let identity = identity_config(raw, &issuers, &mut errors);
     let bypass = path_rules("bypass", Some(&raw.bypass), &mut errors);
     let timing = timing(raw, &mut errors);
     let realm = realm(raw, &mut errors);
@@ -82,7 +82,7 @@ fn compile(raw: &RawConfig, env: &dyn Env) -> Result<Config, Vec<ConfigError>> {
         client,
         algorithms,
         cache_size,
-        identity_headers,
+        identity,
         bypass,
         clock_skew: timing.clock_skew,
         metadata_refresh: timing.metadata_refresh,
@@ -92,6 +92,17 @@ fn compile(raw: &RawConfig, env: &dyn Env) -> Result<Config, Vec<ConfigError>> {
         realm,
         login,
     })
+}
+
+fn identity_config(raw: &RawConfig, issuers: &[IssuerConfig], errors: &mut Errors) -> IdentityConfig {
+    let headers = identity::compile("identity_headers", &raw.identity_headers, errors);
+    let mut all_headers: Vec<String> = headers.iter().map(|m| m.header.clone()).collect();
+    for own in issuers.iter().filter_map(|i| i.identity_headers.as_ref()) {
+        all_headers.extend(own.iter().map(|m| m.header.clone()));
+    }
+    all_headers.sort();
+    all_headers.dedup();
+    IdentityConfig { headers, require_email_verified: raw.require_email_verified.unwrap_or(false), all_headers }
 }
 
 struct Timing {

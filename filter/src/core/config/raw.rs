@@ -26,6 +26,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub identity_headers: BTreeMap<String, String>,
     #[serde(default)]
+    pub require_email_verified: Option<bool>,
+    #[serde(default)]
     pub bypass: Vec<RawPathRule>,
     #[serde(default)]
     pub clock_skew: Option<String>,
@@ -93,6 +95,9 @@ pub struct RawIssuer {
     pub issuer: String,
     #[serde(default)]
     pub audiences: Vec<String>,
+    /// Headers for this issuer's tokens, instead of the top-level `identity_headers`.
+    #[serde(default)]
+    pub identity_headers: Option<BTreeMap<String, String>>,
 }
 
 /// A path rule: exactly one of `prefix`, `exact`, `regex`.

@@ -59,7 +59,7 @@ fn the_issue_example_loads() {
     assert_eq!(c.issuers[0].audiences, vec!["api://orders"]);
     assert_eq!(c.issuers[1].issuer, "https://other-as.example.com");
     assert_eq!(c.client.secret.as_ref().unwrap().expose(), "s3cret");
-    assert_eq!(c.identity_headers.len(), 3);
+    assert_eq!(c.identity.headers.len(), 3);
     assert_eq!(c.bypass.len(), 3);
     assert_eq!(c.clock_skew, Duration::from_secs(60));
     let other = AbsoluteUrl::parse("https://other-host.example.com/jwks").unwrap();
@@ -76,7 +76,7 @@ fn the_issue_example_loads() {
 #[test]
 fn defaults() {
     let c = load(base().to_string().as_bytes(), &env()).unwrap();
-    assert_eq!(c.issuers[0].audiences, vec!["web"], "audience defaults to client_id");
+    assert!(c.issuers[0].audiences.is_empty(), "no default audience: client_id would let ID tokens in");
     assert_eq!(c.clock_skew, Duration::from_secs(60));
     assert_eq!(c.cache_size, defaults::CACHE_SIZE);
     assert_eq!(c.metadata_refresh, Duration::from_secs(600));
@@ -98,7 +98,7 @@ fn errors_name_their_field_exactly() {
         ),
         (with(json!({"issuer": "idp.example.com"})), vec!["issuer: must be an absolute URL like https://host/path"]),
         (with(json!({"idp_cluster": null})), vec!["idp_cluster: required: the Envoy cluster that reaches the OpenID provider"]),
-        (with(json!({"client_id": null})), vec!["bearer.audiences: required when client_id is not set: a token's audience must be checked"]),
+        (with(json!({"client_id": null})), vec![]),
         (with(json!({"client_secret": {"env": "NOPE"}})), vec!["client_secret.env: names an environment variable that is not set in the VM"]),
         (with(json!({"client_secret": 5})), vec!["client_secret: a secret is a string or {\"env\": \"NAME\"}"]),
         (with(json!({"clock_skew": "60"})), vec!["clock_skew: is not a duration: use a number with a unit, e.g. \"30s\", \"10m\", \"8h\""]),

@@ -62,9 +62,7 @@ impl Gate {
         };
         // ID tokens prove a login to this client; they are no API credential, and one
         // that leaked (an `id_token_hint` in a logout URL, say) must not open the API.
-        if jwt.claims().contains_key("nonce") {
-            return Err(invalid(JwtError::IdTokenAsBearer));
-        }
+        jwt.access_token().map_err(invalid)?;
         let expect = Expect {
             issuer: &provider.config.issuer,
             audiences: &provider.config.audiences,
@@ -72,7 +70,9 @@ impl Gate {
             skew: self.config.clock_skew,
         };
         let exp = jwt.check(&expect).map_err(invalid)?;
-        let identity = Identity::from_claims(&self.config.identity_headers, jwt.claims());
+        let identity = &self.config.identity;
+        let mappings = provider.config.identity_headers.as_ref().unwrap_or(&identity.headers);
+        let identity = Identity::from_claims(mappings, jwt.claims(), identity.require_email_verified);
         self.tokens.insert(key_of(token), Cached { exp, refresh_at: u64::MAX, identity: identity.clone() }, now_s);
         Ok(identity)
     }

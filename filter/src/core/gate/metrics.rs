@@ -27,7 +27,7 @@ pub enum Counter {
     JwksFailure,
 }
 
-const JWT_ERRORS: [JwtError; 11] = [
+const JWT_ERRORS: [JwtError; 12] = [
     JwtError::Malformed,
     JwtError::DisallowedAlg,
     JwtError::UnknownIssuer,
@@ -39,6 +39,7 @@ const JWT_ERRORS: [JwtError; 11] = [
     JwtError::WrongAudience,
     JwtError::UnsupportedCrit,
     JwtError::IdTokenAsBearer,
+    JwtError::NotAccessToken,
 ];
 
 const PLAIN: [Counter; 19] = [

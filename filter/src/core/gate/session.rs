@@ -31,7 +31,8 @@ impl Gate {
         }
         match session::read_sealed(config, sealed.as_deref(), now_s) {
             SessionState::Valid { mut session, reissue } => {
-                let identity = Identity::from_claims(&self.config.identity_headers, &session.claims);
+                let mapping = &self.config.identity;
+                let identity = Identity::from_claims(&mapping.headers, &session.claims, mapping.require_email_verified);
                 let mut set_cookies = Vec::new();
                 if reissue {
                     session.seen = now_s;

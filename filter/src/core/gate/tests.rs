@@ -6,7 +6,7 @@ use std::rc::Rc;
 use super::*;
 use crate::core::idp::FetchKind;
 use crate::core::session;
-use crate::core::testing::keys::{jwks, rsa_a, sign};
+use crate::core::testing::keys::{jwks, rsa_a, sign, sign_with_header};
 use crate::core::testing::{
     config, discovery, feed, login_config, session as alice, FixedRng as Rng, MapHeaders, ISS, NOW_MS, NOW_S as NOW,
     REFRESH,
@@ -143,14 +143,43 @@ fn bypass_skips_authentication_but_only_for_clean_paths() {
 }
 
 #[test]
-fn an_id_token_is_not_a_bearer_credential() {
+fn an_id_token_or_another_kind_of_token_is_not_a_bearer_credential() {
     let mut g = gate();
     let a = rsa_a();
     feed_keys(&mut g, &jwks(&[(&a, "k1")]), NOW_MS);
-    let claims = json!({"iss": ISS, "sub": "u1", "aud": "api", "exp": NOW + 300, "nonce": "n"});
-    let t = sign(&a, Alg::RS256, "k1", &claims);
-    let (dec, _) = decide(&mut g, &facts("/x", Some(&t)), NOW_MS, true);
-    assert_eq!(d(dec), D::Deny(Denial::InvalidToken(JwtError::IdTokenAsBearer)));
+    let base = json!({"iss": ISS, "sub": "u1", "aud": "api", "exp": NOW + 300});
+    let with = |k: &str, v: &str| {
+        let mut c = base.clone();
+        c[k] = json!(v);
+        c
+    };
+    let header = |typ: &str| json!({"alg": "RS256", "kid": "k1", "typ": typ});
+    let refused = [
+        (sign(&a, Alg::RS256, "k1", &with("nonce", "n")), JwtError::IdTokenAsBearer),
+        // An ID token issued without a nonce (refresh or password grant) still has these.
+        (sign(&a, Alg::RS256, "k1", &with("at_hash", "x")), JwtError::IdTokenAsBearer),
+        (sign(&a, Alg::RS256, "k1", &with("c_hash", "x")), JwtError::IdTokenAsBearer),
+        (sign_with_header(&a, header("logout+jwt"), &base), JwtError::NotAccessToken),
+        (sign_with_header(&a, header("secevent+jwt"), &base), JwtError::NotAccessToken),
+    ];
+    for (t, why) in refused {
+        assert_eq!(d(decide(&mut g, &facts("/x", Some(&t)), NOW_MS, true).0), D::Deny(Denial::InvalidToken(why)));
+    }
+    for typ in ["JWT", "at+jwt", "application/at+JWT"] {
+        let t = sign_with_header(&a, header(typ), &base);
+        assert!(matches!(d(decide(&mut g, &facts("/x", Some(&t)), NOW_MS, true).0), D::Allow(..)), "{typ}");
+    }
+}
+
+#[test]
+fn without_bearer_audiences_the_login_issuers_tokens_are_refused_even_for_client_id() {
+    let mut g = Gate::new(Rc::new(login_config(json!({"bearer": null}))));
+    feed_keys(&mut g, &jwks(&[(&rsa_a(), "k1")]), NOW_MS);
+    let t = sign(&rsa_a(), Alg::RS256, "k1", &json!({"iss": ISS, "sub": "u1", "aud": "web", "exp": NOW + 300}));
+    assert_eq!(
+        d(decide(&mut g, &facts("/x", Some(&t)), NOW_MS, true).0),
+        D::Deny(Denial::InvalidToken(JwtError::WrongAudience))
+    );
 }
 
 #[test]
@@ -270,4 +299,54 @@ fn active_use_keeps_a_session_past_its_first_idle_deadline_and_idleness_ends_it(
         d(decide(&mut g, &browser("/busy", &cookie), idle_over, true).0),
         D::Respond(302, Counter::LoginStarted)
     );
+}
+
+#[test]
+fn the_sign_in_unavailable_page_links_back_only_to_this_site() {
+    let mut g = Gate::new(Rc::new(login_config(json!({}))));
+    let clusters = g.config.clusters.clone();
+    let _ = g.providers[0].poll(NOW_MS, &clusters);
+    g.providers[0].on_response(FetchKind::Discovery, None, b"", NOW_MS, REFRESH);
+    for (path, link) in [("//evil.example/", "/"), ("/\\evil.example", "/"), ("/reports?y=2026", "/reports?y=2026")] {
+        let (dec, _) = decide(&mut g, &browser(path, ""), NOW_MS, true);
+        let Decision::Respond { response, counter, .. } = dec else { panic!("{dec:?}") };
+        assert_eq!((response.status, counter), (503, Counter::DeniedUnavailable));
+        assert!(response.body.contains(&format!("<a href=\"{link}\">Start again</a>")), "{path}: {}", response.body);
+    }
+}
+
+#[test]
+fn identity_headers_per_issuer_and_unverified_email() {
+    let other = "https://other.example.com";
+    let mut g = Gate::new(Rc::new(config(json!({
+        "identity_headers": {"x-user-id": "sub", "x-user-email": "email"},
+        "require_email_verified": true,
+        "bearer": {"audiences": ["api"], "issuers": [{"issuer": other, "audiences": ["api"],
+            "identity_headers": {"x-partner-id": "sub", "x-partner-iss": "iss"}}]},
+    }))));
+    assert_eq!(g.config.identity.all_headers, vec!["x-partner-id", "x-partner-iss", "x-user-email", "x-user-id"]);
+    let clusters = g.config.clusters.clone();
+    feed_keys(&mut g, &jwks(&[(&rsa_a(), "k1")]), NOW_MS);
+    let doc = json!({"issuer": other, "jwks_uri": "https://other.example.com/jwks"}).to_string();
+    feed(&mut g.providers[1], &clusters, &doc, &jwks(&[(&rsa_a(), "k1")]), NOW_MS);
+    let headers = |g: &mut Gate, claims: serde_json::Value| match decide(
+        g,
+        &facts("/x", Some(&sign(&rsa_a(), Alg::RS256, "k1", &claims))),
+        NOW_MS,
+        true,
+    )
+    .0
+    {
+        Decision::Allow { identity, .. } => identity.headers.clone(),
+        other => panic!("{other:?}"),
+    };
+    let pair = |h: &str, v: &str| (h.to_string(), v.to_string());
+    let mine = json!({"iss": ISS, "sub": "u1", "aud": "api", "exp": NOW + 300, "email": "ceo@corp.example"});
+    assert_eq!(headers(&mut g, mine.clone()), vec![pair("x-user-id", "u1")], "an unverified email is no email");
+    let mut verified = mine;
+    verified["email_verified"] = json!(true);
+    assert_eq!(headers(&mut g, verified), vec![pair("x-user-email", "ceo@corp.example"), pair("x-user-id", "u1")]);
+    let theirs =
+        json!({"iss": other, "sub": "u1", "aud": "api", "exp": NOW + 300, "email": "x@y", "email_verified": true});
+    assert_eq!(headers(&mut g, theirs), vec![pair("x-partner-id", "u1"), pair("x-partner-iss", other)]);
 }

@@ -8,6 +8,7 @@ use crate::core::login;
 use crate::core::rand::Random;
 use crate::core::web::pages::Page;
 use crate::core::web::path_rule::any_match;
+use crate::core::web::safe_return;
 
 /// Who is asking, as far as the request tells.
 enum Client {
@@ -73,7 +74,10 @@ impl Gate {
                 return Decision::Wait(WaitFor::Provider(0));
             }
             let rid = req.header("x-request-id");
-            let response = Page::IdpUnreachable.render(None, rid.as_deref(), &req.path_and_query);
+            // "Start again" goes back to the page asked for, if that is a path on this site:
+            // without merge_slashes, `//evil.example/` would otherwise be a link off-site.
+            let restart = safe_return(&req.path_and_query, &[]);
+            let response = Page::IdpUnreachable.render(None, rid.as_deref(), &restart);
             return Decision::Respond { response, counter: Counter::DeniedUnavailable, log: None };
         };
         let target = req.path_and_query.clone();

@@ -14,11 +14,55 @@ pub struct Identity {
     pub headers: Vec<(String, String)>,
 }
 
+/// How claims become identity headers.
+#[derive(Debug, Clone, Default)]
+pub struct IdentityConfig {
+    /// `identity_headers`: for sessions and for tokens of issuers without their own.
+    pub headers: Vec<HeaderMapping>,
+    /// `require_email_verified`: `email` counts only with `email_verified: true`.
+    pub require_email_verified: bool,
+    /// Every header any mapping sets (global and per issuer). Each is set or removed on
+    /// every request, and removed in every other spelling (`_` for `-`, any case).
+    pub all_headers: Vec<String>,
+}
+
 impl Identity {
-    /// The identity the configured mappings make of verified claims.
-    pub fn from_claims(mappings: &[HeaderMapping], claims: &Map<String, Value>) -> Rc<Identity> {
-        Rc::new(Identity { headers: headers_for(mappings, claims) })
+    /// The identity `mappings` make of verified claims. With `require_email_verified`,
+    /// an `email` claim without `email_verified: true` is as good as absent.
+    pub fn from_claims(
+        mappings: &[HeaderMapping],
+        claims: &Map<String, Value>,
+        require_email_verified: bool,
+    ) -> Rc<Identity> {
+        let unverified = require_email_verified && !email_verified(claims);
+        let usable = |m: &&HeaderMapping| !(unverified && top_level(&m.claim) == "email");
+        let headers =
+            mappings.iter().filter(usable).filter_map(|m| claim_value(claims, &m.claim).map(|v| (m.header.clone(), v)));
+        Rc::new(Identity { headers: headers.collect() })
     }
+}
+
+/// `email_verified` is `true` (a boolean, or the string some IdPs send).
+pub fn email_verified(claims: &Map<String, Value>) -> bool {
+    match claims.get("email_verified") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
+/// The names among `request_headers` that spell a configured identity header another way
+/// (`x_user_email` or `X_User-Email` for `x-user-email`): CGI, WSGI and Rack servers read
+/// them as the same variable, so a client could pose as the gate. They are removed.
+pub fn other_spellings<'a>(configured: &[String], request_headers: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let same = |a: &str, b: &str| {
+        a.len() == b.len()
+            && a.bytes().zip(b.bytes()).all(|(x, y)| {
+                let fold = |c: u8| if c == b'_' { b'-' } else { c.to_ascii_lowercase() };
+                fold(x) == fold(y)
+            })
+    };
+    request_headers.filter(|n| configured.iter().any(|c| !n.eq_ignore_ascii_case(c) && same(n, c))).collect()
 }
 
 /// Header values longer than this are not set.
@@ -75,14 +119,14 @@ pub fn check_header_name(name: &str) -> Result<(), HeaderNameError> {
     Ok(())
 }
 
-/// Compiles `identity_headers` (`{"header": "claim"}`).
-pub fn compile(raw: &BTreeMap<String, String>, errors: &mut Errors) -> Vec<HeaderMapping> {
+/// Compiles an `identity_headers` map (`{"header": "claim"}`) found at `field`.
+pub fn compile(field: &str, raw: &BTreeMap<String, String>, errors: &mut Errors) -> Vec<HeaderMapping> {
     let mut mappings = Vec::new();
     for (header, claim) in raw {
         if let Err(e) = check_header_name(header) {
-            errors.push(format!("identity_headers.{header}"), e);
+            errors.push(format!("{field}.{header}"), e);
         } else if claim.is_empty() {
-            errors.push(format!("identity_headers.{header}"), "must name a claim");
+            errors.push(format!("{field}.{header}"), "must name a claim");
         } else {
             mappings.push(HeaderMapping { header: header.clone(), claim: claim.clone() });
         }
@@ -144,8 +188,10 @@ pub fn kept_claims(mappings: &[HeaderMapping], claims: &Map<String, Value>) -> M
             out.insert(key.to_string(), v.clone());
         }
     }
-    if let Some(sub) = claims.get("sub") {
-        out.insert("sub".into(), sub.clone());
+    for always in ["sub", "email_verified"] {
+        if let Some(v) = claims.get(always) {
+            out.insert(always.into(), v.clone());
+        }
     }
     out
 }
@@ -157,11 +203,6 @@ pub fn lacks_mapped_claims(mappings: &[HeaderMapping], claims: &Map<String, Valu
 
 fn top_level(claim: &str) -> &str {
     claim.split('.').next().unwrap_or(claim)
-}
-
-/// The identity headers for a set of verified claims.
-pub fn headers_for(mappings: &[HeaderMapping], claims: &Map<String, Value>) -> Vec<(String, String)> {
-    mappings.iter().filter_map(|m| claim_value(claims, &m.claim).map(|v| (m.header.clone(), v))).collect()
 }
 
 #[cfg(test)]
@@ -197,6 +238,44 @@ mod tests {
         assert_eq!(claim_value(&c, "big"), None);
         let groups = claims(json!({"groups": ["dev", "x,admins"]}));
         assert_eq!(claim_value(&groups, "groups"), None, "a comma inside a group would forge another group");
+    }
+
+    #[test]
+    fn email_counts_only_when_verified_if_so_configured() {
+        let m = vec![
+            HeaderMapping { header: "x-user-email".into(), claim: "email".into() },
+            HeaderMapping { header: "x-user-id".into(), claim: "sub".into() },
+        ];
+        let unverified = claims(json!({"sub": "u", "email": "ceo@corp.example", "email_verified": false}));
+        let headers = |c: &Map<String, Value>, require| Identity::from_claims(&m, c, require).headers.clone();
+        assert_eq!(headers(&unverified, true), vec![("x-user-id".to_string(), "u".to_string())]);
+        assert_eq!(headers(&unverified, false).len(), 2);
+        let absent = claims(json!({"sub": "u", "email": "a@b"}));
+        assert_eq!(headers(&absent, true).len(), 1);
+        for verified in [json!(true), json!("true"), json!("True")] {
+            let c = claims(json!({"sub": "u", "email": "a@b", "email_verified": verified}));
+            assert_eq!(headers(&c, true).len(), 2);
+        }
+    }
+
+    #[test]
+    fn other_spellings_of_identity_headers_are_found() {
+        let configured = vec!["x-user-email".to_string(), "kubeflow-userid".to_string()];
+        let sent = [
+            "x_user_email",
+            "X_User-Email",
+            "x-user_email",
+            "x-user-email",
+            "x_user_emails",
+            "xx_user_email",
+            "kubeflow_userid",
+            "authorization",
+            "x-user--email",
+        ];
+        assert_eq!(
+            other_spellings(&configured, sent.iter().copied()),
+            vec!["x_user_email", "X_User-Email", "x-user_email", "kubeflow_userid"]
+        );
     }
 
     #[test]

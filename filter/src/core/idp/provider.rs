@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::callout::{CalloutTarget, Clusters};
 use super::metadata::Metadata;
+use crate::core::identity::HeaderMapping;
 use crate::core::token::KeySet;
 use crate::core::web::AbsoluteUrl;
 
@@ -17,6 +18,8 @@ pub struct IssuerConfig {
     pub issuer: String,
     pub discovery_url: AbsoluteUrl,
     pub audiences: Vec<String>,
+    /// Identity headers for this issuer's tokens; `None`: the top-level ones.
+    pub identity_headers: Option<Vec<HeaderMapping>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -15,6 +15,7 @@ fn provider() -> Provider {
         issuer: ISS.to_string(),
         discovery_url: AbsoluteUrl::parse("https://idp.example.com/.well-known/openid-configuration").unwrap(),
         audiences: vec!["api".into()],
+        identity_headers: None,
     })
 }
 

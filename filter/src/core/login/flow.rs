@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::core::config::SessionConfig;
 use crate::core::rand::{random_token, Random};
 use crate::core::session::cookie::ATTRS;
+use crate::core::session::names::MAX_OWN_COOKIES;
 use crate::core::session::FLOW_ID_LEN;
 use crate::core::web::{cookies, safe_return};
 
@@ -17,6 +18,9 @@ pub const FLOW_TTL: Duration = Duration::from_secs(600);
 pub const MAX_FLOWS: usize = 4;
 /// The longest original URL kept for the return after login.
 pub const MAX_TARGET: usize = 1536;
+/// The most flow cookies one request makes the filter open; a browser never holds more
+/// than [`MAX_FLOWS`], so any beyond this are cleared unopened.
+pub const MAX_OPENED_FLOWS: usize = 2 * MAX_FLOWS;
 
 /// `Debug` shows no secret.
 #[derive(Serialize, Deserialize, Clone, PartialEq)]
@@ -78,21 +82,29 @@ impl Flow {
 }
 
 /// Clears flow cookies that are expired or unreadable, and the oldest ones beyond
-/// [`MAX_FLOWS`] - 1, so that a new flow makes at most [`MAX_FLOWS`].
+/// [`MAX_FLOWS`] - 1, so that a new flow makes at most [`MAX_FLOWS`]. Opens at most
+/// [`MAX_OPENED_FLOWS`] and clears at most [`MAX_OWN_COOKIES`].
 pub fn drop_old_flows(config: &SessionConfig, cookie_header: Option<&str>, now_s: u64) -> Vec<String> {
     let mut live: Vec<(u64, &str)> = Vec::new();
     let mut clear = Vec::new();
+    let mut opened = 0;
     for (name, value) in cookie_header.map(cookies::parse).into_iter().flatten() {
-        if !config.cookies.is_flow(name) {
+        if !config.cookies.is_flow(name) || live.iter().any(|(_, n)| *n == name) || clear.contains(&name) {
             continue;
         }
-        match Flow::unseal(config, name, value) {
+        opened += 1;
+        let flow = if opened <= MAX_OPENED_FLOWS { Flow::unseal(config, name, value) } else { None };
+        match flow {
             Some(f) if !f.expired(now_s) => live.push((f.created, name)),
             _ => clear.push(name),
+        }
+        if clear.len() + live.len() >= MAX_OWN_COOKIES + MAX_FLOWS {
+            break;
         }
     }
     live.sort();
     let excess = live.len().saturating_sub(MAX_FLOWS - 1);
     clear.extend(live.iter().take(excess).map(|(_, n)| *n));
+    clear.truncate(MAX_OWN_COOKIES);
     clear.into_iter().map(|n| cookies::clear_cookie(n, &ATTRS)).collect()
 }

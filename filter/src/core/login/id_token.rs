@@ -42,7 +42,7 @@ pub fn on_token_response(
     let id_token = tokens.id_token.ok_or(LoginError::BadTokenResponse)?;
     let claims = verified_claims(ctx, &id_token, flow, now_s)?;
     let sub = claims.get("sub").and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or(LoginError::MissingSub)?;
-    let mappings = &ctx.config.identity_headers;
+    let mappings = &ctx.config.identity.headers;
     let session = Session {
         sub: sub.to_string(),
         iat: now_s,
@@ -104,7 +104,7 @@ pub fn on_userinfo_response(
     if info.get("sub").and_then(Value::as_str) != Some(session.sub.as_str()) {
         return Err(LoginError::UserinfoSubMismatch);
     }
-    for (k, v) in kept_claims(&ctx.config.identity_headers, &info) {
+    for (k, v) in kept_claims(&ctx.config.identity.headers, &info) {
         session.claims.entry(k).or_insert(v);
     }
     Ok(())

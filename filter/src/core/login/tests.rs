@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::callback::LoginContext;
-use super::flow::FLOW_TTL;
+use super::flow::{self, FLOW_TTL};
 use super::id_token::{on_token_response, on_userinfo_response};
 use super::*;
 use crate::core::config::Config;
@@ -31,6 +31,7 @@ fn provider(iss_supported: bool) -> Provider {
         issuer: ISS.into(),
         discovery_url: AbsoluteUrl::parse("https://idp.example.com/.well-known/openid-configuration").unwrap(),
         audiences: vec!["web".into()],
+        identity_headers: None,
     });
     let doc = discovery(json!({"authorization_response_iss_parameter_supported": iss_supported}));
     feed(&mut p, &c.clusters, &doc, &jwks(&[(&rsa_a(), "k1")]), 0);
@@ -262,6 +263,26 @@ fn the_callback_ends_with_the_session_set_the_flow_cleared_and_the_page() {
     assert!(!header(&r, "set-cookie")
         .iter()
         .any(|c| c.starts_with("__Host-oidc_session=") && !c.contains("Max-Age=0")));
+}
+
+#[test]
+fn a_cookie_header_stuffed_with_flows_costs_a_bounded_number_of_opens_and_clears() {
+    let c = config();
+    let session = &c.login.as_ref().unwrap().session;
+    let mut rng = Rng(3);
+    let flows: Vec<String> = (0..40)
+        .map(|i| {
+            let f = Flow::new("/", NOW + i, &mut rng);
+            f.set_cookie(session, &mut rng).unwrap().split(';').next().unwrap().to_string()
+        })
+        .collect();
+    let cleared = flow::drop_old_flows(session, Some(&flows.join("; ")), NOW + 50);
+    assert_eq!(cleared.len(), crate::core::session::names::MAX_OWN_COOKIES);
+    // The three newest of the opened flows are kept, so a new login makes four.
+    let opened: Vec<&str> = flows[..flow::MAX_OPENED_FLOWS].iter().map(|f| f.split('=').next().unwrap()).collect();
+    for kept in &opened[opened.len() - 3..] {
+        assert!(!cleared.iter().any(|c| c.starts_with(&format!("{kept}="))), "{kept} kept");
+    }
 }
 
 #[test]

@@ -8,6 +8,10 @@ use crate::core::web::cookies;
 
 /// Characters of a login's `state` in its flow cookie's name.
 pub const FLOW_ID_LEN: usize = 16;
+/// The most of its own cookies the filter names in clearing `Set-Cookie`s for one
+/// request: a session in its most chunks and a few flows fit; a `Cookie` header stuffed
+/// with a thousand look-alikes does not make a thousand response headers.
+pub const MAX_OWN_COOKIES: usize = 16;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CookieNames {
@@ -80,19 +84,29 @@ impl CookieNames {
         })
     }
 
-    /// The session and flow cookies a `Cookie` header carries, by their exact shapes: only
-    /// these are ever echoed into a clearing `Set-Cookie`.
+    /// The session and flow cookies a `Cookie` header carries, by their exact shapes (only
+    /// these are ever echoed into a clearing `Set-Cookie`), at most [`MAX_OWN_COOKIES`].
     pub fn ours_in<'h>(&self, cookie_header: Option<&'h str>) -> Vec<&'h str> {
-        cookie_header
-            .map(|h| cookies::parse(h).map(|(n, _)| n).filter(|n| self.is_session(n) || self.is_flow(n)).collect())
-            .unwrap_or_default()
+        self.names_in(cookie_header, |n| self.is_session(n) || self.is_flow(n))
     }
 
-    /// The session cookies (whole or chunks) a `Cookie` header carries.
+    /// The session cookies (whole or chunks) a `Cookie` header carries, at most
+    /// [`MAX_OWN_COOKIES`].
     pub fn sessions_in<'h>(&self, cookie_header: Option<&'h str>) -> Vec<&'h str> {
-        cookie_header
-            .map(|h| cookies::parse(h).map(|(n, _)| n).filter(|n| self.is_session(n)).collect())
-            .unwrap_or_default()
+        self.names_in(cookie_header, |n| self.is_session(n))
+    }
+
+    fn names_in<'h>(&self, cookie_header: Option<&'h str>, pick: impl Fn(&str) -> bool) -> Vec<&'h str> {
+        let mut names: Vec<&str> = Vec::new();
+        for (name, _) in cookie_header.map(cookies::parse).into_iter().flatten() {
+            if pick(name) && !names.contains(&name) {
+                names.push(name);
+                if names.len() == MAX_OWN_COOKIES {
+                    break;
+                }
+            }
+        }
+        names
     }
 }
 
@@ -113,6 +127,9 @@ mod tests {
         assert!(n.owns("__Host-oidc_session_x") && n.owns("__Host-oidc_session") && !n.owns("__Host-oidc_sessionx"));
         assert_eq!(n.chunk(2), "__Host-oidc_session_2");
         assert_eq!(n.flow("abc"), "__Host-oidc_session_flow_abc");
+        let stuffed: Vec<String> = (0..1000).map(|i| format!("__Host-oidc_session_{i}=x")).collect();
+        assert_eq!(n.ours_in(Some(&stuffed.join("; "))).len(), MAX_OWN_COOKIES);
+        assert_eq!(n.sessions_in(Some("__Host-oidc_session=a; __Host-oidc_session=b")), vec!["__Host-oidc_session"]);
         assert_eq!(CookieNames::new("bad name"), Err(CookieNameError));
         assert_eq!(CookieNames::new(&"a".repeat(65)), Err(CookieNameError));
     }

@@ -22,8 +22,11 @@ pub enum JwtError {
     WrongAudience,
     /// The header carries `crit` extensions this filter does not understand.
     UnsupportedCrit,
-    /// An ID token (it carries a login `nonce`) offered as a bearer access token.
+    /// An ID token (it carries a login `nonce`, `at_hash` or `c_hash`) offered as a
+    /// bearer access token.
     IdTokenAsBearer,
+    /// A token whose JOSE `typ` says it is something else than an access token.
+    NotAccessToken,
 }
 
 impl JwtError {
@@ -41,6 +44,7 @@ impl JwtError {
             JwtError::WrongAudience => "wrong_audience",
             JwtError::UnsupportedCrit => "unsupported_crit",
             JwtError::IdTokenAsBearer => "id_token",
+            JwtError::NotAccessToken => "not_access_token",
         }
     }
 
@@ -58,6 +62,7 @@ impl JwtError {
             JwtError::WrongAudience => "The access token is not meant for this audience",
             JwtError::UnsupportedCrit => "The access token uses unsupported critical extensions",
             JwtError::IdTokenAsBearer => "An ID token is not an access token",
+            JwtError::NotAccessToken => "The token is not an access token",
         }
     }
 }

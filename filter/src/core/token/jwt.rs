@@ -24,6 +24,8 @@ struct RawHeader {
     #[serde(default)]
     kid: Option<String>,
     #[serde(default)]
+    typ: Option<String>,
+    #[serde(default)]
     crit: Option<Value>,
 }
 
@@ -31,6 +33,7 @@ struct RawHeader {
 pub struct Untrusted<'a> {
     alg: Alg,
     kid: Option<String>,
+    typ: Option<String>,
     claims: Map<String, Value>,
     signing_input: &'a [u8],
     signature: Vec<u8>,
@@ -40,6 +43,7 @@ pub struct Untrusted<'a> {
 /// makes one; its registered claims are checked by [`Jwt::check`].
 #[derive(Debug)]
 pub struct Jwt {
+    typ: Option<String>,
     claims: Map<String, Value>,
 }
 
@@ -65,7 +69,7 @@ pub fn decode(token: &str, allowed: AlgSet) -> Result<Untrusted<'_>, JwtError> {
     let claims: Map<String, Value> = serde_json::from_slice(&payload).map_err(|_| JwtError::Malformed)?;
     let signature = URL_SAFE_NO_PAD.decode(s).map_err(|_| JwtError::Malformed)?;
     let signing_input = token.get(..h.len() + 1 + p.len()).ok_or(JwtError::Malformed)?.as_bytes();
-    Ok(Untrusted { alg, kid: header.kid, claims, signing_input, signature })
+    Ok(Untrusted { alg, kid: header.kid, typ: header.typ, claims, signing_input, signature })
 }
 
 impl Untrusted<'_> {
@@ -79,7 +83,7 @@ impl Untrusted<'_> {
     pub fn verify(self, keys: &KeySet) -> Result<Jwt, JwtError> {
         let key = keys.select(self.kid.as_deref(), self.alg).ok_or(JwtError::UnknownKey)?;
         if verify(key, self.alg, self.signing_input, &self.signature) {
-            Ok(Jwt { claims: self.claims })
+            Ok(Jwt { typ: self.typ, claims: self.claims })
         } else {
             Err(JwtError::BadSignature)
         }
@@ -139,6 +143,20 @@ impl Jwt {
 
     pub fn into_claims(self) -> Map<String, Value> {
         self.claims
+    }
+
+    /// Refuses what is not an access token: an ID token (it carries a login `nonce`, or
+    /// `at_hash`/`c_hash`), or a JOSE `typ` other than `JWT` or `at+jwt` (RFC 9068), such
+    /// as a logout token's `logout+jwt`.
+    pub fn access_token(&self) -> Result<(), JwtError> {
+        if ["nonce", "at_hash", "c_hash"].iter().any(|c| self.claims.contains_key(*c)) {
+            return Err(JwtError::IdTokenAsBearer);
+        }
+        match self.typ.as_deref().map(|t| t.strip_prefix("application/").unwrap_or(t)) {
+            None => Ok(()),
+            Some(t) if t.eq_ignore_ascii_case("JWT") || t.eq_ignore_ascii_case("at+jwt") => Ok(()),
+            Some(_) => Err(JwtError::NotAccessToken),
+        }
     }
 
     /// Checks `iss`, `aud`, `exp` (required), `nbf` and `iat`. Returns `exp` in seconds.

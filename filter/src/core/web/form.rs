@@ -54,11 +54,24 @@ pub fn serialize(pairs: &[(&str, &str)]) -> String {
     pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&")
 }
 
+/// The longest query string or form body parsed; a longer one is refused whole.
+pub const MAX_FORM_BYTES: usize = 8 * 1024;
+/// The most parameters parsed; more are refused whole. With this cap, the check for
+/// repeated names costs at most a few thousand comparisons, whatever a client sends.
+pub const MAX_PARAMS: usize = 64;
+
 /// Parses a query string or form body. A parameter given twice, or a bad escape, makes
-/// the whole input invalid (`None`): OAuth parameters must not repeat (RFC 6749 3.1).
+/// the whole input invalid (`None`): OAuth parameters must not repeat (RFC 6749 3.1). So
+/// does an input over [`MAX_FORM_BYTES`] or with more than [`MAX_PARAMS`] parameters.
 pub fn parse(query: &str) -> Option<Vec<(String, String)>> {
+    if query.len() > MAX_FORM_BYTES {
+        return None;
+    }
     let mut out: Vec<(String, String)> = Vec::new();
     for part in query.split('&').filter(|p| !p.is_empty()) {
+        if out.len() == MAX_PARAMS {
+            return None;
+        }
         let (k, v) = part.split_once('=').unwrap_or((part, ""));
         let (k, v) = (decode(k)?, decode(v)?);
         if out.iter().any(|(seen, _)| *seen == k) {
@@ -96,5 +109,19 @@ mod tests {
         assert_eq!(parse("a=%4"), None);
         assert_eq!(parse(""), Some(vec![]));
         assert_eq!(parse("flag"), Some(vec![("flag".into(), "".into())]));
+    }
+
+    #[test]
+    fn refuses_inputs_too_long_or_with_too_many_parameters() {
+        // `?0&1&2&...&9999` (about 49 KB) once cost a duplicate check against every
+        // earlier parameter: tens of millions of comparisons on a worker.
+        let many: Vec<String> = (0..10_000).map(|i| i.to_string()).collect();
+        assert_eq!(parse(&many.join("&")), None);
+        let at_cap: Vec<String> = (0..MAX_PARAMS).map(|i| format!("p{i}=v")).collect();
+        assert_eq!(parse(&at_cap.join("&")).map(|p| p.len()), Some(MAX_PARAMS));
+        let over: Vec<String> = (0..=MAX_PARAMS).map(|i| format!("p{i}=v")).collect();
+        assert_eq!(parse(&over.join("&")), None);
+        assert!(parse(&format!("code={}", "a".repeat(MAX_FORM_BYTES - 5))).is_some());
+        assert_eq!(parse(&format!("code={}", "a".repeat(MAX_FORM_BYTES))), None);
     }
 }

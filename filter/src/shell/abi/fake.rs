@@ -103,6 +103,17 @@ pub fn header(map: MapType, name: &str) -> Result<Option<Vec<u8>>, HostError> {
     })
 }
 
+pub fn header_names(map: MapType) -> Result<Vec<String>, HostError> {
+    with(|h| match map {
+        MapType::HttpRequestHeaders => Ok(h
+            .request_headers
+            .get(&h.current)
+            .map(|m| m.iter().map(|(n, _)| n.clone()).collect())
+            .unwrap_or_default()),
+        _ => Err(HostError(BAD_ARGUMENT)),
+    })
+}
+
 pub fn remove_header(map: MapType, name: &str) -> Result<(), HostError> {
     with(|h| {
         let ctx = h.current;

@@ -29,6 +29,7 @@ extern "C" {
         return_value_data: *mut *mut u8,
         return_value_size: *mut usize,
     ) -> u32;
+    fn proxy_get_header_map_pairs(map_type: u32, return_map_data: *mut *mut u8, return_map_size: *mut usize) -> u32;
     fn proxy_remove_header_map_value(map_type: u32, key_data: *const u8, key_size: usize) -> u32;
     fn proxy_replace_header_map_value(
         map_type: u32,
@@ -123,6 +124,34 @@ pub fn header(map: MapType, name: &str) -> Result<Option<Vec<u8>>, HostError> {
         NOT_FOUND => Ok(None),
         other => Err(HostError(other)),
     }
+}
+
+/// The names of every header in a map (lower-case, as Envoy keeps them).
+pub fn header_names(map: MapType) -> Result<Vec<String>, HostError> {
+    let (mut data, mut size) = (null_mut(), 0usize);
+    // SAFETY: the host writes a buffer pointer and size, which `take` owns.
+    let status = unsafe { proxy_get_header_map_pairs(map as u32, &mut data, &mut size) };
+    match status {
+        OK => Ok(names_of(&unsafe { take(data, size) })),
+        NOT_FOUND => Ok(Vec::new()),
+        other => Err(HostError(other)),
+    }
+}
+
+/// The names in the ABI's map encoding (see [`serialize`]); a malformed buffer gives as
+/// many names as it holds in full.
+fn names_of(bytes: &[u8]) -> Vec<String> {
+    let word = |at: usize| bytes.get(at..at + 4).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(u32::from_le_bytes);
+    let Some(count) = word(0) else { return Vec::new() };
+    let mut names = Vec::new();
+    let mut data = 4 + 8 * count as usize;
+    for i in 0..count as usize {
+        let (Some(n), Some(v)) = (word(4 + 8 * i), word(8 + 8 * i)) else { break };
+        let Some(name) = bytes.get(data..data + n as usize) else { break };
+        names.push(String::from_utf8_lossy(name).into_owned());
+        data += n as usize + 1 + v as usize + 1;
+    }
+    names
 }
 
 pub fn remove_header(map: MapType, name: &str) -> Result<(), HostError> {
