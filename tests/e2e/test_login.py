@@ -402,3 +402,37 @@ def test_an_active_session_is_extended_by_a_reissued_cookie(rig):
     assert len(reissued) == 1 and r.headers["cache-control"] == "no-store"
     assert b.cookies()[SESSION] != first
     assert b.get(envoy.url + "/busy").status == 200
+
+
+def test_a_callback_right_after_envoy_starts_completes_the_login(site):
+    """The callback waits for the IdP's discovery and keys like any request: a login whose
+    browser comes back while Envoy is (re)starting still signs the person in."""
+    idp, envoy = site
+    b = Browser()
+    callback_url = b.follow_until(envoy.url + "/reports?year=2026", lambda u: "/oauth2/callback?" in u)
+    envoy.stop()
+    envoy.start(wait=False)
+    envoy.wait_ready()
+    started = time.monotonic()
+    r = b.get(callback_url)  # within a few ms of ready: discovery and JWKS are still loading
+    assert time.monotonic() - started < 5
+    assert r.status == 302 and r.headers["location"] == "/reports?year=2026", r
+    assert SESSION in b.cookies()
+    assert b.get(envoy.url + "/reports?year=2026").json()["headers"]["x-user-id"] == "alice"
+
+
+def test_the_first_login_after_the_idp_rotates_its_keys_succeeds(site):
+    """An ID token signed by a key the gate has not fetched yet triggers an immediate JWKS
+    re-fetch (not held back by jwks_refetch_min_interval), and the callback waits for it."""
+    idp, envoy = site
+    login(Browser(), envoy)
+    old_kids = idp.kids()
+    idp.rotate_keys()
+    assert not set(old_kids) & set(idp.kids())
+    before = envoy.stats()["oidc_gate.idp.jwks_fetch"]
+    b = Browser()
+    chain = b.follow(envoy.url + "/after-rotation")
+    assert [r.status for r in chain if r.status >= 400] == [], [(r.status, r.url) for r in chain]
+    assert chain[-1].status == 200 and chain[-1].json()["headers"]["x-user-id"] == "alice"
+    assert envoy.stats()["oidc_gate.idp.jwks_fetch"] == before + 1
+    assert "login failed" not in envoy.proc.log()

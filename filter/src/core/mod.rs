@@ -6,7 +6,8 @@
 //! redirects, path rules, local responses and pages), `token` (JWT, JWK, RSA, the
 //! verified-token cache), `idp` (provider metadata, client authentication, token-endpoint
 //! calls), `session` (the sealed cookie), `login` (start, callback, logout), `identity`
-//! (claims to headers), and `gate` (the request decision as a pipeline of steps).
+//! (claims to headers), `shared` (what the workers of one Envoy share), and `gate` (the
+//! request decision as a pipeline of steps).
 
 pub mod config;
 pub mod gate;
@@ -15,6 +16,7 @@ pub mod idp;
 pub mod login;
 pub mod rand;
 pub mod session;
+pub mod shared;
 pub mod token;
 pub mod web;
 

@@ -11,7 +11,7 @@ use crate::core::gate::{bearer_token, Counter, Decision, Gate};
 use crate::core::session;
 use crate::core::testing::keys::{jwks, rsa_a, sign};
 use crate::core::testing::{
-    discovery, feed, login_config, session as alice, FixedRng as Rng, MapEnv, MapHeaders, ISS, NOW_MS, NOW_S,
+    discovery, feed, login_config, session as alice, FixedRng as Rng, MapEnv, MapHeaders, TestIo, ISS, NOW_MS, NOW_S,
 };
 use crate::core::token::{decode, Alg, AlgSet, KeySet};
 use crate::core::web::{cookies, form, path_rule, redirect};
@@ -109,10 +109,8 @@ fn scene() -> Scene {
     let token = sign(&rsa_a(), Alg::RS256, "k1", &json!({"iss": ISS, "sub": "svc", "aud": "api", "exp": NOW_S + 3600}));
     let nav =
         MapHeaders::new(&[(":path", "/x"), (":method", "GET"), (":authority", "a.example"), ("accept", "text/html")]);
-    let Decision::Respond { response, .. } = gate.decide(&mut nav.clone(), NOW_MS, true, &mut Rng(1), &mut |_| {})
-    else {
-        panic!("no login redirect")
-    };
+    let decision = TestIo::new(1).run(|io| gate.decide(&mut nav.clone(), NOW_MS, true, io));
+    let Decision::Respond { response, .. } = decision else { panic!("no login redirect") };
     let location = response.header("location").unwrap().to_string();
     let q = form::parse(location.split_once('?').unwrap().1).unwrap();
     let state = form::get(&q, "state").unwrap().to_string();
@@ -160,13 +158,14 @@ fn the_gate_never_lets_a_hostile_request_through() {
             h = h.with("sec-fetch-mode", &r.text(10));
         }
         let now = NOW_MS + (r.next() % 600_000);
-        let mut decision = s.gate.decide(&mut h.clone(), now, i % 2 == 0, &mut Rng(i as u8), &mut |_| {});
+        let mut io = TestIo::new(i as u8);
+        let mut decision = io.run(|io| s.gate.decide(&mut h.clone(), now, i % 2 == 0, io));
         // A callback that reached the code exchange gets hostile answers from the "IdP".
         while let Decision::Call { pending, .. } = decision {
             calls += 1;
             let body = r.mutate(&json!({"id_token": s.token, "access_token": "at"}).to_string());
             let status = [Some(200), Some(400), None][(r.next() % 3) as usize];
-            decision = s.gate.resume(pending, status, body.as_bytes(), now, &mut Rng(7));
+            decision = io.run(|io| s.gate.resume(pending, status, body.as_bytes(), now, io));
         }
         match decision {
             Decision::Allow { counter, .. } => {

@@ -10,6 +10,7 @@ use crate::core::gate::{CookieRewrite, Counter, Level, RequestHeaders};
 use crate::core::identity::{other_spellings, Identity};
 use crate::core::idp::Callout;
 use crate::core::rand::Random;
+use crate::core::shared::{LocalStore, SharedStore};
 use crate::core::web::LocalResponse;
 
 /// Responses larger than this from the IdP are refused.
@@ -69,6 +70,54 @@ impl Random for HostRandom {
     fn fill(&mut self, buf: &mut [u8]) {
         if getrandom::getrandom(buf).is_err() {
             self.failed = true;
+        }
+    }
+}
+
+/// The host's shared data (every worker of this Envoy sees it). Should the host refuse it
+/// (anything but a version mismatch), the worker's own store takes over: the worker then
+/// works alone, which is correct, only not deduplicated across workers.
+pub struct HostStore<'w> {
+    pub local: &'w mut LocalStore,
+    pub broken: &'w mut bool,
+}
+
+const CAS_MISMATCH: u32 = 8;
+
+impl HostStore<'_> {
+    fn give_up(&mut self, e: abi::HostError) {
+        if !*self.broken {
+            log(LogLevel::Warn, &format!("oidc-gate: shared data unavailable ({e:?}); each worker works alone"));
+            *self.broken = true;
+        }
+    }
+}
+
+impl SharedStore for HostStore<'_> {
+    fn get(&mut self, key: &str) -> Option<(Vec<u8>, u32)> {
+        if *self.broken {
+            return self.local.get(key);
+        }
+        match abi::shared_get(key) {
+            Ok(v) => v,
+            Err(e) => {
+                self.give_up(e);
+                self.local.get(key)
+            }
+        }
+    }
+
+    fn set(&mut self, key: &str, value: &[u8], cas: u32) -> bool {
+        if *self.broken {
+            return self.local.set(key, value, cas);
+        }
+        match abi::shared_set(key, value, cas) {
+            Ok(()) => true,
+            Err(abi::HostError(CAS_MISMATCH)) => false,
+            Err(e) => {
+                self.give_up(e);
+                self.local.set(key, value, cas)
+            }
         }
     }
 }

@@ -4,6 +4,7 @@
 //! against it.
 
 mod abi;
+mod carry;
 mod host;
 mod http;
 mod paused;

@@ -5,11 +5,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use crate::core::gate::WaitFor;
+use crate::core::gate::{Pending, WaitFor};
 
 struct Waiting {
     on: WaitFor,
     since_ms: u64,
+    /// An exchange the request had under way when it paused (a login's token response
+    /// waiting for re-fetched keys): taken up again rather than decided anew.
+    pending: Option<Pending>,
 }
 
 #[derive(Default)]
@@ -20,31 +23,39 @@ pub struct Paused {
 }
 
 impl Paused {
-    pub fn pause(&mut self, id: u32, on: WaitFor, now_ms: u64) {
-        self.waiting.insert(id, Waiting { on, since_ms: now_ms });
+    pub fn pause(&mut self, id: u32, on: WaitFor, now_ms: u64, pending: Option<Pending>) {
+        self.waiting.insert(id, Waiting { on, since_ms: now_ms, pending });
     }
 
     pub fn is_empty(&self) -> bool {
         self.waiting.is_empty()
     }
 
-    /// Takes the requests that wait for `on`.
-    pub fn take_waiting_on(&mut self, on: WaitFor) -> Vec<u32> {
-        self.take(|w| w.on == on)
+    /// Takes the requests that wait for `on`, with what they had under way.
+    pub fn take_waiting_on(&mut self, on: &WaitFor) -> Vec<(u32, Option<Pending>)> {
+        self.take(|w| w.on == *on)
     }
 
     /// Takes the requests that have waited `max` or longer.
-    pub fn take_expired(&mut self, now_ms: u64, max: Duration) -> Vec<u32> {
+    pub fn take_expired(&mut self, now_ms: u64, max: Duration) -> Vec<(u32, Option<Pending>)> {
         let max_ms = u64::try_from(max.as_millis()).unwrap_or(u64::MAX);
         self.take(|w| now_ms >= w.since_ms.saturating_add(max_ms))
     }
 
-    fn take(&mut self, pick: impl Fn(&Waiting) -> bool) -> Vec<u32> {
-        let ids: Vec<u32> = self.waiting.iter().filter(|(_, w)| pick(w)).map(|(id, _)| *id).collect();
-        for id in &ids {
-            self.waiting.remove(id);
+    /// The distinct things waited for (the root checks shared flights on its tick).
+    pub fn waited_for(&self) -> Vec<WaitFor> {
+        let mut on: Vec<WaitFor> = Vec::new();
+        for w in self.waiting.values() {
+            if !on.contains(&w.on) {
+                on.push(w.on.clone());
+            }
         }
-        ids
+        on
+    }
+
+    fn take(&mut self, pick: impl Fn(&Waiting) -> bool) -> Vec<(u32, Option<Pending>)> {
+        let ids: Vec<u32> = self.waiting.iter().filter(|(_, w)| pick(w)).map(|(id, _)| *id).collect();
+        ids.into_iter().filter_map(|id| self.waiting.remove(&id).map(|w| (id, w.pending))).collect()
     }
 
     /// `Set-Cookie`s for a request resumed from here.
@@ -60,7 +71,11 @@ impl Paused {
 
     /// The request ended (or its client left): drop whatever is kept for it.
     pub fn forget(&mut self, id: u32) {
-        self.waiting.remove(&id);
-        self.set_cookies.remove(&id);
+        if !self.waiting.is_empty() {
+            self.waiting.remove(&id);
+        }
+        if !self.set_cookies.is_empty() {
+            self.set_cookies.remove(&id);
+        }
     }
 }

@@ -7,24 +7,41 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::abi;
-use super::host::{self, HostHeaders, HostRandom, Metrics};
-use super::http::{apply, Applied, Http};
+use super::carry::{carry, with_gate, Carried};
+use super::host::{self, HostHeaders, HostRandom, HostStore, Metrics};
+use super::http::Http;
 use super::paused::Paused;
 use crate::core::config::{self, secret::ProcessEnv};
-use crate::core::gate::{Counter, Denial, Gate, WaitFor};
+use crate::core::gate::{Counter, Decision, Denial, Gate, Pending, WaitFor};
 use crate::core::idp::{FetchKind, Update};
+use crate::core::shared::{flight, LocalStore};
 
 /// Everything one worker shares between its root and its requests.
 pub struct Worker {
     pub gate: Gate,
     pub paused: Paused,
+    /// Shared data when the host has none (then this worker works alone).
+    pub local: LocalStore,
+    pub shared_broken: bool,
 }
+
+/// Who a callout of the root is for.
+enum Owner {
+    /// Issuer `n`'s discovery or JWKS.
+    Fetch(usize, FetchKind),
+    /// A request that waited and went on to make its own callout (a login whose keys
+    /// came): the answer goes to the gate for it.
+    Request(u32, Pending),
+}
+
+/// How often the root looks at due fetches, paused requests and shared calls.
+const TICK_MS: u32 = 200;
 
 #[derive(Default)]
 pub struct Root {
     worker: Option<Rc<RefCell<Worker>>>,
     metrics: Rc<Metrics>,
-    callouts: HashMap<u32, (usize, FetchKind)>,
+    callouts: HashMap<u32, Owner>,
 }
 
 impl Root {
@@ -52,7 +69,7 @@ impl Root {
                     });
                     match abi::http_call(&target.cluster, headers, None, timeout) {
                         Ok(token) => {
-                            self.callouts.insert(token, (idx, kind));
+                            self.callouts.insert(token, Owner::Fetch(idx, kind));
                         }
                         Err(status) => {
                             host::log(
@@ -79,42 +96,67 @@ impl Root {
     }
 
     /// Decides again the requests taken from the paused set: those waiting on `on`, or,
-    /// with `None`, those that waited longer than `startup_wait`.
+    /// with `None`, those that waited longer than `startup_wait`. A request that paused
+    /// with an exchange under way takes it up again instead.
     fn settle(&mut self, on: Option<WaitFor>) {
         let Some(worker) = self.worker.clone() else { return };
         let now = host::now_ms();
-        let (config, ids) = {
+        let waiters = {
             let Some(mut w) = borrow(&worker) else { return };
             let wait = w.gate.config.startup_wait;
-            let ids = match on {
+            match &on {
                 Some(on) => w.paused.take_waiting_on(on),
                 None => w.paused.take_expired(now, wait),
-            };
-            (w.gate.config.clone(), ids)
+            }
         };
-        for id in ids {
+        for (id, pending) in waiters {
             if abi::set_effective_context(id).is_err() {
                 continue;
             }
             let mut rng = HostRandom::default();
             // Decided again without waiting: with the keys or metadata still missing, an API
-            // request gets 503 and a browser the "sign-in unavailable" page.
-            let metrics = self.metrics.clone();
-            let Ok(mut w) = worker.try_borrow_mut() else { continue };
-            // Headers are read from the paused request itself (the effective context).
-            let decision = w.gate.decide(&mut HostHeaders, now, false, &mut rng, &mut |c| metrics.inc(c));
-            drop(w);
-            match apply(decision, &config, &self.metrics, &rng) {
-                Applied::Continue(set_cookies) => {
-                    if let Ok(mut w) = worker.try_borrow_mut() {
-                        w.paused.keep_cookies(id, set_cookies);
-                    }
-                    let _ = abi::resume_request();
+            // request gets 503 and a browser the "sign-in unavailable" page. Headers are read
+            // from the paused request itself (the effective context).
+            let decision = with_gate(&worker, &self.metrics, &mut rng, |g, io| match pending {
+                Some(p) => g.resume_after_wait(p, now, io),
+                None => g.decide(&mut HostHeaders, now, false, io),
+            });
+            self.carry_for(&worker, id, decision.unwrap_or(Decision::Deny(Denial::Unavailable)), &mut rng);
+        }
+    }
+
+    /// Carries out a decision for a request from the root's side of things.
+    fn carry_for(&mut self, worker: &Rc<RefCell<Worker>>, id: u32, decision: Decision, rng: &mut HostRandom) {
+        match carry(worker, &self.metrics, id, decision, rng) {
+            Carried::Continue(set_cookies) => {
+                if let Ok(mut w) = worker.try_borrow_mut() {
+                    w.paused.keep_cookies(id, set_cookies);
                 }
-                Applied::Answered => {}
-                // A request decided after a wait makes no callout of its own.
-                Applied::Call(..) => host::send(&Denial::Unavailable.response(&config.realm)),
+                let _ = abi::resume_request();
             }
+            Carried::Calling(token, pending) => {
+                self.callouts.insert(token, Owner::Request(id, pending));
+            }
+            Carried::Answered | Carried::Paused => {}
+        }
+    }
+
+    /// Requests that wait for a shared call whose slot is no longer busy.
+    fn settle_flights(&mut self) {
+        let Some(worker) = self.worker.clone() else { return };
+        let now = host::now_ms();
+        let done: Vec<WaitFor> = {
+            let Some(mut w) = borrow(&worker) else { return };
+            let Worker { paused, local, shared_broken, .. } = &mut *w;
+            let mut store = HostStore { local, broken: shared_broken };
+            let waited = paused.waited_for();
+            waited
+                .into_iter()
+                .filter(|on| matches!(on, WaitFor::Flight(k) if !flight::busy(&mut store, k, now)))
+                .collect()
+        };
+        for on in done {
+            self.settle(Some(on));
         }
     }
 
@@ -176,9 +218,23 @@ fn failure_counter(kind: FetchKind) -> Counter {
 
 impl Context for Root {
     fn on_http_call_response(&mut self, token_id: u32, _num_headers: usize, body_size: usize, _num_trailers: usize) {
-        let Some((idx, kind)) = self.callouts.remove(&token_id) else { return };
+        let Some(owner) = self.callouts.remove(&token_id) else { return };
         let (status, body) = host::callout_response(body_size);
         let Some(worker) = self.worker.clone() else { return };
+        let (idx, kind) = match owner {
+            Owner::Fetch(idx, kind) => (idx, kind),
+            Owner::Request(id, pending) => {
+                // The request may be gone (its client left): then its answer is dropped.
+                if abi::set_effective_context(id).is_ok() {
+                    let mut rng = HostRandom::default();
+                    let now = host::now_ms();
+                    let decision =
+                        with_gate(&worker, &self.metrics, &mut rng, |g, io| g.resume(pending, status, &body, now, io));
+                    self.carry_for(&worker, id, decision.unwrap_or(Decision::Deny(Denial::Unavailable)), &mut rng);
+                }
+                return;
+            }
+        };
         let update = {
             let Some(mut w) = borrow(&worker) else { return };
             let refresh = w.gate.config.metadata_refresh;
@@ -219,9 +275,13 @@ impl RootContext for Root {
                         ),
                     );
                 }
-                self.worker =
-                    Some(Rc::new(RefCell::new(Worker { gate: Gate::new(Rc::new(cfg)), paused: Paused::default() })));
-                let _ = abi::set_tick_period_ms(500);
+                self.worker = Some(Rc::new(RefCell::new(Worker {
+                    gate: Gate::new(Rc::new(cfg)),
+                    paused: Paused::default(),
+                    local: LocalStore::default(),
+                    shared_broken: false,
+                })));
+                let _ = abi::set_tick_period_ms(TICK_MS);
                 self.dispatch();
                 true
             }
@@ -242,6 +302,7 @@ impl RootContext for Root {
         self.dispatch();
         let has_waiting = self.worker.as_ref().is_some_and(|w| w.try_borrow().is_ok_and(|w| !w.paused.is_empty()));
         if has_waiting {
+            self.settle_flights();
             self.settle(None);
         }
     }
@@ -251,7 +312,6 @@ impl RootContext for Root {
             id: context_id,
             worker: self.worker.clone(),
             metrics: self.metrics.clone(),
-            paused: false,
             set_cookies: Vec::new(),
             pending: None,
         }))

@@ -52,6 +52,7 @@ impl Rig {
             h.plugin_config = plugin_config.to_string().into_bytes();
             h.clusters = vec!["idp".into()];
             h.current = ROOT;
+            h.active = ROOT;
         });
         let mut rig = Rig { root: Root::default(), https: HashMap::new() };
         let ok = rig.root.on_configure(0);
@@ -64,7 +65,10 @@ impl Rig {
             h.call_response = (vec![(":status".into(), status.to_string())], body.as_bytes().to_vec());
             h.callouts[n].clone()
         });
-        with(|h| h.current = callout.context);
+        with(|h| {
+            h.current = callout.context;
+            h.active = callout.context;
+        });
         if callout.context == ROOT {
             self.root.on_http_call_response(callout.token, 1, body.len(), 0);
         } else if let Some(http) = self.https.get_mut(&callout.context) {
@@ -84,6 +88,7 @@ impl Rig {
     fn request(&mut self, id: u32, headers: &[(&str, &[u8])]) -> Action {
         with(|h| {
             h.current = id;
+            h.active = id;
             h.request_headers.insert(id, headers.iter().map(|(n, v)| (n.to_string(), v.to_vec())).collect());
         });
         let mut http = self.root.create_http_context(id).unwrap();
@@ -104,6 +109,20 @@ impl Rig {
                 .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
                 .collect()
         })
+    }
+
+    /// The root's timer.
+    fn tick(&mut self) {
+        with(|h| {
+            h.current = ROOT;
+            h.active = ROOT;
+        });
+        self.root.on_tick();
+    }
+
+    /// The last callout made, and its number.
+    fn last_callout(&self) -> (usize, super::abi::fake::Callout) {
+        with(|h| (h.callouts.len() - 1, h.callouts.last().cloned().unwrap()))
     }
 
     fn counter(&self, name: &str) -> u64 {
@@ -292,4 +311,94 @@ fn the_token_endpoint_refusing_the_code_ends_on_a_page() {
         .logs
         .iter()
         .any(|l| l.contains("login failed: token endpoint answered Some(400) invalid_grant"))));
+}
+
+/// A login flow cookie as `start` would have set it, for a callback that comes before any
+/// start on this Envoy (right after a restart): (state, nonce, Cookie header).
+fn flow_cookie(plugin_config: &serde_json::Value, target: &str) -> (String, String, String) {
+    let cfg = crate::core::config::load(plugin_config.to_string().as_bytes(), &crate::core::testing::MapEnv::default())
+        .unwrap();
+    let session = &cfg.login.as_ref().unwrap().session;
+    let mut rng = crate::core::testing::FixedRng(40);
+    let flow = crate::core::login::Flow::new(target, NOW_MS / 1000, &mut rng);
+    let cookie = flow.set_cookie(session, &mut rng).unwrap().split(';').next().unwrap().to_string();
+    (flow.state, flow.nonce, cookie)
+}
+
+fn callback_request(state: &str, cookie: &str) -> (String, String) {
+    (format!("/oauth2/callback?code=c0de&state={state}"), cookie.to_string())
+}
+
+fn token_response(kid_key: &crate::core::testing::keys::TestKey, kid: &str, nonce: &str) -> String {
+    let id_token = sign(
+        kid_key,
+        Alg::RS256,
+        kid,
+        &json!({"iss": ISS, "sub": "alice", "aud": "web",
+        "exp": NOW_MS / 1000 + 300, "iat": NOW_MS / 1000, "nonce": nonce}),
+    );
+    json!({"id_token": id_token, "access_token": "at", "token_type": "Bearer"}).to_string()
+}
+
+#[test]
+fn a_callback_before_the_keys_waits_for_them_and_the_login_completes() {
+    let cfg = login_config();
+    let (mut rig, _) = Rig::start(&cfg);
+    let (state, nonce, cookie) = flow_cookie(&cfg, "/app");
+    let (path, cookie) = callback_request(&state, &cookie);
+    let cb: [(&str, &[u8]); 4] = [
+        (":path", path.as_bytes()),
+        (":method", b"GET"),
+        (":authority", b"app.example.com"),
+        ("cookie", cookie.as_bytes()),
+    ];
+    assert_eq!(rig.request(2, &cb), Action::Pause);
+    assert!(rig.reply(2).is_none(), "no page while the keys load");
+    rig.load_keys();
+    // The root took the callback up again and made its code exchange.
+    let (n, exchange) = rig.last_callout();
+    assert_eq!((exchange.context, exchange.headers.iter().any(|(k, v)| k == ":path" && v == "/token")), (ROOT, true));
+    rig.answer(n, 200, &token_response(&rsa_a(), "k1", &nonce));
+    let done = rig.reply(2).unwrap();
+    assert_eq!((done.status, done.header("location")), (302, Some("/app")));
+    assert!(done.headers.iter().any(|(n, v)| n == "set-cookie" && v.starts_with("__Host-oidc_session=")));
+    assert_eq!(rig.counter("oidc_gate.login.completed"), 1);
+}
+
+#[test]
+fn an_id_token_signed_by_a_new_key_gets_one_refetch_and_the_login_completes() {
+    let cfg = login_config();
+    for refetched_has_the_key in [true, false] {
+        let (mut rig, _) = Rig::start(&cfg);
+        rig.load_keys();
+        let (state, nonce, cookie) = flow_cookie(&cfg, "/app");
+        let (path, cookie) = callback_request(&state, &cookie);
+        let cb: [(&str, &[u8]); 4] = [
+            (":path", path.as_bytes()),
+            (":method", b"GET"),
+            (":authority", b"app.example.com"),
+            ("cookie", cookie.as_bytes()),
+        ];
+        assert_eq!(rig.request(3, &cb), Action::Pause);
+        let (n, _) = rig.last_callout();
+        // The IdP rotated: its ID token names k2, which the loaded JWKS lacks.
+        let b = crate::core::testing::keys::rsa_b();
+        rig.answer(n, 200, &token_response(&b, "k2", &nonce));
+        assert!(rig.reply(3).is_none(), "the callback waits for the re-fetch");
+        rig.tick();
+        let (n, refetch) = rig.last_callout();
+        assert_eq!((refetch.context, refetch.headers.iter().any(|(k, v)| k == ":path" && v == "/jwks")), (ROOT, true));
+        let keys =
+            if refetched_has_the_key { jwks(&[(&rsa_a(), "k1"), (&b, "k2")]) } else { jwks(&[(&rsa_a(), "k1")]) };
+        rig.answer(n, 200, &keys);
+        let reply = rig.reply(3).unwrap();
+        if refetched_has_the_key {
+            assert_eq!((reply.status, reply.header("location")), (302, Some("/app")));
+        } else {
+            assert_eq!(reply.status, 502, "a kid still unknown after the re-fetch fails");
+            assert!(with(|h| h.logs.iter().any(|l| l.contains("login failed: ID token refused: unknown_key"))));
+        }
+        rig.tick();
+        assert_eq!(rig.last_callout().0, n, "one re-fetch, no more");
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use super::{Counter, Decision, Denial, Gate, WaitFor};
+use super::{Counter, Decision, Denial, Gate, Io, WaitFor};
 
 /// A bearer token that does not pass, now or yet.
 pub(super) enum NotYet {
@@ -16,7 +16,7 @@ impl From<NotYet> for Decision {
     fn from(n: NotYet) -> Decision {
         match n {
             NotYet::Refused(denial) => Decision::Deny(denial),
-            NotYet::Wait(on) => Decision::Wait(on),
+            NotYet::Wait(on) => Decision::Wait { on, pending: None },
         }
     }
 }
@@ -30,14 +30,14 @@ impl Gate {
         token: &str,
         now_ms: u64,
         may_wait: bool,
-        counters: &mut dyn FnMut(Counter),
+        io: &mut Io<'_>,
     ) -> Result<Rc<Identity>, NotYet> {
         let now_s = now_ms / 1000;
         if let Some(hit) = self.tokens.get(token, now_s) {
-            counters(Counter::CacheHit);
+            (io.count)(Counter::CacheHit);
             return Ok(hit.identity);
         }
-        counters(Counter::CacheMiss);
+        (io.count)(Counter::CacheMiss);
         let invalid = |e: JwtError| NotYet::Refused(Denial::InvalidToken(e));
         let untrusted = decode(token, self.config.algorithms).map_err(invalid)?;
         let idx = untrusted

@@ -49,8 +49,13 @@ pub enum Decision {
         counter: Counter,
         log: Option<LogLine>,
     },
-    /// What the request needs (keys, metadata) is being fetched: pause, decide again later.
-    Wait(WaitFor),
+    /// What the request needs (keys, metadata, a shared call's outcome) is on its way:
+    /// pause. Later, `Gate::resume_after_wait` takes `pending` when there is one, else
+    /// the request is decided again (and then never waits).
+    Wait {
+        on: WaitFor,
+        pending: Option<Pending>,
+    },
     /// Make this callout for the request, then hand its answer to `Gate::resume`.
     Call {
         callout: Callout,
@@ -59,10 +64,12 @@ pub enum Decision {
 }
 
 /// What a paused request waits for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WaitFor {
     /// Issuer `n`'s discovery document and keys.
     Provider(usize),
+    /// A call that another request (maybe on another worker) makes: its shared slot.
+    Flight(Rc<str>),
 }
 
 /// A request's own exchange with the IdP, in progress.

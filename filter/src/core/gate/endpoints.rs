@@ -1,19 +1,25 @@
 //! The filter's own endpoints: the login callback (a state machine whose callouts the
 //! shell carries, resumed by [`Gate::resume`]) and logout.
 
-use super::{bad_host, Counter, Decision, Denial, Gate, Level, LogLine, Pending, Request};
+use super::{bad_host, Counter, Decision, Denial, Gate, Io, Level, LogLine, Pending, Request, WaitFor};
 use crate::core::config::LoginConfig;
 use crate::core::login::callback::LoginContext;
-use crate::core::login::{logout, Callback, CallbackRequest, Step};
-use crate::core::rand::Random;
+use crate::core::login::{logout, Callback, CallbackRequest, LoginError, Step};
+use crate::core::token::JwtError;
 use crate::core::web::pages;
 
 impl Gate {
     /// The callback or logout endpoint, when the request is for one.
-    pub(super) fn endpoint(&mut self, login: &LoginConfig, req: &mut Request<'_>, now_ms: u64) -> Option<Decision> {
+    pub(super) fn endpoint(
+        &mut self,
+        login: &LoginConfig,
+        req: &mut Request<'_>,
+        now_ms: u64,
+        may_wait: bool,
+    ) -> Option<Decision> {
         let now_s = now_ms / 1000;
         if req.path() == login.callback_path {
-            return Some(self.callback(login, req, now_s));
+            return Some(self.callback(login, req, now_ms, may_wait));
         }
         if req.path() != login.logout_path {
             return None;
@@ -28,7 +34,7 @@ impl Gate {
         Some(Decision::Respond { response, counter: Counter::Logout, log: None })
     }
 
-    fn callback(&mut self, login: &LoginConfig, req: &mut Request<'_>, now_s: u64) -> Decision {
+    fn callback(&mut self, login: &LoginConfig, req: &mut Request<'_>, now_ms: u64, may_wait: bool) -> Decision {
         let Some(origin) = req.origin() else { return bad_host() };
         let request_id = req.header("x-request-id");
         let config = self.config.clone();
@@ -39,9 +45,10 @@ impl Gate {
             query: req.query(),
             cookie_header: req.cookie.as_deref(),
             request_id: request_id.as_deref(),
-            now_s,
+            now_s: now_ms / 1000,
         };
-        login_step(Callback::begin(&ctx, &callback))
+        let step = Callback::begin(&ctx, &callback);
+        self.login_step(step, may_wait, request_id.as_deref())
     }
 
     /// Takes the answer to a request's own callout (`status` is `None` when there was
@@ -52,7 +59,7 @@ impl Gate {
         status: Option<u16>,
         body: &[u8],
         now_ms: u64,
-        rng: &mut dyn Random,
+        io: &mut Io<'_>,
     ) -> Decision {
         let config = self.config.clone();
         match pending {
@@ -61,26 +68,57 @@ impl Gate {
                     return Decision::Deny(Denial::Unavailable);
                 };
                 let ctx = LoginContext { config: &config, login, provider };
-                let step = callback.on_response(&ctx, status, body, now_ms / 1000, rng);
-                if Callback::unknown_key(&step) {
-                    // The IdP rotated its keys: fetch them so that the next attempt succeeds.
-                    if let Some(p) = self.providers.first_mut() {
-                        p.request_refetch(now_ms, config.jwks_refetch_min_interval);
-                    }
-                }
-                login_step(step)
+                let step = callback.on_response(&ctx, status, body, now_ms / 1000, io.rng);
+                self.login_step(step, true, None)
             }
         }
     }
-}
 
-fn login_step(step: Step) -> Decision {
-    match step {
-        Step::Call(callback, callout) => Decision::Call { callout, pending: Pending::Login(callback) },
-        Step::Done(response) => Decision::Respond { response, counter: Counter::LoginCompleted, log: None },
-        Step::Failed(response, error) => {
-            let log = LogLine { level: Level::Warn, message: format!("login failed: {error}") };
-            Decision::Respond { response, counter: Counter::LoginFailed, log: Some(log) }
+    /// Takes up a request that waited with something in progress (`Decision::Wait`
+    /// with a pending exchange), now that what it waited for came (or the wait ended).
+    pub fn resume_after_wait(&mut self, pending: Pending, now_ms: u64, io: &mut Io<'_>) -> Decision {
+        let config = self.config.clone();
+        match pending {
+            Pending::Login(callback) => {
+                let (Some(login), Some(provider)) = (&config.login, self.providers.first()) else {
+                    return Decision::Deny(Denial::Unavailable);
+                };
+                let ctx = LoginContext { config: &config, login, provider };
+                let step = callback.after_keys(&ctx, now_ms / 1000, io.rng);
+                self.login_step(step, false, None)
+            }
+        }
+    }
+
+    /// A login step as a decision. Keys the login needs are waited for: before the
+    /// exchange, like any request (bounded by `startup_wait`); for the ID token, after
+    /// a re-fetch that the rate limit does not hold back (the token came over the back
+    /// channel from the token endpoint, not from a client).
+    fn login_step(&mut self, step: Step, may_wait: bool, request_id: Option<&str>) -> Decision {
+        let provider = self.providers.first_mut();
+        let step = match step {
+            Step::NeedKeys(None) => match provider {
+                Some(p) if may_wait && p.worth_waiting() => {
+                    return Decision::Wait { on: WaitFor::Provider(0), pending: None };
+                }
+                _ => Callback::without_keys(request_id),
+            },
+            Step::NeedKeys(Some(callback)) => {
+                if provider.is_some_and(|p| p.request_refetch_now()) {
+                    return Decision::Wait { on: WaitFor::Provider(0), pending: Some(Pending::Login(callback)) };
+                }
+                callback.fail(LoginError::IdToken(JwtError::UnknownKey))
+            }
+            other => other,
+        };
+        match step {
+            Step::Call(callback, callout) => Decision::Call { callout, pending: Pending::Login(callback) },
+            Step::Done(response) => Decision::Respond { response, counter: Counter::LoginCompleted, log: None },
+            Step::Failed(response, error) => {
+                let log = LogLine { level: Level::Warn, message: format!("login failed: {error}") };
+                Decision::Respond { response, counter: Counter::LoginFailed, log: Some(log) }
+            }
+            Step::NeedKeys(_) => Decision::Deny(Denial::Unavailable),
         }
     }
 }

@@ -24,6 +24,7 @@ use crate::core::config::Config;
 use crate::core::identity::Identity;
 use crate::core::idp::Provider;
 use crate::core::rand::Random;
+use crate::core::shared::SharedStore;
 use crate::core::token::cache::TokenCache;
 use crate::core::web::cookies;
 use crate::core::web::path_rule::any_match;
@@ -38,6 +39,14 @@ pub struct Gate {
     sessions: TokenCache,
     /// No identity (bypassed requests), shared rather than allocated each time.
     anonymous: Rc<Identity>,
+}
+
+/// What a decision may use from outside the core: randomness, the data shared with the
+/// other workers of this Envoy, and the counters.
+pub struct Io<'a> {
+    pub rng: &'a mut dyn Random,
+    pub shared: &'a mut dyn SharedStore,
+    pub count: &'a mut dyn FnMut(Counter),
 }
 
 /// What the credential step found.
@@ -75,8 +84,7 @@ impl Gate {
         headers: &mut dyn RequestHeaders,
         now_ms: u64,
         may_wait: bool,
-        rng: &mut dyn Random,
-        counters: &mut dyn FnMut(Counter),
+        io: &mut Io<'_>,
     ) -> Decision {
         if now_ms == 0 {
             // No clock: nothing can be checked for expiry.
@@ -85,32 +93,25 @@ impl Gate {
         let config = self.config.clone();
         let mut req = Request::read(headers, config.login.is_some());
         if let Some(login) = &config.login {
-            if let Some(decision) = self.endpoint(login, &mut req, now_ms) {
+            if let Some(decision) = self.endpoint(login, &mut req, now_ms, may_wait) {
                 return decision;
             }
         }
         if any_match(&config.bypass, &req.path_and_query) {
             return self.allow(self.anonymous.clone(), Counter::AllowedBypass, &req, Vec::new());
         }
-        match self.credential(&mut req, now_ms, may_wait, rng, counters) {
+        match self.credential(&mut req, now_ms, may_wait, io) {
             Credential::Verified { identity, counter, set_cookies } => self.allow(identity, counter, &req, set_cookies),
             Credential::Refused(decision) => decision,
-            Credential::Absent { lapsed } => self.unauthenticated(&mut req, lapsed, now_ms, may_wait, rng),
+            Credential::Absent { lapsed } => self.unauthenticated(&mut req, lapsed, now_ms, may_wait, io),
         }
     }
 
     /// A bearer token when the request has one (it decides alone), else the session.
-    fn credential(
-        &mut self,
-        req: &mut Request<'_>,
-        now_ms: u64,
-        may_wait: bool,
-        rng: &mut dyn Random,
-        counters: &mut dyn FnMut(Counter),
-    ) -> Credential {
+    fn credential(&mut self, req: &mut Request<'_>, now_ms: u64, may_wait: bool, io: &mut Io<'_>) -> Credential {
         if let Some(auth) = req.header("authorization") {
             if let Some(token) = bearer_token(Some(&auth)) {
-                return match self.bearer(token, now_ms, may_wait, counters) {
+                return match self.bearer(token, now_ms, may_wait, io) {
                     Ok(identity) => {
                         Credential::Verified { identity, counter: Counter::AllowedBearer, set_cookies: vec![] }
                     }
@@ -120,7 +121,7 @@ impl Gate {
         }
         let config = self.config.clone();
         match &config.login {
-            Some(login) => self.session(login, req, now_ms / 1000, rng, counters),
+            Some(login) => self.session(login, req, now_ms / 1000, io),
             None => Credential::Absent { lapsed: false },
         }
     }

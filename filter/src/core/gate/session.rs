@@ -1,10 +1,9 @@
 //! The session step: an opened-cookie cache hit, or the sealed cookie opened and checked;
 //! an active session's idle window is extended by a re-issued cookie.
 
-use super::{Counter, Credential, Gate, Request};
+use super::{Counter, Credential, Gate, Io, Request};
 use crate::core::config::LoginConfig;
 use crate::core::identity::Identity;
-use crate::core::rand::Random;
 use crate::core::session::{self, SessionState};
 use crate::core::token::cache::{key_of, Cached};
 
@@ -14,8 +13,7 @@ impl Gate {
         login: &LoginConfig,
         req: &Request<'_>,
         now_s: u64,
-        rng: &mut dyn Random,
-        counters: &mut dyn FnMut(Counter),
+        io: &mut Io<'_>,
     ) -> Credential {
         let config = &login.session;
         let cookie = req.cookie.as_deref();
@@ -37,7 +35,7 @@ impl Gate {
                 if reissue {
                     session.seen = now_s;
                     let present = config.cookies.sessions_in(cookie);
-                    set_cookies = session::write(config, &session, &present, rng).unwrap_or_default();
+                    set_cookies = session::write(config, &session, &present, io.rng).unwrap_or_default();
                 } else if let Some(v) = &sealed {
                     let entry = Cached {
                         exp: session.valid_until(config),
@@ -50,11 +48,11 @@ impl Gate {
             }
             SessionState::Absent => Credential::Absent { lapsed: false },
             SessionState::Invalid => {
-                counters(Counter::SessionInvalid);
+                (io.count)(Counter::SessionInvalid);
                 Credential::Absent { lapsed: true }
             }
             SessionState::Expired => {
-                counters(Counter::SessionExpired);
+                (io.count)(Counter::SessionExpired);
                 Credential::Absent { lapsed: true }
             }
         }

@@ -8,8 +8,8 @@ use crate::core::idp::FetchKind;
 use crate::core::session;
 use crate::core::testing::keys::{jwks, rsa_a, sign, sign_with_header};
 use crate::core::testing::{
-    config, discovery, feed, login_config, session as alice, FixedRng as Rng, MapHeaders, ISS, NOW_MS, NOW_S as NOW,
-    REFRESH,
+    config, discovery, feed, login_config, session as alice, FixedRng as Rng, MapHeaders, TestIo, ISS, NOW_MS,
+    NOW_S as NOW, REFRESH,
 };
 use crate::core::token::{Alg, JwtError};
 
@@ -39,10 +39,10 @@ fn token(kid: &str, exp: u64) -> String {
 }
 
 fn decide(g: &mut Gate, f: &MapHeaders, now_ms: u64, may_wait: bool) -> (Decision, Vec<Counter>) {
-    let mut seen = Vec::new();
+    let mut io = TestIo::new(0);
     let mut req = f.clone();
-    let d = g.decide(&mut req, now_ms, may_wait, &mut Rng(0), &mut |c| seen.push(c));
-    (d, seen)
+    let d = io.run(|io| g.decide(&mut req, now_ms, may_wait, io));
+    (d, io.seen)
 }
 
 /// The decision in a comparable form.
@@ -59,7 +59,7 @@ fn d(decision: Decision) -> D {
     match decision {
         Decision::Allow { identity, counter, .. } => D::Allow(identity.headers.clone(), counter),
         Decision::Deny(x) => D::Deny(x),
-        Decision::Wait(w) => D::Wait(w),
+        Decision::Wait { on, .. } => D::Wait(on),
         Decision::Respond { response, counter, .. } => D::Respond(response.status, counter),
         Decision::Call { .. } => D::Call,
     }

@@ -2,10 +2,9 @@
 //! a browser navigation is sent to log in; API calls, XHR and gRPC get 401 (or grpc-status
 //! 16); a form post whose session lapsed gets a page.
 
-use super::{bad_host, Counter, Decision, Denial, Gate, Level, LogLine, Request, WaitFor};
+use super::{bad_host, Counter, Decision, Denial, Gate, Io, Level, LogLine, Request, WaitFor};
 use crate::core::config::LoginConfig;
 use crate::core::login;
-use crate::core::rand::Random;
 use crate::core::web::pages::Page;
 use crate::core::web::path_rule::any_match;
 use crate::core::web::safe_return;
@@ -44,7 +43,7 @@ impl Gate {
         lapsed: bool,
         now_ms: u64,
         may_wait: bool,
-        rng: &mut dyn Random,
+        io: &mut Io<'_>,
     ) -> Decision {
         let config = self.config.clone();
         let Some(login) = &config.login else { return Decision::Deny(Denial::MissingToken) };
@@ -55,7 +54,7 @@ impl Gate {
                 Decision::Respond { response, counter: Counter::DeniedMissingToken, log: None }
             }
             Client::BrowserForm => Decision::Deny(Denial::MissingToken),
-            Client::Navigation => self.start_login(login, req, now_ms / 1000, may_wait, rng),
+            Client::Navigation => self.start_login(login, req, now_ms / 1000, may_wait, io),
         }
     }
 
@@ -65,13 +64,13 @@ impl Gate {
         req: &mut Request<'_>,
         now_s: u64,
         may_wait: bool,
-        rng: &mut dyn Random,
+        io: &mut Io<'_>,
     ) -> Decision {
         let Some(origin) = req.origin() else { return bad_host() };
         let Some(provider) = self.providers.first() else { return Decision::Deny(Denial::Unavailable) };
         let Some(metadata) = provider.metadata.as_ref() else {
             if may_wait && provider.worth_waiting() {
-                return Decision::Wait(WaitFor::Provider(0));
+                return Decision::Wait { on: WaitFor::Provider(0), pending: None };
             }
             let rid = req.header("x-request-id");
             // "Start again" goes back to the page asked for, if that is a path on this site:
@@ -81,7 +80,7 @@ impl Gate {
             return Decision::Respond { response, counter: Counter::DeniedUnavailable, log: None };
         };
         let target = req.path_and_query.clone();
-        match login::start(login, metadata, &origin, &target, req.cookie.as_deref(), now_s, rng) {
+        match login::start(login, metadata, &origin, &target, req.cookie.as_deref(), now_s, io.rng) {
             Ok(response) => Decision::Respond { response, counter: Counter::LoginStarted, log: None },
             Err(e) => {
                 let response = Page::LoginFailed.render(None, req.header("x-request-id").as_deref(), "/");

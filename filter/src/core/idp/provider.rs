@@ -159,6 +159,20 @@ impl Provider {
         true
     }
 
+    /// Asks for a JWKS re-fetch at once, whatever the rate limit: an ID token from the
+    /// token endpoint named an unknown key (it came over the back channel, so no client
+    /// can use this to make the filter hammer the IdP). Shares a fetch already due or in
+    /// flight. `false` before discovery.
+    pub fn request_refetch_now(&mut self) -> bool {
+        if self.metadata.is_none() {
+            return false;
+        }
+        if !self.busy() {
+            self.jwks_due = true;
+        }
+        true
+    }
+
     fn fail(&mut self, now_ms: u64, error: FetchError) -> Update {
         self.failures = self.failures.saturating_add(1);
         let backoff = 1000u64.saturating_mul(1 << self.failures.min(6).saturating_sub(1)).min(MAX_BACKOFF_MS);

@@ -10,6 +10,7 @@ use crate::core::idp::{error_code, token_endpoint, Callout, Provider};
 use crate::core::rand::Random;
 use crate::core::session::cookie::ATTRS;
 use crate::core::session::{self, Session};
+use crate::core::token::JwtError;
 use crate::core::web::{cookies, form, safe_return, AbsoluteUrl, LocalResponse, Origin};
 
 /// What a login step reads: the configuration and the login issuer's state.
@@ -28,7 +29,7 @@ pub struct CallbackRequest<'a> {
     pub now_s: u64,
 }
 
-/// A login callback waiting for the IdP's answer. `Debug` shows no secret.
+/// A login callback waiting for the IdP. `Debug` shows no secret.
 #[derive(Debug)]
 pub struct Callback {
     flow: Flow,
@@ -36,14 +37,28 @@ pub struct Callback {
     cookie_header: Option<String>,
     request_id: Option<String>,
     stage: Stage,
+    /// The JWKS was already re-fetched for this login's ID token.
+    refetched: bool,
 }
 
-#[derive(Debug)]
 enum Stage {
     /// The code exchange is under way.
     Token,
+    /// The ID token names a key the JWKS lacks (the IdP rotated its keys): its token
+    /// response waits for a re-fetch, to be checked again.
+    AwaitKeys(Vec<u8>),
     /// The ID token passed; userinfo is asked for the claims it lacks.
     Userinfo(Box<Session>),
+}
+
+impl std::fmt::Debug for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stage::Token => "Token",
+            Stage::AwaitKeys(_) => "AwaitKeys([redacted])",
+            Stage::Userinfo(_) => "Userinfo",
+        })
+    }
 }
 
 /// What the callback does next.
@@ -51,6 +66,10 @@ enum Stage {
 pub enum Step {
     /// Make this callout and hand its answer to [`Callback::on_response`].
     Call(Box<Callback>, Callout),
+    /// The IdP's keys are needed: before the exchange (`None`: decide the request again
+    /// once they are in), or for the ID token (take the callback up again with
+    /// [`Callback::after_keys`] once a re-fetch brought them).
+    NeedKeys(Option<Box<Callback>>),
     /// Signed in: the session cookies and the redirect back to the page.
     Done(LocalResponse),
     /// The login failed: the page to show, and why (for the log).
@@ -67,7 +86,7 @@ impl Callback {
     /// Checks the callback's `state`, `error` and `iss`, and starts the code exchange.
     pub fn begin(ctx: &LoginContext<'_>, req: &CallbackRequest<'_>) -> Step {
         if ctx.provider.keys.is_none() {
-            return failed(LoginError::NoKeys, req.request_id, None);
+            return Step::NeedKeys(None);
         }
         let Some(params) = form::parse(req.query) else {
             return failed(LoginError::MalformedQuery, req.request_id, None);
@@ -84,7 +103,8 @@ impl Callback {
             Ok(callout) => {
                 let cookie_header = req.cookie_header.map(str::to_string);
                 let request_id = req.request_id.map(str::to_string);
-                let callback = Callback { flow, flow_cookie, cookie_header, request_id, stage: Stage::Token };
+                let callback =
+                    Callback { flow, flow_cookie, cookie_header, request_id, stage: Stage::Token, refetched: false };
                 Step::Call(Box::new(callback), callout)
             }
             Err(e) => failed(e, req.request_id, Some(&flow_cookie)),
@@ -138,8 +158,14 @@ impl Callback {
                     }
                     None => Ok(checked.session),
                 },
+                Err(LoginError::IdToken(JwtError::UnknownKey)) if !self.refetched => {
+                    self.refetched = true;
+                    self.stage = Stage::AwaitKeys(body.to_vec());
+                    return Step::NeedKeys(Some(self));
+                }
                 Err(e) => Err(e),
             },
+            Stage::AwaitKeys(_) => Err(LoginError::IdToken(JwtError::UnknownKey)),
             Stage::Userinfo(mut session) => on_userinfo_response(ctx, &mut session, status, body).map(|()| *session),
         };
         match session.and_then(|s| self.finish(ctx, &s, rng)) {
@@ -158,8 +184,22 @@ impl Callback {
         Ok(LocalResponse::redirect(back, set_cookies))
     }
 
-    /// The ID token's `kid` was unknown: worth a JWKS re-fetch before the next login.
-    pub fn unknown_key(step: &Step) -> bool {
-        matches!(step, Step::Failed(_, LoginError::IdToken(crate::core::token::JwtError::UnknownKey)))
+    /// Takes the callback up again after the JWKS re-fetch it asked for: the ID token is
+    /// checked again, and a key still unknown fails the login.
+    pub fn after_keys(mut self: Box<Self>, ctx: &LoginContext<'_>, now_s: u64, rng: &mut dyn Random) -> Step {
+        match std::mem::replace(&mut self.stage, Stage::Token) {
+            Stage::AwaitKeys(body) => self.on_response(ctx, Some(200), &body, now_s, rng),
+            _ => self.fail(LoginError::NoKeys),
+        }
+    }
+
+    /// Ends the login on a page.
+    pub fn fail(&self, error: LoginError) -> Step {
+        failed(error, self.request_id.as_deref(), Some(&self.flow_cookie))
+    }
+
+    /// A callback that cannot wait for the keys it needs.
+    pub fn without_keys(request_id: Option<&str>) -> Step {
+        failed(LoginError::NoKeys, request_id, None)
     }
 }

@@ -94,6 +94,7 @@ fn outcome(step: Step) -> (u32, String) {
         Step::Failed(response, error) => (response.status, error.to_string()),
         Step::Call(..) => (0, "exchange".into()),
         Step::Done(r) => (r.status, "done".into()),
+        Step::NeedKeys(_) => (0, "needs keys".into()),
     }
 }
 

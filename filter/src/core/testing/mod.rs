@@ -12,10 +12,11 @@ use std::time::Duration;
 
 use crate::core::config::secret::Env;
 use crate::core::config::{load, Config};
-use crate::core::gate::RequestHeaders;
+use crate::core::gate::{Counter, Io, RequestHeaders};
 use crate::core::idp::{Clusters, FetchKind, Provider};
 use crate::core::rand::Random;
 use crate::core::session::Session;
+use crate::core::shared::LocalStore;
 
 pub const ISS: &str = "https://idp.example.com";
 /// A fixed "now", in milliseconds and in seconds.
@@ -142,4 +143,25 @@ pub fn cookie_header(set_cookies: &[String]) -> String {
         .filter_map(|c| c.split(';').next())
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// The outside world of a decision in tests: a fixed random stream, a shared store (one
+/// per "Envoy"; pass the same one to two gates to play two workers), and the counters seen.
+pub struct TestIo {
+    pub rng: FixedRng,
+    pub store: LocalStore,
+    pub seen: Vec<Counter>,
+}
+
+impl TestIo {
+    pub fn new(seed: u8) -> TestIo {
+        TestIo { rng: FixedRng(seed), store: LocalStore::default(), seen: Vec::new() }
+    }
+
+    pub fn run<T>(&mut self, f: impl FnOnce(&mut Io<'_>) -> T) -> T {
+        let TestIo { rng, store, seen } = self;
+        let mut count = |c| seen.push(c);
+        let mut io = Io { rng, shared: store, count: &mut count };
+        f(&mut io)
+    }
 }

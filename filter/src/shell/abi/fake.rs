@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::HostError;
 
 const BAD_ARGUMENT: u32 = 2;
+const CAS_MISMATCH: u32 = 8;
 
 #[derive(Default, Clone, Debug)]
 pub struct LocalReply {
@@ -36,7 +37,11 @@ pub struct Callout {
 #[derive(Default)]
 pub struct FakeHost {
     pub now_ns: u64,
+    /// The effective context (whose headers and replies the calls touch).
     pub current: u32,
+    /// The context whose callback is running: the SDK routes a callout's answer to it,
+    /// whatever the effective context was when the call was made.
+    pub active: u32,
     pub plugin_config: Vec<u8>,
     pub request_headers: HashMap<u32, Vec<(String, Vec<u8>)>>,
     pub response_headers: HashMap<u32, Vec<(String, String)>>,
@@ -50,6 +55,8 @@ pub struct FakeHost {
     pub logs: Vec<String>,
     /// Contexts that no longer exist (for `set_effective_context`).
     pub gone: Vec<u32>,
+    /// Shared data: value and version.
+    pub shared: HashMap<String, (Vec<u8>, u32)>,
 }
 
 thread_local! {
@@ -161,6 +168,21 @@ pub fn send_local_response(status: u32, headers: &[(&str, &str)], body: &[u8]) -
     })
 }
 
+pub fn shared_get(key: &str) -> Result<Option<(Vec<u8>, u32)>, HostError> {
+    with(|h| Ok(h.shared.get(key).cloned()))
+}
+
+pub fn shared_set(key: &str, value: &[u8], cas: u32) -> Result<(), HostError> {
+    with(|h| {
+        let entry = h.shared.entry(key.to_string()).or_insert((Vec::new(), 0));
+        if cas != 0 && entry.1 != cas {
+            return Err(HostError(CAS_MISMATCH));
+        }
+        *entry = (value.to_vec(), entry.1 + 1);
+        Ok(())
+    })
+}
+
 pub fn set_effective_context(id: u32) -> Result<(), HostError> {
     with(|h| {
         if h.gone.contains(&id) {
@@ -210,7 +232,7 @@ pub fn http_call(
         let token = h.callouts.len() as u32 + 100;
         h.callouts.push(Callout {
             token,
-            context: h.current,
+            context: h.active,
             cluster: cluster.to_string(),
             headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
             body: body.map(<[u8]>::to_vec),

@@ -1,0 +1,119 @@
+//! Carrying out the gate's decisions, in one place for the request's own context and for
+//! the root (which decides paused requests again and carries the callouts it starts for
+//! them). Only an allowed request reaches the upstream, and it does so with the identity
+//! headers replaced or removed: client-sent values never pass.
+
+use proxy_wasm::types::LogLevel;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::host::{self, HostRandom, HostStore, Metrics};
+use super::root::Worker;
+use crate::core::config::Config;
+use crate::core::gate::{Decision, Denial, Gate, Io, Pending};
+
+/// What carrying out a decision left to do for its request.
+pub enum Carried {
+    /// Continue to the upstream, adding these `Set-Cookie`s to its response.
+    Continue(Vec<String>),
+    /// Answered locally.
+    Answered,
+    /// Paused in the worker's paused set.
+    Paused,
+    /// Waiting for this callout's answer, which goes to `Gate::resume` with `pending`.
+    Calling(u32, Pending),
+}
+
+/// Runs `f` with the worker's gate and an [`Io`] over the host (randomness, shared data,
+/// counters). `None` when the worker's state is in use (a re-entered host call).
+pub fn with_gate<T>(
+    worker: &RefCell<Worker>,
+    metrics: &Metrics,
+    rng: &mut HostRandom,
+    f: impl FnOnce(&mut Gate, &mut Io<'_>) -> T,
+) -> Option<T> {
+    let mut w = worker.try_borrow_mut().ok()?;
+    let Worker { gate, local, shared_broken, .. } = &mut *w;
+    let mut store = HostStore { local, broken: shared_broken };
+    let mut count = |c| metrics.inc(c);
+    let mut io = Io { rng, shared: &mut store, count: &mut count };
+    Some(f(gate, &mut io))
+}
+
+/// Carries out `decision` for request `id`, the effective context.
+pub fn carry(
+    worker: &Rc<RefCell<Worker>>,
+    metrics: &Metrics,
+    id: u32,
+    decision: Decision,
+    rng: &mut HostRandom,
+) -> Carried {
+    let Some(config) = worker.try_borrow().ok().map(|w| w.gate.config.clone()) else {
+        host::send(&Denial::Unavailable.response("oidc-gate"));
+        return Carried::Answered;
+    };
+    let mut decision = decision;
+    loop {
+        if rng.failed {
+            host::log(LogLevel::Critical, "oidc-gate: the random source failed; refusing the request");
+            decision = Decision::Deny(Denial::Unavailable);
+            rng.failed = false;
+        }
+        match decision {
+            Decision::Call { callout, pending } => match host::dispatch(&callout, config.idp_timeout) {
+                Ok(token) => return Carried::Calling(token, pending),
+                Err(e) => {
+                    // Answered as if the IdP had not answered: the flow decides what that means.
+                    host::log(LogLevel::Error, &format!("oidc-gate: {e}"));
+                    let now = host::now_ms();
+                    let next = with_gate(worker, metrics, rng, |g, io| g.resume(pending, None, b"", now, io));
+                    decision = next.unwrap_or(Decision::Deny(Denial::Unavailable));
+                }
+            },
+            Decision::Wait { on, pending } => {
+                let Ok(mut w) = worker.try_borrow_mut() else {
+                    decision = Decision::Deny(Denial::Unavailable);
+                    continue;
+                };
+                w.paused.pause(id, on, host::now_ms(), pending);
+                return Carried::Paused;
+            }
+            other => return answer(other, &config, metrics),
+        }
+    }
+}
+
+/// An allow, a denial or a local response.
+fn answer(decision: Decision, config: &Config, metrics: &Metrics) -> Carried {
+    match decision {
+        Decision::Allow { identity, counter, cookie, set_cookies } => {
+            if let Err(e) = host::set_identity_headers(&config.identity.all_headers, &identity) {
+                host::log(LogLevel::Error, &format!("oidc-gate: cannot set the identity headers ({e:?}); refusing"));
+                metrics.inc(Denial::Unavailable.counter());
+                host::send(&Denial::Unavailable.response(&config.realm));
+                return Carried::Answered;
+            }
+            host::rewrite_cookie(&cookie);
+            metrics.inc(counter);
+            Carried::Continue(set_cookies)
+        }
+        Decision::Deny(denial) => {
+            metrics.inc(denial.counter());
+            host::send(&denial.response(&config.realm));
+            Carried::Answered
+        }
+        Decision::Respond { response, counter, log } => {
+            metrics.inc(counter);
+            if let Some(line) = log {
+                host::log_at(line.level, &format!("oidc-gate: {}", line.message));
+            }
+            host::send(&response);
+            Carried::Answered
+        }
+        // Carried in `carry`.
+        Decision::Wait { .. } | Decision::Call { .. } => {
+            host::send(&Denial::Unavailable.response(&config.realm));
+            Carried::Answered
+        }
+    }
+}
