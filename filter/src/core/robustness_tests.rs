@@ -7,7 +7,7 @@ use serde_json::json;
 use std::rc::Rc;
 
 use crate::core::config::load;
-use crate::core::gate::{bearer_token, Counter, Decision, Gate};
+use crate::core::gate::{bearer_token, Answer, Counter, Decision, Gate};
 use crate::core::session;
 use crate::core::testing::keys::{jwks, rsa_a, sign};
 use crate::core::testing::{
@@ -165,7 +165,8 @@ fn the_gate_never_lets_a_hostile_request_through() {
             calls += 1;
             let body = r.mutate(&json!({"id_token": s.token, "access_token": "at"}).to_string());
             let status = [Some(200), Some(400), None][(r.next() % 3) as usize];
-            decision = io.run(|io| s.gate.resume(pending, status, body.as_bytes(), now, io));
+            let answer = Answer { status, body: body.as_bytes() };
+            decision = io.run(|io| s.gate.resume(pending, answer, now, &mut h.clone(), io));
         }
         match decision {
             Decision::Allow { counter, .. } => {

@@ -7,10 +7,10 @@ use proxy_wasm::types::LogLevel;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::host::{self, HostRandom, HostStore, Metrics};
+use super::host::{self, HostHeaders, HostRandom, HostStore, Metrics};
 use super::root::Worker;
 use crate::core::config::Config;
-use crate::core::gate::{Decision, Denial, Gate, Io, Pending};
+use crate::core::gate::{Answer, Decision, Denial, Gate, Io, Pending};
 
 /// What carrying out a decision left to do for its request.
 pub enum Carried {
@@ -49,7 +49,7 @@ pub fn carry(
     rng: &mut HostRandom,
 ) -> Carried {
     let Some(config) = worker.try_borrow().ok().map(|w| w.gate.config.clone()) else {
-        host::send(&Denial::Unavailable.response("oidc-gate"));
+        host::send(&Denial::Unavailable.response("oidc-gate", None));
         return Carried::Answered;
     };
     let mut decision = decision;
@@ -66,7 +66,9 @@ pub fn carry(
                     // Answered as if the IdP had not answered: the flow decides what that means.
                     host::log(LogLevel::Error, &format!("oidc-gate: {e}"));
                     let now = host::now_ms();
-                    let next = with_gate(worker, metrics, rng, |g, io| g.resume(pending, None, b"", now, io));
+                    let answer = Answer { status: None, body: b"" };
+                    let next =
+                        with_gate(worker, metrics, rng, |g, io| g.resume(pending, answer, now, &mut HostHeaders, io));
                     decision = next.unwrap_or(Decision::Deny(Denial::Unavailable));
                 }
             },
@@ -90,7 +92,7 @@ fn answer(decision: Decision, config: &Config, metrics: &Metrics) -> Carried {
             if let Err(e) = host::set_identity_headers(&config.identity.all_headers, &identity) {
                 host::log(LogLevel::Error, &format!("oidc-gate: cannot set the identity headers ({e:?}); refusing"));
                 metrics.inc(Denial::Unavailable.counter());
-                host::send(&Denial::Unavailable.response(&config.realm));
+                host::send(&Denial::Unavailable.response_for(config));
                 return Carried::Answered;
             }
             host::rewrite_cookie(&cookie);
@@ -99,7 +101,7 @@ fn answer(decision: Decision, config: &Config, metrics: &Metrics) -> Carried {
         }
         Decision::Deny(denial) => {
             metrics.inc(denial.counter());
-            host::send(&denial.response(&config.realm));
+            host::send(&denial.response_for(config));
             Carried::Answered
         }
         Decision::Respond { response, counter, log } => {
@@ -112,7 +114,7 @@ fn answer(decision: Decision, config: &Config, metrics: &Metrics) -> Carried {
         }
         // Carried in `carry`.
         Decision::Wait { .. } | Decision::Call { .. } => {
-            host::send(&Denial::Unavailable.response(&config.realm));
+            host::send(&Denial::Unavailable.response_for(config));
             Carried::Answered
         }
     }

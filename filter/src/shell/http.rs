@@ -9,7 +9,7 @@ use std::rc::Rc;
 use super::carry::{carry, with_gate, Carried};
 use super::host::{self, HostHeaders, HostRandom, Metrics};
 use super::root::Worker;
-use crate::core::gate::{Decision, Denial, Pending};
+use crate::core::gate::{Answer, Decision, Denial, Pending};
 
 pub struct Http {
     pub id: u32,
@@ -45,8 +45,10 @@ impl Context for Http {
         let (Some(pending), Some(worker)) = (self.pending.take(), self.worker.clone()) else { return };
         let mut rng = HostRandom::default();
         let now = host::now_ms();
-        let decision = with_gate(&worker, &self.metrics, &mut rng, |g, io| g.resume(pending, status, &body, now, io))
-            .unwrap_or(Decision::Deny(Denial::Unavailable));
+        let answer = Answer { status, body: &body };
+        let decision =
+            with_gate(&worker, &self.metrics, &mut rng, |g, io| g.resume(pending, answer, now, &mut HostHeaders, io))
+                .unwrap_or(Decision::Deny(Denial::Unavailable));
         if self.carry(&worker, decision, &mut rng) {
             let _ = super::abi::resume_request();
         }
@@ -64,7 +66,7 @@ impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let Some(worker) = self.worker.clone() else {
             host::log(LogLevel::Error, "oidc-gate: no valid configuration; refusing the request");
-            host::send(&Denial::Unavailable.response("oidc-gate"));
+            host::send(&Denial::Unavailable.response("oidc-gate", None));
             return Action::Pause;
         };
         let mut rng = HostRandom::default();

@@ -12,7 +12,7 @@ use super::host::{self, HostHeaders, HostRandom, HostStore, Metrics};
 use super::http::Http;
 use super::paused::Paused;
 use crate::core::config::{self, secret::ProcessEnv};
-use crate::core::gate::{Counter, Decision, Denial, Gate, Pending, WaitFor};
+use crate::core::gate::{Answer, Counter, Decision, Denial, Gate, Pending, WaitFor};
 use crate::core::idp::{FetchKind, Update};
 use crate::core::shared::{flight, LocalStore};
 
@@ -33,6 +33,9 @@ enum Owner {
     /// came): the answer goes to the gate for it.
     Request(u32, Pending),
 }
+
+/// The kinds of one-call-per-Envoy flights (their shared slots are created at start).
+const FLIGHT_KINDS: [&str; 2] = ["introspect", "refresh"];
 
 /// How often the root looks at due fetches, paused requests and shared calls.
 const TICK_MS: u32 = 200;
@@ -118,7 +121,7 @@ impl Root {
             // request gets 503 and a browser the "sign-in unavailable" page. Headers are read
             // from the paused request itself (the effective context).
             let decision = with_gate(&worker, &self.metrics, &mut rng, |g, io| match pending {
-                Some(p) => g.resume_after_wait(p, now, io),
+                Some(p) => g.resume_after_wait(p, now, &mut HostHeaders, io),
                 None => g.decide(&mut HostHeaders, now, false, io),
             });
             self.carry_for(&worker, id, decision.unwrap_or(Decision::Deny(Denial::Unavailable)), &mut rng);
@@ -228,8 +231,10 @@ impl Context for Root {
                 if abi::set_effective_context(id).is_ok() {
                     let mut rng = HostRandom::default();
                     let now = host::now_ms();
-                    let decision =
-                        with_gate(&worker, &self.metrics, &mut rng, |g, io| g.resume(pending, status, &body, now, io));
+                    let answer = Answer { status, body: &body };
+                    let decision = with_gate(&worker, &self.metrics, &mut rng, |g, io| {
+                        g.resume(pending, answer, now, &mut HostHeaders, io)
+                    });
                     self.carry_for(&worker, id, decision.unwrap_or(Decision::Deny(Denial::Unavailable)), &mut rng);
                 }
                 return;
@@ -281,6 +286,15 @@ impl RootContext for Root {
                     local: LocalStore::default(),
                     shared_broken: false,
                 })));
+                if let Some(w) = self.worker.as_ref() {
+                    if let Ok(mut w) = w.try_borrow_mut() {
+                        let Worker { local, shared_broken, .. } = &mut *w;
+                        let mut store = HostStore { local, broken: shared_broken };
+                        for kind in FLIGHT_KINDS {
+                            flight::create_slots(&mut store, kind);
+                        }
+                    }
+                }
                 let _ = abi::set_tick_period_ms(TICK_MS);
                 self.dispatch();
                 true

@@ -17,6 +17,8 @@ pub const MAX_STARTUP_WAIT: Duration = Duration::from_secs(60);
 pub const REALM: &str = "oidc-gate";
 pub const CACHE_SIZE: usize = 1024;
 pub const MAX_CACHE_SIZE: usize = 20_000;
+pub const INTROSPECTION_CACHE_TTL: Duration = Duration::from_secs(60);
+pub const INTROSPECTION_INACTIVE_TTL: Duration = Duration::from_secs(10);
 
 pub const CLIENT_AUTH: &str = "client_secret_basic";
 pub const SCOPES: [&str; 3] = ["openid", "email", "profile"];
@@ -43,6 +45,12 @@ pub fn documented() -> Vec<(&'static str, String)> {
         ("bearer.issuers", "`[]`".into()),
         ("bearer.algorithms", "all nine".into()),
         ("bearer.cache_size", format!("`{CACHE_SIZE}`")),
+        ("bearer.token_headers", "`[]`".into()),
+        ("bearer.introspection", "none".into()),
+        ("bearer.introspection.cache_ttl", d(INTROSPECTION_CACHE_TTL)),
+        ("bearer.introspection.inactive_cache_ttl", d(INTROSPECTION_INACTIVE_TTL)),
+        ("bearer.api_tokens", "`[]`".into()),
+        ("resource_metadata", "none".into()),
         ("identity_headers", "`{}`".into()),
         ("require_email_verified", "`false`".into()),
         ("bypass", "`[]`".into()),

@@ -2,24 +2,25 @@
 //! keys refused), then compiled section by section into a validated [`Config`]. Every
 //! error is collected with its field path; none repeats the value it found.
 
+pub mod bearer;
 pub mod defaults;
 pub mod duration;
 pub mod errors;
 pub mod raw;
 pub mod secret;
 
-mod bearer;
 mod idp;
 mod login;
 
 use std::time::Duration;
 
+pub use bearer::BearerConfig;
 pub use errors::ConfigError;
 pub use login::{LoginConfig, SessionConfig};
 
 use crate::core::identity::{self, IdentityConfig};
 use crate::core::idp::{Client, Clusters, IssuerConfig};
-use crate::core::token::AlgSet;
+use crate::core::web::resource_metadata::ResourceMetadata;
 use crate::core::web::PathRule;
 use errors::Errors;
 use raw::RawConfig;
@@ -32,8 +33,7 @@ pub struct Config {
     pub issuers: Vec<IssuerConfig>,
     pub clusters: Clusters,
     pub client: Client,
-    pub algorithms: AlgSet,
-    pub cache_size: usize,
+    pub bearer: BearerConfig,
     pub identity: IdentityConfig,
     pub bypass: Vec<PathRule>,
     pub clock_skew: Duration,
@@ -42,6 +42,8 @@ pub struct Config {
     pub idp_timeout: Duration,
     pub startup_wait: Duration,
     pub realm: String,
+    /// RFC 9728 metadata, named in every 401.
+    pub resource_metadata: Option<ResourceMetadata>,
     /// Browser login; `None` when `session` is not configured (bearer tokens only).
     pub login: Option<LoginConfig>,
 }
@@ -65,23 +67,20 @@ fn compile(raw: &RawConfig, env: &dyn Env) -> Result<Config, Vec<ConfigError>> {
     let issuers = idp::issuers(raw, &mut errors);
     let clusters = idp::clusters(raw, &mut errors);
     let client = idp::client(raw, env, &mut errors);
-    let algorithms = bearer::algorithms(&raw.bearer, &mut errors);
-    let cache_size = errors.at_most(
-        "bearer.cache_size",
-        raw.bearer.cache_size.unwrap_or(defaults::CACHE_SIZE),
-        defaults::MAX_CACHE_SIZE,
-    );
     let identity = identity_config(raw, &issuers, &mut errors);
+    let bearer = bearer::compile(&raw.bearer, &identity.all_headers, &mut errors);
     let bypass = path_rules("bypass", Some(&raw.bypass), &mut errors);
     let timing = timing(raw, &mut errors);
     let realm = realm(raw, &mut errors);
+    let issuer_names: Vec<&str> = issuers.iter().map(|i| i.issuer.as_str()).collect();
+    let resource_metadata =
+        raw.resource_metadata.as_ref().and_then(|r| ResourceMetadata::compile(r, &issuer_names, &mut errors));
     let login = login::compile(raw, &client, env, &mut errors);
     errors.finish(Config {
         issuers,
         clusters,
         client,
-        algorithms,
-        cache_size,
+        bearer,
         identity,
         bypass,
         clock_skew: timing.clock_skew,
@@ -90,6 +89,7 @@ fn compile(raw: &RawConfig, env: &dyn Env) -> Result<Config, Vec<ConfigError>> {
         idp_timeout: timing.idp_timeout,
         startup_wait: timing.startup_wait,
         realm,
+        resource_metadata,
         login,
     })
 }

@@ -41,6 +41,8 @@ pub struct RawConfig {
     pub startup_wait: Option<String>,
     #[serde(default)]
     pub realm: Option<String>,
+    #[serde(default)]
+    pub resource_metadata: Option<RawResourceMetadata>,
     // Browser login: each of these needs `session` (the login compiler reports any of
     // them given without it).
     #[serde(default)]
@@ -87,6 +89,59 @@ pub struct RawBearer {
     pub algorithms: Option<Vec<String>>,
     #[serde(default)]
     pub cache_size: Option<usize>,
+    #[serde(default)]
+    pub token_headers: Vec<RawTokenHeader>,
+    #[serde(default)]
+    pub introspection: Option<RawIntrospection>,
+    #[serde(default)]
+    pub api_tokens: Vec<RawApiToken>,
+}
+
+/// A header that may carry a bearer token besides `Authorization`: `"name"` (holding
+/// `Bearer <token>`) or `{"header": "name", "raw": true}` (holding the bare token).
+#[derive(Deserialize, Debug)]
+#[serde(untagged)]
+pub enum RawTokenHeader {
+    Name(String),
+    Spec(RawTokenHeaderSpec),
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawTokenHeaderSpec {
+    pub header: String,
+    #[serde(default)]
+    pub raw: bool,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawIntrospection {
+    #[serde(default)]
+    pub cache_ttl: Option<String>,
+    #[serde(default)]
+    pub inactive_cache_ttl: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawApiToken {
+    pub name: String,
+    pub sha256: String,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub claims: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawResourceMetadata {
+    pub resource: String,
+    #[serde(default)]
+    pub scopes_supported: Vec<String>,
 }
 
 #[derive(Deserialize, Debug)]

@@ -78,12 +78,12 @@ fn defaults() {
     let c = load(base().to_string().as_bytes(), &env()).unwrap();
     assert!(c.issuers[0].audiences.is_empty(), "no default audience: client_id would let ID tokens in");
     assert_eq!(c.clock_skew, Duration::from_secs(60));
-    assert_eq!(c.cache_size, defaults::CACHE_SIZE);
+    assert_eq!(c.bearer.cache_size, defaults::CACHE_SIZE);
     assert_eq!(c.metadata_refresh, Duration::from_secs(600));
     assert_eq!(c.jwks_refetch_min_interval, Duration::from_secs(30));
     assert_eq!(c.startup_wait, Duration::from_secs(5));
     assert_eq!(c.realm, "oidc-gate");
-    assert_eq!(c.algorithms, AlgSet::all());
+    assert_eq!(c.bearer.algorithms, crate::core::token::AlgSet::all());
 }
 
 #[test]

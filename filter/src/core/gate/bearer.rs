@@ -1,15 +1,20 @@
-//! The bearer-token step: a verified-token cache hit, or a full check of a JWT against
-//! its issuer's keys.
+//! The bearer-token step: a cache hit, a static API token, a JWT checked against its
+//! issuer's keys, or an opaque token introspected at the IdP (`introspect.rs`).
 
 use std::rc::Rc;
 
 use super::{Counter, Decision, Denial, Gate, Io, WaitFor};
+use crate::core::identity::Identity;
+use crate::core::token::cache::{key_of, Cached};
+use crate::core::token::{decode, Expect, JwtError};
 
-/// A bearer token that does not pass, now or yet.
+/// A bearer token that does not pass, or not yet.
 pub(super) enum NotYet {
     Refused(Denial),
-    /// Its issuer's keys are being fetched.
+    /// What it needs is on its way (its issuer's keys; another request's introspection).
     Wait(WaitFor),
+    /// It needs this decision first (its own introspection call).
+    Decided(Box<Decision>),
 }
 
 impl From<NotYet> for Decision {
@@ -17,12 +22,14 @@ impl From<NotYet> for Decision {
         match n {
             NotYet::Refused(denial) => Decision::Deny(denial),
             NotYet::Wait(on) => Decision::Wait { on, pending: None },
+            NotYet::Decided(d) => *d,
         }
     }
 }
-use crate::core::identity::Identity;
-use crate::core::token::cache::{key_of, Cached};
-use crate::core::token::{decode, Expect, JwtError};
+
+pub(super) fn invalid(e: JwtError) -> NotYet {
+    NotYet::Refused(Denial::InvalidToken(e))
+}
 
 impl Gate {
     pub(super) fn bearer(
@@ -38,8 +45,25 @@ impl Gate {
             return Ok(hit.identity);
         }
         (io.count)(Counter::CacheMiss);
-        let invalid = |e: JwtError| NotYet::Refused(Denial::InvalidToken(e));
-        let untrusted = decode(token, self.config.algorithms).map_err(invalid)?;
+        if let Some(claims) = self.config.bearer.api_tokens.find(token) {
+            let identity = &self.config.identity;
+            let identity = Identity::from_claims(&identity.headers, &claims, identity.require_email_verified);
+            self.tokens.insert(
+                key_of(token),
+                Cached { exp: u64::MAX, refresh_at: u64::MAX, identity: identity.clone() },
+                now_s,
+            );
+            return Ok(identity);
+        }
+        if token.bytes().filter(|b| *b == b'.').count() != 2 && self.config.bearer.introspection.is_some() {
+            return self.introspected(token, now_ms, may_wait, io);
+        }
+        self.jwt(token, now_ms, may_wait)
+    }
+
+    fn jwt(&mut self, token: &str, now_ms: u64, may_wait: bool) -> Result<Rc<Identity>, NotYet> {
+        let now_s = now_ms / 1000;
+        let untrusted = decode(token, self.config.bearer.algorithms).map_err(invalid)?;
         let idx = untrusted
             .unverified_issuer()
             .and_then(|iss| self.providers.iter().position(|p| p.issuer() == iss))

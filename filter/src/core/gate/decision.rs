@@ -4,6 +4,7 @@
 use std::rc::Rc;
 
 use super::denial::Denial;
+use super::introspect::Introspection;
 use super::metrics::Counter;
 use crate::core::identity::Identity;
 use crate::core::idp::Callout;
@@ -76,4 +77,5 @@ pub enum WaitFor {
 #[derive(Debug)]
 pub enum Pending {
     Login(Box<Callback>),
+    Introspect(Box<Introspection>),
 }

@@ -1,7 +1,7 @@
 //! The filter's own endpoints: the login callback (a state machine whose callouts the
 //! shell carries, resumed by [`Gate::resume`]) and logout.
 
-use super::{bad_host, Counter, Decision, Denial, Gate, Io, Level, LogLine, Pending, Request, WaitFor};
+use super::{bad_host, Counter, Decision, Denial, Gate, Level, LogLine, Pending, Request, WaitFor};
 use crate::core::config::LoginConfig;
 use crate::core::login::callback::LoginContext;
 use crate::core::login::{logout, Callback, CallbackRequest, LoginError, Step};
@@ -9,6 +9,12 @@ use crate::core::token::JwtError;
 use crate::core::web::pages;
 
 impl Gate {
+    /// The protected-resource metadata (RFC 9728), served to anyone.
+    pub(super) fn metadata_endpoint(&self, req: &Request<'_>) -> Option<Decision> {
+        let response = self.config.resource_metadata.as_ref()?.serve(req.path())?;
+        Some(Decision::Respond { response, counter: Counter::ResourceMetadata, log: None })
+    }
+
     /// The callback or logout endpoint, when the request is for one.
     pub(super) fn endpoint(
         &mut self,
@@ -51,50 +57,11 @@ impl Gate {
         self.login_step(step, may_wait, request_id.as_deref())
     }
 
-    /// Takes the answer to a request's own callout (`status` is `None` when there was
-    /// none) and decides what comes next.
-    pub fn resume(
-        &mut self,
-        pending: Pending,
-        status: Option<u16>,
-        body: &[u8],
-        now_ms: u64,
-        io: &mut Io<'_>,
-    ) -> Decision {
-        let config = self.config.clone();
-        match pending {
-            Pending::Login(callback) => {
-                let (Some(login), Some(provider)) = (&config.login, self.providers.first()) else {
-                    return Decision::Deny(Denial::Unavailable);
-                };
-                let ctx = LoginContext { config: &config, login, provider };
-                let step = callback.on_response(&ctx, status, body, now_ms / 1000, io.rng);
-                self.login_step(step, true, None)
-            }
-        }
-    }
-
-    /// Takes up a request that waited with something in progress (`Decision::Wait`
-    /// with a pending exchange), now that what it waited for came (or the wait ended).
-    pub fn resume_after_wait(&mut self, pending: Pending, now_ms: u64, io: &mut Io<'_>) -> Decision {
-        let config = self.config.clone();
-        match pending {
-            Pending::Login(callback) => {
-                let (Some(login), Some(provider)) = (&config.login, self.providers.first()) else {
-                    return Decision::Deny(Denial::Unavailable);
-                };
-                let ctx = LoginContext { config: &config, login, provider };
-                let step = callback.after_keys(&ctx, now_ms / 1000, io.rng);
-                self.login_step(step, false, None)
-            }
-        }
-    }
-
     /// A login step as a decision. Keys the login needs are waited for: before the
     /// exchange, like any request (bounded by `startup_wait`); for the ID token, after
     /// a re-fetch that the rate limit does not hold back (the token came over the back
     /// channel from the token endpoint, not from a client).
-    fn login_step(&mut self, step: Step, may_wait: bool, request_id: Option<&str>) -> Decision {
+    pub(super) fn login_step(&mut self, step: Step, may_wait: bool, request_id: Option<&str>) -> Decision {
         let provider = self.providers.first_mut();
         let step = match step {
             Step::NeedKeys(None) => match provider {

@@ -21,13 +21,14 @@ pub enum Counter {
     LoginFailed,
     Logout,
     LogoutConfirmation,
+    ResourceMetadata,
     DiscoveryFetch,
     DiscoveryFailure,
     JwksFetch,
     JwksFailure,
 }
 
-const JWT_ERRORS: [JwtError; 12] = [
+const JWT_ERRORS: [JwtError; 13] = [
     JwtError::Malformed,
     JwtError::DisallowedAlg,
     JwtError::UnknownIssuer,
@@ -40,9 +41,10 @@ const JWT_ERRORS: [JwtError; 12] = [
     JwtError::UnsupportedCrit,
     JwtError::IdTokenAsBearer,
     JwtError::NotAccessToken,
+    JwtError::Inactive,
 ];
 
-const PLAIN: [Counter; 19] = [
+const PLAIN: [Counter; 20] = [
     Counter::AllowedBearer,
     Counter::AllowedSession,
     Counter::AllowedBypass,
@@ -58,6 +60,7 @@ const PLAIN: [Counter; 19] = [
     Counter::LoginFailed,
     Counter::Logout,
     Counter::LogoutConfirmation,
+    Counter::ResourceMetadata,
     Counter::DiscoveryFetch,
     Counter::DiscoveryFailure,
     Counter::JwksFetch,
@@ -98,6 +101,7 @@ impl Counter {
             Counter::LoginFailed => "login.failed",
             Counter::Logout => "logout",
             Counter::LogoutConfirmation => "logout.confirmation_shown",
+            Counter::ResourceMetadata => "resource_metadata.served",
             Counter::DiscoveryFetch => "idp.discovery_fetch",
             Counter::DiscoveryFailure => "idp.discovery_failure",
             Counter::JwksFetch => "idp.jwks_fetch",

@@ -8,8 +8,10 @@ mod bearer;
 pub mod decision;
 pub mod denial;
 mod endpoints;
+mod introspect;
 pub mod metrics;
 pub mod request;
+mod resume;
 mod session;
 mod unauthenticated;
 
@@ -19,13 +21,14 @@ pub use decision::{CookieRewrite, Decision, Level, LogLine, Pending, WaitFor};
 pub use denial::Denial;
 pub use metrics::Counter;
 pub use request::{bearer_token, Request, RequestHeaders};
+pub use resume::Answer;
 
 use crate::core::config::Config;
 use crate::core::identity::Identity;
 use crate::core::idp::Provider;
 use crate::core::rand::Random;
 use crate::core::shared::SharedStore;
-use crate::core::token::cache::TokenCache;
+use crate::core::token::cache::{Refused, TokenCache};
 use crate::core::web::cookies;
 use crate::core::web::path_rule::any_match;
 
@@ -37,6 +40,8 @@ pub struct Gate {
     tokens: TokenCache,
     /// Opened session cookies, keyed by their sealed value: a hit skips the AEAD and JSON.
     sessions: TokenCache,
+    /// Opaque tokens the IdP said are not active, remembered briefly.
+    refused: TokenCache<Refused>,
     /// No identity (bypassed requests), shared rather than allocated each time.
     anonymous: Rc<Identity>,
 }
@@ -67,9 +72,10 @@ enum Credential {
 impl Gate {
     pub fn new(config: Rc<Config>) -> Self {
         let providers = config.issuers.iter().cloned().map(Provider::new).collect();
-        let tokens = TokenCache::new(config.cache_size);
-        let sessions = TokenCache::new(config.cache_size);
-        Gate { config, providers, tokens, sessions, anonymous: Rc::new(Identity::default()) }
+        let tokens = TokenCache::new(config.bearer.cache_size);
+        let sessions = TokenCache::new(config.bearer.cache_size);
+        let refused = TokenCache::new(config.bearer.cache_size);
+        Gate { config, providers, tokens, sessions, refused, anonymous: Rc::new(Identity::default()) }
     }
 
     /// An issuer's keys changed: cached verifications may name keys that are gone.
@@ -92,6 +98,9 @@ impl Gate {
         }
         let config = self.config.clone();
         let mut req = Request::read(headers, config.login.is_some());
+        if let Some(decision) = self.metadata_endpoint(&req) {
+            return decision;
+        }
         if let Some(login) = &config.login {
             if let Some(decision) = self.endpoint(login, &mut req, now_ms, may_wait) {
                 return decision;
@@ -109,17 +118,13 @@ impl Gate {
 
     /// A bearer token when the request has one (it decides alone), else the session.
     fn credential(&mut self, req: &mut Request<'_>, now_ms: u64, may_wait: bool, io: &mut Io<'_>) -> Credential {
-        if let Some(auth) = req.header("authorization") {
-            if let Some(token) = bearer_token(Some(&auth)) {
-                return match self.bearer(token, now_ms, may_wait, io) {
-                    Ok(identity) => {
-                        Credential::Verified { identity, counter: Counter::AllowedBearer, set_cookies: vec![] }
-                    }
-                    Err(not_yet) => Credential::Refused(not_yet.into()),
-                };
-            }
-        }
         let config = self.config.clone();
+        if let Some(token) = req.token(&config.bearer.token_headers) {
+            return match self.bearer(token.as_str(), now_ms, may_wait, io) {
+                Ok(identity) => Credential::Verified { identity, counter: Counter::AllowedBearer, set_cookies: vec![] },
+                Err(not_yet) => Credential::Refused(not_yet.into()),
+            };
+        }
         match &config.login {
             Some(login) => self.session(login, req, now_ms / 1000, io),
             None => Credential::Absent { lapsed: false },
@@ -147,5 +152,7 @@ fn bad_host() -> Decision {
     Decision::Respond { response, counter: Counter::DeniedBadRequest, log: None }
 }
 
+#[cfg(test)]
+mod bearer_tests;
 #[cfg(test)]
 mod tests;

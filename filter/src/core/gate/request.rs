@@ -50,6 +50,58 @@ impl<'h> Request<'h> {
     }
 }
 
+/// A header besides `Authorization` that may carry a bearer token (`bearer.token_headers`):
+/// as `Bearer <token>`, or, when `raw`, the bare token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenHeader {
+    pub name: String,
+    pub raw: bool,
+}
+
+/// A bearer token as the request carries it: the header value and where the token starts.
+pub struct Token {
+    value: String,
+    start: usize,
+}
+
+impl Token {
+    pub fn as_str(&self) -> &str {
+        self.value.get(self.start..).unwrap_or("").trim_end()
+    }
+}
+
+impl Request<'_> {
+    /// The bearer token: from `Authorization: Bearer`, else from the first configured token
+    /// header that has one. `Authorization` wins even when its token turns out invalid.
+    pub fn token(&mut self, token_headers: &[TokenHeader]) -> Option<Token> {
+        if let Some(t) = self.header("authorization").and_then(Token::bearer) {
+            return Some(t);
+        }
+        for h in token_headers {
+            let Some(value) = self.header(&h.name) else { continue };
+            let token = if h.raw {
+                let start = value.len() - value.trim_start().len();
+                Some(Token { value, start })
+            } else {
+                Token::bearer(value)
+            };
+            if let Some(t) = token.filter(|t| !t.as_str().is_empty()) {
+                return Some(t);
+            }
+        }
+        None
+    }
+}
+
+impl Token {
+    fn bearer(value: String) -> Option<Token> {
+        let token = bearer_token(Some(&value))?;
+        // `token` is a slice of `value`: its offset there.
+        let start = token.as_ptr() as usize - value.as_ptr() as usize;
+        Some(Token { value, start })
+    }
+}
+
 /// Extracts the token from `Authorization: Bearer <token>` (scheme case-insensitive).
 pub fn bearer_token(authorization: Option<&str>) -> Option<&str> {
     let value = authorization?.trim();

@@ -13,6 +13,7 @@ pub struct Metadata {
     pub token_endpoint: Option<String>,
     pub userinfo_endpoint: Option<String>,
     pub end_session_endpoint: Option<String>,
+    pub introspection_endpoint: Option<String>,
     /// RFC 9207: the IdP puts `iss` on authorization responses.
     pub iss_parameter_supported: bool,
 }
@@ -29,6 +30,8 @@ struct RawDiscovery {
     userinfo_endpoint: Option<String>,
     #[serde(default)]
     end_session_endpoint: Option<String>,
+    #[serde(default)]
+    introspection_endpoint: Option<String>,
     #[serde(default)]
     authorization_response_iss_parameter_supported: bool,
 }
@@ -50,6 +53,7 @@ impl Metadata {
             token_endpoint: url(raw.token_endpoint),
             userinfo_endpoint: url(raw.userinfo_endpoint),
             end_session_endpoint: url(raw.end_session_endpoint),
+            introspection_endpoint: url(raw.introspection_endpoint),
             iss_parameter_supported: raw.authorization_response_iss_parameter_supported,
         })
     }

@@ -72,7 +72,8 @@ fn verified_claims(
     now_s: u64,
 ) -> Result<Map<String, Value>, LoginError> {
     let keys = ctx.provider.keys.clone().ok_or(LoginError::IdToken(JwtError::UnknownKey))?;
-    let jwt = decode(id_token, ctx.config.algorithms).and_then(|t| t.verify(&keys)).map_err(LoginError::IdToken)?;
+    let jwt =
+        decode(id_token, ctx.config.bearer.algorithms).and_then(|t| t.verify(&keys)).map_err(LoginError::IdToken)?;
     let audiences = [ctx.login.client_id.clone()];
     let expect = Expect { issuer: ctx.provider.issuer(), audiences: &audiences, now_s, skew: ctx.config.clock_skew };
     jwt.check(&expect).map_err(LoginError::IdToken)?;
@@ -104,7 +105,16 @@ pub fn on_userinfo_response(
     if info.get("sub").and_then(Value::as_str) != Some(session.sub.as_str()) {
         return Err(LoginError::UserinfoSubMismatch);
     }
+    // `email` and `email_verified` are one pair, from one document: userinfo's
+    // `email_verified` never vouches for the ID token's `email`, nor the reverse.
+    let email_from_userinfo = !session.claims.contains_key("email") && info.contains_key("email");
+    if email_from_userinfo {
+        session.claims.remove("email_verified");
+    }
     for (k, v) in kept_claims(&ctx.config.identity.headers, &info) {
+        if k == "email_verified" && !email_from_userinfo {
+            continue;
+        }
         session.claims.entry(k).or_insert(v);
     }
     Ok(())

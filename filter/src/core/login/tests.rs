@@ -228,6 +228,27 @@ fn missing_claims_come_from_userinfo_whose_sub_must_match() {
     );
 }
 
+#[test]
+fn email_and_email_verified_come_from_one_document() {
+    let c = config();
+    let p = provider(true);
+    let ctx = LoginContext { config: &c, login: c.login.as_ref().unwrap(), provider: &p };
+    let pair =
+        |s: &crate::core::session::Session| (s.claims.get("email").cloned(), s.claims.get("email_verified").cloned());
+    // The ID token's unverified email stays unverified whatever userinfo says.
+    let mut s = crate::core::testing::session(NOW, json!({"email": "ceo@corp.example"}));
+    let info = br#"{"sub":"alice","email":"alice@mail.example","email_verified":true}"#;
+    on_userinfo_response(&ctx, &mut s, Some(200), info).unwrap();
+    assert_eq!(pair(&s), (Some(json!("ceo@corp.example")), None));
+    // An email from userinfo brings its own verification, not the ID token's.
+    let mut s = crate::core::testing::session(NOW, json!({"email_verified": true}));
+    on_userinfo_response(&ctx, &mut s, Some(200), br#"{"sub":"alice","email":"x@y"}"#).unwrap();
+    assert_eq!(pair(&s), (Some(json!("x@y")), None));
+    let mut s = crate::core::testing::session(NOW, json!({}));
+    on_userinfo_response(&ctx, &mut s, Some(200), info).unwrap();
+    assert_eq!(pair(&s), (Some(json!("alice@mail.example")), Some(json!(true))));
+}
+
 /// A callback of a real started flow, through the code exchange, answered with `body`.
 fn through_exchange(body_for_nonce: impl Fn(&str) -> Vec<u8>) -> (Step, String) {
     let (q, cookie) = started(Some("__Host-oidc_session_3=stale"), "/p");

@@ -53,6 +53,13 @@ impl MapHeaders {
         self.0.insert(name.to_string(), value.to_string());
         self
     }
+
+    pub fn with_all(mut self, pairs: &[(&str, &str)]) -> MapHeaders {
+        for (k, v) in pairs {
+            self.0.insert(k.to_string(), v.to_string());
+        }
+        self
+    }
 }
 
 impl RequestHeaders for MapHeaders {

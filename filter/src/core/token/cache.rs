@@ -28,9 +28,33 @@ pub struct Cached {
     pub identity: Rc<Identity>,
 }
 
-pub struct TokenCache {
+/// What a cache entry needs: until when (seconds) it may be served.
+pub trait Lapses: Clone {
+    fn exp(&self) -> u64;
+}
+
+impl Lapses for Cached {
+    fn exp(&self) -> u64 {
+        self.exp
+    }
+}
+
+/// A token the IdP refused (introspection said inactive), remembered until `exp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    pub exp: u64,
+    pub error: super::JwtError,
+}
+
+impl Lapses for Refused {
+    fn exp(&self) -> u64 {
+        self.exp
+    }
+}
+
+pub struct TokenCache<V: Lapses = Cached> {
     capacity: usize,
-    entries: HashMap<TokenKey, Cached>,
+    entries: HashMap<TokenKey, V>,
     /// Insertion order, for evicting the oldest; may hold keys already dropped.
     order: VecDeque<TokenKey>,
     last_sweep: u64,
@@ -40,7 +64,7 @@ pub struct TokenCache {
 /// evicts the oldest, so inserts do not scan the whole cache each time.
 const SWEEP_INTERVAL: u64 = 10;
 
-impl TokenCache {
+impl<V: Lapses> TokenCache<V> {
     pub fn new(capacity: usize) -> Self {
         TokenCache {
             capacity,
@@ -59,26 +83,28 @@ impl TokenCache {
     }
 
     /// A live entry; an expired one is dropped and reported as a miss.
-    pub fn get(&mut self, token: &str, now_s: u64) -> Option<Cached> {
+    pub fn get(&mut self, token: &str, now_s: u64) -> Option<V> {
         let entry = self.entries.get(token)?;
-        if now_s < entry.exp {
+        if now_s < entry.exp() {
             return Some(entry.clone());
         }
         self.entries.remove(token);
         None
     }
 
-    pub fn insert(&mut self, key: TokenKey, value: Cached, now_s: u64) {
-        if self.capacity == 0 || now_s >= value.exp {
+    pub fn insert(&mut self, key: TokenKey, value: V, now_s: u64) {
+        if self.capacity == 0 || now_s >= value.exp() {
             return;
+        }
+        // Keys of entries dropped on lookup stay in `order` until swept: sweep whatever the
+        // fill level, so `order` never holds more than twice the capacity (amortised O(1)).
+        if self.order.len() >= self.capacity.max(32).saturating_mul(2) {
+            self.order.retain(|k| self.entries.contains_key(k));
         }
         if self.entries.len() >= self.capacity && !self.entries.contains_key(&*key) {
             if now_s >= self.last_sweep.saturating_add(SWEEP_INTERVAL) {
                 self.last_sweep = now_s;
-                self.entries.retain(|_, v| now_s < v.exp);
-            }
-            if self.order.len() > self.capacity.saturating_mul(2) {
-                self.order.retain(|k| self.entries.contains_key(k));
+                self.entries.retain(|_, v| now_s < v.exp());
             }
             while self.entries.len() >= self.capacity {
                 match self.order.pop_front() {
@@ -111,7 +137,7 @@ mod tests {
 
     #[test]
     fn never_serves_at_or_past_exp() {
-        let mut c = TokenCache::new(4);
+        let mut c: TokenCache = TokenCache::new(4);
         let k = key_of("t");
         c.insert(k.clone(), v(100), 50);
         assert_eq!(c.get("t", 99), Some(v(100)));
@@ -123,7 +149,7 @@ mod tests {
 
     #[test]
     fn stays_bounded_evicting_expired_then_oldest() {
-        let mut c = TokenCache::new(3);
+        let mut c: TokenCache = TokenCache::new(3);
         c.insert(key_of("a"), v(1000), 0);
         c.insert(key_of("b"), v(10), 0);
         c.insert(key_of("c"), v(1000), 0);
@@ -141,12 +167,24 @@ mod tests {
     }
 
     #[test]
+    fn tokens_that_lapse_before_the_cache_fills_leave_nothing_behind() {
+        // A client that sends each token once more after it expired, under the capacity.
+        let mut c: TokenCache = TokenCache::new(1024);
+        for i in 0..20_000u64 {
+            c.insert(key_of(&format!("token-{i}")), v(i + 1), i);
+            assert!(c.get(&format!("token-{i}"), i + 1).is_none());
+        }
+        assert_eq!(c.len(), 0);
+        assert!(c.order.len() <= 2048, "order holds {} stale keys", c.order.len());
+    }
+
+    #[test]
     fn different_tokens_never_share_an_entry() {
-        let mut c = TokenCache::new(4);
+        let mut c: TokenCache = TokenCache::new(4);
         c.insert(key_of("abc"), v(10), 0);
         assert!(c.get("abd", 0).is_none());
         assert!(c.get("ab", 0).is_none());
-        let mut c = TokenCache::new(0);
+        let mut c: TokenCache = TokenCache::new(0);
         c.insert(key_of("a"), v(10), 0);
         assert!(c.get("a", 0).is_none(), "capacity 0 disables the cache");
     }

@@ -27,6 +27,8 @@ pub enum JwtError {
     IdTokenAsBearer,
     /// A token whose JOSE `typ` says it is something else than an access token.
     NotAccessToken,
+    /// Introspection says the (opaque) token is not active.
+    Inactive,
 }
 
 impl JwtError {
@@ -45,6 +47,7 @@ impl JwtError {
             JwtError::UnsupportedCrit => "unsupported_crit",
             JwtError::IdTokenAsBearer => "id_token",
             JwtError::NotAccessToken => "not_access_token",
+            JwtError::Inactive => "inactive",
         }
     }
 
@@ -63,6 +66,7 @@ impl JwtError {
             JwtError::UnsupportedCrit => "The access token uses unsupported critical extensions",
             JwtError::IdTokenAsBearer => "An ID token is not an access token",
             JwtError::NotAccessToken => "The token is not an access token",
+            JwtError::Inactive => "The access token is not active",
         }
     }
 }

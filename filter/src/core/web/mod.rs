@@ -7,6 +7,7 @@ pub mod origin;
 pub mod pages;
 pub mod path_rule;
 pub mod redirect;
+pub mod resource_metadata;
 pub mod response;
 pub mod url;
 

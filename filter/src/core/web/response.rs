@@ -44,6 +44,15 @@ impl LocalResponse {
         LocalResponse { status, headers, body }
     }
 
+    /// A JSON document (metadata), cacheable for an hour.
+    pub fn json(status: u32, body: String) -> Self {
+        let headers = vec![
+            ("content-type", "application/json".to_string()),
+            ("cache-control", "public, max-age=3600".to_string()),
+        ];
+        LocalResponse { status, headers, body }
+    }
+
     /// A short plain-text answer.
     pub fn plain(status: u32, text: &str) -> Self {
         let headers = vec![("content-type", "text/plain".to_string()), ("cache-control", "no-store".to_string())];

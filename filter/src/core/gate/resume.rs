@@ -1,0 +1,63 @@
+//! Requests taken up again: after the answer to their own callout ([`Gate::resume`]), or
+//! after a wait with an exchange under way ([`Gate::resume_after_wait`]).
+
+use super::{Decision, Denial, Gate, Io, Pending, RequestHeaders};
+use crate::core::login::callback::LoginContext;
+
+/// A callout's answer: `status` is `None` when there was none (unreachable, timed out).
+pub struct Answer<'a> {
+    pub status: Option<u16>,
+    pub body: &'a [u8],
+}
+
+impl Gate {
+    /// Takes the answer to a request's own callout and decides what comes next. `headers`
+    /// are the request's (some flows decide it again once the answer is in).
+    pub fn resume(
+        &mut self,
+        pending: Pending,
+        answer: Answer<'_>,
+        now_ms: u64,
+        headers: &mut dyn RequestHeaders,
+        io: &mut Io<'_>,
+    ) -> Decision {
+        let config = self.config.clone();
+        match pending {
+            Pending::Login(callback) => {
+                let (Some(login), Some(provider)) = (&config.login, self.providers.first()) else {
+                    return Decision::Deny(Denial::Unavailable);
+                };
+                let ctx = LoginContext { config: &config, login, provider };
+                let step = callback.on_response(&ctx, answer.status, answer.body, now_ms / 1000, io.rng);
+                self.login_step(step, true, None)
+            }
+            Pending::Introspect(call) => {
+                self.introspection_answered(&call, answer.status, answer.body, now_ms, headers, io)
+            }
+        }
+    }
+
+    /// Takes up a request that waited with an exchange under way (`Decision::Wait` with
+    /// `pending`), now that what it waited for came (or the wait ended).
+    pub fn resume_after_wait(
+        &mut self,
+        pending: Pending,
+        now_ms: u64,
+        headers: &mut dyn RequestHeaders,
+        io: &mut Io<'_>,
+    ) -> Decision {
+        let config = self.config.clone();
+        match pending {
+            Pending::Login(callback) => {
+                let (Some(login), Some(provider)) = (&config.login, self.providers.first()) else {
+                    return Decision::Deny(Denial::Unavailable);
+                };
+                let ctx = LoginContext { config: &config, login, provider };
+                let step = callback.after_keys(&ctx, now_ms / 1000, io.rng);
+                self.login_step(step, false, None)
+            }
+            // Introspections do not wait with a pending call: decide the request again.
+            Pending::Introspect(_) => self.decide(headers, now_ms, false, io),
+        }
+    }
+}
