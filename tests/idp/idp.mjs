@@ -5,7 +5,8 @@
 //                [--auto-user alice|bob|carol] [--metadata-delay-ms N] [--no-test-routes]
 //                [--refresh-tokens] [--rotate-refresh-tokens]
 //                [--access-token-ttl SECONDS] [--refresh-token-ttl SECONDS]
-// Prints "idp ready <issuer>" when listening. Test-only routes live under /__test/.
+// Prints "idp ready <issuer>" when listening. Test-only routes live under /__test/
+// (stats, sign, misbehave, fault, revoke-grant, approve-device).
 //   --refresh-tokens         refresh tokens on every code/device grant, not only for offline_access
 //                            (offline_access alone works too: /auth gets an implicit prompt=consent)
 //   --rotate-refresh-tokens  each refresh returns a new refresh token; the old one is consumed, and
@@ -391,6 +392,15 @@ async function testRoute(req, res) {
     const out = await approveDevice(userCode, sub, deny);
     return json(out.ok ? 200 : 400, out);
   }
+  if (url.pathname === '/__test/fault' && req.method === 'POST') {
+    // Fault injection for soaks and tests: {"paths": ["/token", "/jwks"], "status": 500,
+    // "delay_ms": 20000, "garbage": true, "seconds": 30}; an empty body clears it.
+    const body = await readBody(req);
+    const f = body.trim() ? JSON.parse(body) : null;
+    fault = f && { paths: f.paths || ['/'], status: f.status || 0, delayMs: f.delay_ms || 0, garbage: !!f.garbage,
+      until: f.seconds ? Date.now() + f.seconds * 1000 : Infinity };
+    return json(200, { fault: f });
+  }
   if (url.pathname === '/__test/misbehave' && req.method === 'POST') {
     idTokenOverrides = JSON.parse(await readBody(req)).id_token || null;
     return json(200, { id_token: idTokenOverrides });
@@ -409,6 +419,19 @@ async function testRoute(req, res) {
   return json(404, { error: 'not found' });
 }
 
+// The fault set by POST /__test/fault: answers the matching paths with an error status,
+// after a delay, or (garbage) with a 200 whose body is no JSON at all.
+let fault = null;
+async function injectFault(req, res) {
+  if (!fault) return false;
+  if (Date.now() >= fault.until) { fault = null; return false; }
+  if (!fault.paths.some((p) => req.url.startsWith(p))) return false;
+  if (fault.delayMs) await new Promise((r) => { setTimeout(r, fault.delayMs); });
+  if (fault.garbage) { res.writeHead(200, { 'content-type': 'application/json' }).end('<<garbage>>'); return true; }
+  if (fault.status) { res.writeHead(fault.status, { 'content-type': 'application/json' }).end('{"error":"server_error"}'); return true; }
+  return false;
+}
+
 const callback = provider.callback();
 server.on('request', async (req, res) => {
   try {
@@ -416,6 +439,7 @@ server.on('request', async (req, res) => {
       if (opts.testRoutes) await testRoute(req, res); else res.writeHead(404).end();
       return;
     }
+    if (opts.testRoutes && await injectFault(req, res)) return;
     const self = selfUser(req);
     if (!self) requestCount += 1;
     if (!req.url.startsWith('/.well-known/') && !req.url.startsWith('/jwks')) { if (!self) interactiveCount += 1; }

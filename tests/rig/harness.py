@@ -92,6 +92,12 @@ class Idp:
         body = json.dumps({"claims": claims, "alg": alg, "header": header or {}}).encode()
         return self._post("/__test/sign", body, {"content-type": "application/json"})["token"]
 
+    def fault(self, **fault):
+        """Test route: the IdP answers `paths` (prefixes) with `status`, after `delay_ms`, or
+        with a garbage 200 (`garbage=True`), for `seconds` (or until cleared: fault())."""
+        body = json.dumps(fault).encode() if fault else b""
+        return self._post("/__test/fault", body, {"content-type": "application/json"})
+
     def stats(self):
         with urllib.request.urlopen(self.issuer + "/__test/stats", timeout=10) as r:
             return json.loads(r.read())
@@ -200,7 +206,7 @@ class Envoy:
     """A real Envoy running the built filter in front of the echo upstream."""
 
     def __init__(self, log_dir: Path, plugin_config: dict, idp_port: int, echo_port: int, env=None, name="envoy",
-                 normalize=True):
+                 normalize=True, concurrency=1):
         self.log_dir = log_dir
         self.port = free_port()
         self.admin_port = free_port()
@@ -211,10 +217,11 @@ class Envoy:
         self.config_path = log_dir / f"{name}.json"
         self.config_path.write_text(json.dumps(envoycfg.bootstrap(self.admin_port, listeners, clusters), indent=1))
         self.name = name
+        self.concurrency = concurrency
         self.proc = None
 
     def start(self, wait=True):
-        cmd = envoy_command() + ["-c", self.config_path, "--concurrency", "1", "--disable-hot-restart",
+        cmd = envoy_command() + ["-c", self.config_path, "--concurrency", str(self.concurrency), "--disable-hot-restart",
                                  "-l", "info", "--component-log-level", "wasm:debug"]
         self.proc = Proc(self.name, cmd, self.log_dir)
         if wait:

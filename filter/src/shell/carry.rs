@@ -10,7 +10,7 @@ use std::rc::Rc;
 use super::host::{self, HostHeaders, HostRandom, HostStore, Metrics};
 use super::root::Worker;
 use crate::core::config::Config;
-use crate::core::gate::{Answer, Decision, Denial, Gate, Io, Pending};
+use crate::core::gate::{Answer, Decision, Denial, Gate, Io, LogLine, Pending};
 
 /// What carrying out a decision left to do for its request.
 pub enum Carried {
@@ -36,7 +36,8 @@ pub fn with_gate<T>(
     let Worker { gate, local, shared_broken, .. } = &mut *w;
     let mut store = HostStore { local, broken: shared_broken };
     let mut count = |c| metrics.inc(c);
-    let mut io = Io { rng, shared: &mut store, count: &mut count };
+    let mut log = |line: LogLine| host::log_at(line.level, &format!("oidc-gate: {}", line.message));
+    let mut io = Io { rng, shared: &mut store, count: &mut count, log: &mut log };
     Some(f(gate, &mut io))
 }
 

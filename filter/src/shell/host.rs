@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::abi;
 
 use crate::core::gate::{CookieRewrite, Counter, Level, RequestHeaders};
-use crate::core::identity::{other_spellings, Identity};
+use crate::core::identity::{other_spellings, Authorization, Identity};
 use crate::core::idp::Callout;
 use crate::core::rand::Random;
 use crate::core::shared::{LocalStore, SharedStore};
@@ -137,6 +137,11 @@ pub fn set_identity_headers(all_headers: &[String], identity: &Identity) -> Resu
             Some((name, value)) => abi::replace_header(MapType::HttpRequestHeaders, name, value)?,
             None => abi::remove_header(MapType::HttpRequestHeaders, header)?,
         }
+    }
+    match &identity.authorization {
+        Authorization::Keep => {}
+        Authorization::Bearer(value) => abi::replace_header(MapType::HttpRequestHeaders, "authorization", value)?,
+        Authorization::Remove => abi::remove_header(MapType::HttpRequestHeaders, "authorization")?,
     }
     Ok(())
 }

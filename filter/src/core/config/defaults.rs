@@ -29,6 +29,7 @@ pub const COOKIE_NAME: &str = "__Host-oidc_session";
 pub const LIFETIME: Duration = Duration::from_secs(8 * 3600);
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
 pub const KEEP_ID_TOKEN: bool = true;
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(30);
 
 /// Each key of the README's table with its default exactly as the table writes it.
 pub fn documented() -> Vec<(&'static str, String)> {
@@ -66,6 +67,10 @@ pub fn documented() -> Vec<(&'static str, String)> {
         ("session.lifetime", d(LIFETIME)),
         ("session.idle_timeout", d(IDLE_TIMEOUT)),
         ("session.keep_id_token", format!("`{KEEP_ID_TOKEN}`")),
+        ("session.refresh", "`false`".into()),
+        ("session.refresh_margin", d(REFRESH_MARGIN)),
+        ("forward_access_token", "`false`".into()),
+        ("forward_id_token", "none".into()),
         ("scopes", list(&SCOPES)),
         ("client_auth", s(CLIENT_AUTH)),
         ("callback_path", s(CALLBACK_PATH)),

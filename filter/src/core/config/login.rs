@@ -26,6 +26,10 @@ pub struct LoginConfig {
     pub post_logout_redirect: String,
     pub api_paths: Vec<PathRule>,
     pub allowed_redirect_hosts: Vec<String>,
+    /// `forward_access_token`: session requests carry `Authorization: Bearer <access token>`.
+    pub forward_access_token: bool,
+    /// `forward_id_token.header`: session requests carry the ID token in this header.
+    pub forward_id_token: Option<String>,
     pub session: SessionConfig,
 }
 
@@ -37,7 +41,10 @@ pub struct SessionConfig {
     pub lifetime: Duration,
     /// `None` turns the idle timeout off.
     pub idle_timeout: Option<Duration>,
+    /// The ID token is kept in the session (for logout's `id_token_hint`, or to forward it).
     pub keep_id_token: bool,
+    /// With `session.refresh`: how long before the access token expires it is renewed.
+    pub refresh_margin: Option<Duration>,
 }
 
 impl LoginConfig {
@@ -92,6 +99,8 @@ pub(super) fn compile(raw: &RawConfig, client: &Client, env: &dyn Env, errors: &
     let post_logout_redirect = post_logout(&mut s, raw);
     let api_paths = super::path_rules("api_paths", s.key("api_paths", &raw.api_paths), s.errors);
     let allowed_redirect_hosts = redirect_hosts(&mut s, raw);
+    let forward_access_token = s.key("forward_access_token", &raw.forward_access_token).copied().unwrap_or(false);
+    let forward_id_token = forwarded_id_token(&mut s, raw);
     let session = raw.session.as_ref()?;
     let client_id = match &client.id {
         Some(id) => id.clone(),
@@ -103,7 +112,8 @@ pub(super) fn compile(raw: &RawConfig, client: &Client, env: &dyn Env, errors: &
     if client.secret.is_none() && client.auth != ClientAuth::None && raw.client_secret.is_none() {
         s.errors.push("client_secret", "required unless client_auth is \"none\"");
     }
-    let session = session_config(session, env, s.errors);
+    let mut session = session_config(session, env, s.errors);
+    session.keep_id_token |= forward_id_token.is_some();
     Some(LoginConfig {
         client_id,
         scope,
@@ -113,8 +123,18 @@ pub(super) fn compile(raw: &RawConfig, client: &Client, env: &dyn Env, errors: &
         post_logout_redirect,
         api_paths,
         allowed_redirect_hosts,
+        forward_access_token,
+        forward_id_token,
         session,
     })
+}
+
+fn forwarded_id_token(s: &mut Section<'_>, raw: &RawConfig) -> Option<String> {
+    let header = &s.key("forward_id_token", &raw.forward_id_token)?.header;
+    if let Err(e) = crate::core::identity::check_header_name(header) {
+        s.errors.push("forward_id_token.header", e);
+    }
+    Some(header.clone())
 }
 
 fn scopes(s: &mut Section<'_>, raw: &RawConfig) -> String {
@@ -205,11 +225,16 @@ fn session_config(raw: &RawSession, env: &dyn Env, errors: &mut Errors) -> Sessi
         errors.push("session.lifetime", "must be at least 1s");
     }
     let idle_timeout = errors.duration("session.idle_timeout", &raw.idle_timeout, defaults::IDLE_TIMEOUT);
+    let margin = errors.duration("session.refresh_margin", &raw.refresh_margin, defaults::REFRESH_MARGIN);
+    if raw.refresh_margin.is_some() && raw.refresh != Some(true) {
+        errors.push("session.refresh_margin", "needs \"refresh\": true");
+    }
     SessionConfig {
         keys: Keys::new(&keys),
         cookies,
         lifetime,
         idle_timeout: (idle_timeout.as_secs() > 0).then_some(idle_timeout),
         keep_id_token: raw.keep_id_token.unwrap_or(defaults::KEEP_ID_TOKEN),
+        refresh_margin: (raw.refresh == Some(true)).then_some(margin),
     }
 }

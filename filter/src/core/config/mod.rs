@@ -76,6 +76,13 @@ fn compile(raw: &RawConfig, env: &dyn Env) -> Result<Config, Vec<ConfigError>> {
     let resource_metadata =
         raw.resource_metadata.as_ref().and_then(|r| ResourceMetadata::compile(r, &issuer_names, &mut errors));
     let login = login::compile(raw, &client, env, &mut errors);
+    let mut identity = identity;
+    if let Some(header) = login.as_ref().and_then(|l| l.forward_id_token.clone()) {
+        // Set from the session or removed, like every identity header, in every spelling.
+        identity.all_headers.push(header);
+        identity.all_headers.sort();
+        identity.all_headers.dedup();
+    }
     errors.finish(Config {
         issuers,
         clusters,

@@ -61,6 +61,16 @@ pub struct RawConfig {
     pub api_paths: Option<Vec<RawPathRule>>,
     #[serde(default)]
     pub allowed_redirect_hosts: Option<Vec<String>>,
+    #[serde(default)]
+    pub forward_access_token: Option<bool>,
+    #[serde(default)]
+    pub forward_id_token: Option<RawForwardIdToken>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawForwardIdToken {
+    pub header: String,
 }
 
 #[derive(Deserialize, Debug)]
@@ -76,6 +86,10 @@ pub struct RawSession {
     pub idle_timeout: Option<String>,
     #[serde(default)]
     pub keep_id_token: Option<bool>,
+    #[serde(default)]
+    pub refresh: Option<bool>,
+    #[serde(default)]
+    pub refresh_margin: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use super::denial::Denial;
 use super::introspect::Introspection;
 use super::metrics::Counter;
+use super::refresh::RefreshCall;
 use crate::core::identity::Identity;
 use crate::core::idp::Callout;
 use crate::core::login::Callback;
@@ -78,4 +79,5 @@ pub enum WaitFor {
 pub enum Pending {
     Login(Box<Callback>),
     Introspect(Box<Introspection>),
+    Refresh(Box<RefreshCall>),
 }

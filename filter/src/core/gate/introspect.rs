@@ -65,14 +65,14 @@ impl Gate {
         let id = id_of(token);
         let seen = Flight::new(io.shared, KIND, id).look(now_ms);
         let cas = match seen {
-            Seen::Done(outcome) => {
+            Seen::Done { outcome, .. } => {
                 return self.take_outcome(token, &outcome, now_s).ok_or(invalid(JwtError::Malformed))
             }
             Seen::Dead => return Err(invalid(JwtError::Inactive)),
             Seen::Failed { .. } => return Err(NotYet::Refused(Denial::Unavailable)),
             Seen::Busy => return Err(wait_or_unavailable(may_wait, &Flight::new(io.shared, KIND, id))),
             Seen::Taken => None,
-            Seen::Free { cas } => Some(cas),
+            Seen::Free { cas, .. } => Some(cas),
         };
         // What the call needs: the login issuer's metadata (wait for it like any request) and
         // its introspection endpoint (without one, opaque tokens cannot be checked).

@@ -16,6 +16,10 @@ pub enum Counter {
     CacheMiss,
     SessionInvalid,
     SessionExpired,
+    SessionRefreshed,
+    SessionRefreshFailed,
+    /// The IdP refused a session's refresh token: the session ended.
+    SessionEnded,
     LoginStarted,
     LoginCompleted,
     LoginFailed,
@@ -44,7 +48,7 @@ const JWT_ERRORS: [JwtError; 13] = [
     JwtError::Inactive,
 ];
 
-const PLAIN: [Counter; 20] = [
+const PLAIN: [Counter; 23] = [
     Counter::AllowedBearer,
     Counter::AllowedSession,
     Counter::AllowedBypass,
@@ -55,6 +59,9 @@ const PLAIN: [Counter; 20] = [
     Counter::CacheMiss,
     Counter::SessionInvalid,
     Counter::SessionExpired,
+    Counter::SessionRefreshed,
+    Counter::SessionRefreshFailed,
+    Counter::SessionEnded,
     Counter::LoginStarted,
     Counter::LoginCompleted,
     Counter::LoginFailed,
@@ -96,6 +103,9 @@ impl Counter {
             Counter::CacheMiss => "token_cache.miss",
             Counter::SessionInvalid => "session.invalid",
             Counter::SessionExpired => "session.expired",
+            Counter::SessionRefreshed => "session.refreshed",
+            Counter::SessionRefreshFailed => "session.refresh_failed",
+            Counter::SessionEnded => "session.ended",
             Counter::LoginStarted => "login.started",
             Counter::LoginCompleted => "login.completed",
             Counter::LoginFailed => "login.failed",

@@ -10,6 +10,7 @@ pub mod denial;
 mod endpoints;
 mod introspect;
 pub mod metrics;
+mod refresh;
 pub mod request;
 mod resume;
 mod session;
@@ -52,6 +53,8 @@ pub struct Io<'a> {
     pub rng: &'a mut dyn Random,
     pub shared: &'a mut dyn SharedStore,
     pub count: &'a mut dyn FnMut(Counter),
+    /// Lines for Envoy's log (never a token, code, cookie or secret).
+    pub log: &'a mut dyn FnMut(LogLine),
 }
 
 /// What the credential step found.
@@ -61,12 +64,14 @@ enum Credential {
         counter: Counter,
         set_cookies: Vec<String>,
     },
-    /// A credential that is refused (or must wait for keys): the decision is made.
-    Refused(Decision),
+    /// A credential that decides alone: refused, waiting, or making a call first.
+    Decided(Decision),
     /// No usable credential; `lapsed` when a session cookie was there but is no longer good.
     Absent {
         lapsed: bool,
     },
+    /// The IdP ended the session (its refresh token was refused): its cookies are cleared.
+    Ended,
 }
 
 impl Gate {
@@ -111,8 +116,9 @@ impl Gate {
         }
         match self.credential(&mut req, now_ms, may_wait, io) {
             Credential::Verified { identity, counter, set_cookies } => self.allow(identity, counter, &req, set_cookies),
-            Credential::Refused(decision) => decision,
+            Credential::Decided(decision) => decision,
             Credential::Absent { lapsed } => self.unauthenticated(&mut req, lapsed, now_ms, may_wait, io),
+            Credential::Ended => self.ended(&mut req, now_ms, io),
         }
     }
 
@@ -122,17 +128,23 @@ impl Gate {
         if let Some(token) = req.token(&config.bearer.token_headers) {
             return match self.bearer(token.as_str(), now_ms, may_wait, io) {
                 Ok(identity) => Credential::Verified { identity, counter: Counter::AllowedBearer, set_cookies: vec![] },
-                Err(not_yet) => Credential::Refused(not_yet.into()),
+                Err(not_yet) => Credential::Decided(not_yet.into()),
             };
         }
         match &config.login {
-            Some(login) => self.session(login, req, now_ms / 1000, io),
+            Some(login) => self.session(login, req, now_ms, may_wait, io),
             None => Credential::Absent { lapsed: false },
         }
     }
 
     /// Lets the request through; the filter's own cookies never go upstream.
-    fn allow(&self, identity: Rc<Identity>, counter: Counter, req: &Request<'_>, set_cookies: Vec<String>) -> Decision {
+    pub(super) fn allow(
+        &self,
+        identity: Rc<Identity>,
+        counter: Counter,
+        req: &Request<'_>,
+        set_cookies: Vec<String>,
+    ) -> Decision {
         let cookie = match (&self.config.login, req.cookie.as_deref()) {
             (Some(login), Some(h)) if cookies::parse(h).any(|(n, _)| login.session.cookies.owns(n)) => {
                 match cookies::without(h, |n| login.session.cookies.owns(n)) {
@@ -154,5 +166,7 @@ fn bad_host() -> Decision {
 
 #[cfg(test)]
 mod bearer_tests;
+#[cfg(test)]
+mod refresh_tests;
 #[cfg(test)]
 mod tests;

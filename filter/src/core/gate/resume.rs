@@ -34,6 +34,7 @@ impl Gate {
             Pending::Introspect(call) => {
                 self.introspection_answered(&call, answer.status, answer.body, now_ms, headers, io)
             }
+            Pending::Refresh(call) => self.refresh_answered(*call, answer.status, answer.body, now_ms, headers, io),
         }
     }
 
@@ -56,8 +57,8 @@ impl Gate {
                 let step = callback.after_keys(&ctx, now_ms / 1000, io.rng);
                 self.login_step(step, false, None)
             }
-            // Introspections do not wait with a pending call: decide the request again.
-            Pending::Introspect(_) => self.decide(headers, now_ms, false, io),
+            // Introspections and refreshes do not wait with a pending call: decide again.
+            Pending::Introspect(_) | Pending::Refresh(_) => self.decide(headers, now_ms, false, io),
         }
     }
 }

@@ -1,23 +1,36 @@
 //! The session step: an opened-cookie cache hit, or the sealed cookie opened and checked;
-//! an active session's idle window is extended by a re-issued cookie.
+//! an active session's idle window is extended by a re-issued cookie, and its access
+//! token renewed when due (`refresh.rs`).
+
+use std::borrow::Cow;
+use std::rc::Rc;
 
 use super::{Counter, Credential, Gate, Io, Request};
 use crate::core::config::LoginConfig;
-use crate::core::identity::Identity;
-use crate::core::session::{self, SessionState};
+use crate::core::identity::{Authorization, Identity};
+use crate::core::session::{self, Session, SessionState};
 use crate::core::token::cache::{key_of, Cached};
+
+/// A session opened from the request's cookie: whether its cookie is due for re-issue,
+/// and its sealed value (`None`: not to be cached).
+pub(super) struct Opened<'a> {
+    pub session: Session,
+    pub reissue: bool,
+    pub sealed: Option<Cow<'a, str>>,
+}
 
 impl Gate {
     pub(super) fn session(
         &mut self,
         login: &LoginConfig,
         req: &Request<'_>,
-        now_s: u64,
+        now_ms: u64,
+        may_wait: bool,
         io: &mut Io<'_>,
     ) -> Credential {
+        let now_s = now_ms / 1000;
         let config = &login.session;
-        let cookie = req.cookie.as_deref();
-        let sealed = cookie.and_then(|h| session::sealed_value(config, h));
+        let sealed = req.cookie.as_deref().and_then(|h| session::sealed_value(config, h));
         if let Some(hit) = sealed.as_deref().and_then(|v| self.sessions.get(v, now_s)) {
             if now_s < hit.refresh_at {
                 return Credential::Verified {
@@ -28,23 +41,11 @@ impl Gate {
             }
         }
         match session::read_sealed(config, sealed.as_deref(), now_s) {
-            SessionState::Valid { mut session, reissue } => {
-                let mapping = &self.config.identity;
-                let identity = Identity::from_claims(&mapping.headers, &session.claims, mapping.require_email_verified);
-                let mut set_cookies = Vec::new();
-                if reissue {
-                    session.seen = now_s;
-                    let present = config.cookies.sessions_in(cookie);
-                    set_cookies = session::write(config, &session, &present, io.rng).unwrap_or_default();
-                } else if let Some(v) = &sealed {
-                    let entry = Cached {
-                        exp: session.valid_until(config),
-                        refresh_at: session.reissue_at(config),
-                        identity: identity.clone(),
-                    };
-                    self.sessions.insert(key_of(v), entry, now_s);
-                }
-                Credential::Verified { identity, counter: Counter::AllowedSession, set_cookies }
+            SessionState::Valid { session, .. } if now_s >= session.refresh_due_at(config) => {
+                self.refresh(login, req, session, now_ms, may_wait, io)
+            }
+            SessionState::Valid { session, reissue } => {
+                self.serve(login, req, Opened { session, reissue, sealed }, now_s, io)
             }
             SessionState::Absent => Credential::Absent { lapsed: false },
             SessionState::Invalid => {
@@ -56,5 +57,55 @@ impl Gate {
                 Credential::Absent { lapsed: true }
             }
         }
+    }
+
+    /// A live session: its identity, cached under its sealed value unless its cookie is
+    /// re-issued now (then the next request brings the new one).
+    pub(super) fn serve(
+        &mut self,
+        login: &LoginConfig,
+        req: &Request<'_>,
+        opened: Opened<'_>,
+        now_s: u64,
+        io: &mut Io<'_>,
+    ) -> Credential {
+        let Opened { mut session, reissue, sealed } = opened;
+        let config = &login.session;
+        let identity = self.session_identity(login, &session);
+        let mut set_cookies = Vec::new();
+        if reissue {
+            session.seen = now_s;
+            let present = config.cookies.sessions_in(req.cookie.as_deref());
+            set_cookies = session::write(config, &session, &present, io.rng).unwrap_or_default();
+        } else if let Some(v) = &sealed {
+            let entry = Cached {
+                exp: session.valid_until(config),
+                refresh_at: session.reissue_at(config).min(session.refresh_due_at(config)),
+                identity: identity.clone(),
+            };
+            self.sessions.insert(key_of(v), entry, now_s);
+        }
+        Credential::Verified { identity, counter: Counter::AllowedSession, set_cookies }
+    }
+
+    /// What the app gets from a session: the mapped claims, and the forwarded tokens.
+    pub(super) fn session_identity(&self, login: &LoginConfig, session: &Session) -> Rc<Identity> {
+        let mapping = &self.config.identity;
+        let mut identity = Identity::from_claims(&mapping.headers, &session.claims, mapping.require_email_verified);
+        let forward_id = login.forward_id_token.as_ref().zip(session.id_token.as_ref());
+        if forward_id.is_none() && !login.forward_access_token {
+            return identity;
+        }
+        let id = Rc::make_mut(&mut identity);
+        if let Some((header, token)) = forward_id {
+            id.headers.push((header.clone(), token.clone()));
+        }
+        if login.forward_access_token {
+            id.authorization = match &session.access_token {
+                Some(t) => Authorization::Bearer(format!("Bearer {t}")),
+                None => Authorization::Remove,
+            };
+        }
+        identity
     }
 }

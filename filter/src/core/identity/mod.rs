@@ -7,11 +7,42 @@ use std::rc::Rc;
 
 use crate::core::config::errors::Errors;
 
-/// A verified caller, as the app will see it: the identity headers to set. Shared by
-/// the caches, so a cache hit copies nothing.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// A verified caller, as the app will see it: the identity headers to set, and what
+/// happens to `Authorization`. Shared by the caches, so a cache hit copies nothing.
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct Identity {
     pub headers: Vec<(String, String)>,
+    pub authorization: Authorization,
+}
+
+/// `Debug` shows header names, not values (a forwarded ID token is one).
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        write!(f, "Identity {{ headers: {names:?}, authorization: {:?} }}", self.authorization)
+    }
+}
+
+/// What the upstream's `Authorization` becomes.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub enum Authorization {
+    /// As the client sent it (a bearer request's own token passes unchanged).
+    #[default]
+    Keep,
+    /// `Bearer <the session's access token>` (`forward_access_token`).
+    Bearer(String),
+    /// Removed: forwarding is on but the session has no access token.
+    Remove,
+}
+
+impl std::fmt::Debug for Authorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Authorization::Keep => "Keep",
+            Authorization::Bearer(_) => "Bearer([redacted])",
+            Authorization::Remove => "Remove",
+        })
+    }
 }
 
 /// How claims become identity headers.
@@ -38,7 +69,7 @@ impl Identity {
         let usable = |m: &&HeaderMapping| !(unverified && top_level(&m.claim) == "email");
         let headers =
             mappings.iter().filter(usable).filter_map(|m| claim_value(claims, &m.claim).map(|v| (m.header.clone(), v)));
-        Rc::new(Identity { headers: headers.collect() })
+        Rc::new(Identity { headers: headers.collect(), authorization: Authorization::Keep })
     }
 }
 
@@ -248,6 +279,10 @@ mod tests {
         ];
         let unverified = claims(json!({"sub": "u", "email": "ceo@corp.example", "email_verified": false}));
         let headers = |c: &Map<String, Value>, require| Identity::from_claims(&m, c, require).headers.clone();
+        assert!(
+            !format!("{:?}", Identity::from_claims(&m, &unverified, false)).contains("ceo@"),
+            "Debug shows no value"
+        );
         assert_eq!(headers(&unverified, true), vec![("x-user-id".to_string(), "u".to_string())]);
         assert_eq!(headers(&unverified, false).len(), 2);
         let absent = claims(json!({"sub": "u", "email": "a@b"}));

@@ -63,6 +63,31 @@ pub fn code_exchange(
     Callout::post_form(target, headers, form::serialize(&fields))
 }
 
+/// The refresh grant (RFC 6749 section 6), authenticated as the client.
+pub fn refresh(client: &Client, target: CalloutTarget, refresh_token: &str) -> Callout {
+    let mut fields = vec![("grant_type", "refresh_token"), ("refresh_token", refresh_token)];
+    let mut headers = Vec::new();
+    client.authenticate(&mut fields, &mut headers);
+    Callout::post_form(target, headers, form::serialize(&fields))
+}
+
+impl TokenResponse {
+    /// When the access token expires (seconds): from `expires_in`, else from the `exp` of
+    /// a JWT access token (read, not verified: it came over the back channel and is used
+    /// only to time its renewal).
+    pub fn access_exp(&self, now_s: u64) -> Option<u64> {
+        if let Some(secs) = self.expires_in {
+            return Some(now_s.saturating_add(secs));
+        }
+        let payload = self.access_token.as_deref()?.split('.').nth(1)?;
+        let claims: Value = serde_json::from_slice(
+            &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).ok()?,
+        )
+        .ok()?;
+        claims.get("exp")?.as_u64()
+    }
+}
+
 /// Reads a token endpoint's answer; `status` is `None` when there was no answer.
 pub fn parse(status: Option<u16>, body: &[u8]) -> Result<TokenResponse, TokenEndpointError> {
     match status {
@@ -93,5 +118,17 @@ mod tests {
         assert_eq!(parse(Some(502), b"<html>"), Err(TokenEndpointError::Refused { status: 502, error: None }));
         assert_eq!(parse(Some(200), b"<html>"), Err(TokenEndpointError::NotJson));
         assert_eq!(parse(None, b""), Err(TokenEndpointError::Unreachable));
+    }
+
+    #[test]
+    fn the_access_token_expiry_comes_from_expires_in_or_the_tokens_own_exp() {
+        let with = |v: Value| serde_json::from_value::<TokenResponse>(v).unwrap();
+        assert_eq!(with(serde_json::json!({"access_token": "opaque", "expires_in": 300})).access_exp(1000), Some(1300));
+        let jwt = format!(
+            "e30.{}.sig",
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, br#"{"exp":4242}"#)
+        );
+        assert_eq!(with(serde_json::json!({"access_token": jwt})).access_exp(1000), Some(4242));
+        assert_eq!(with(serde_json::json!({"access_token": "opaque"})).access_exp(1000), None);
     }
 }

@@ -40,6 +40,8 @@ pub enum LoginError {
         status: Option<u16>,
     },
     UserinfoSubMismatch,
+    /// A refresh returned an ID token for another `sub`.
+    RefreshedSubMismatch,
     SessionTooLarge,
 }
 
@@ -67,6 +69,7 @@ impl fmt::Display for LoginError {
             LoginError::MissingSub => f.write_str("ID token has no sub"),
             LoginError::Userinfo { status } => write!(f, "userinfo answered {status:?}"),
             LoginError::UserinfoSubMismatch => f.write_str("userinfo sub differs from the ID token's"),
+            LoginError::RefreshedSubMismatch => f.write_str("refreshed ID token names another sub"),
             LoginError::SessionTooLarge => f.write_str("session too large for the cookie chunks"),
         }
     }

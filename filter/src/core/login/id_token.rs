@@ -7,16 +7,11 @@ use serde_json::{Map, Value};
 use super::callback::LoginContext;
 use super::{Flow, LoginError};
 use crate::core::identity::{kept_claims, lacks_mapped_claims};
-use crate::core::idp::token_endpoint::{self, TokenEndpointError};
+use crate::core::idp::token_endpoint::{self, TokenEndpointError, TokenResponse};
 use crate::core::idp::Callout;
 use crate::core::session::Session;
-use crate::core::token::{decode, Expect, JwtError};
+use crate::core::token::{b64token, decode, Expect, JwtError};
 use crate::core::web::AbsoluteUrl;
-
-/// RFC 6750 `b64token`: nothing else goes into an `Authorization` header.
-fn b64token(t: &str) -> bool {
-    !t.is_empty() && t.len() <= 16 * 1024 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b))
-}
 
 /// A login whose ID token passed: its session, and the userinfo call still to make when
 /// mapped claims are missing.
@@ -39,18 +34,14 @@ pub fn on_token_response(
         TokenEndpointError::Refused { status, error } => LoginError::TokenEndpoint { status: Some(status), error },
         TokenEndpointError::NotJson => LoginError::BadTokenResponse,
     })?;
-    let id_token = tokens.id_token.ok_or(LoginError::BadTokenResponse)?;
-    let claims = verified_claims(ctx, &id_token, flow, now_s)?;
+    let id_token = tokens.id_token.clone().ok_or(LoginError::BadTokenResponse)?;
+    let claims = verified_claims(ctx, &id_token, Some(&flow.nonce), now_s)?;
     let sub = claims.get("sub").and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or(LoginError::MissingSub)?;
     let mappings = &ctx.config.identity.headers;
-    let session = Session {
-        sub: sub.to_string(),
-        iat: now_s,
-        exp: now_s.saturating_add(ctx.login.session.lifetime.as_secs()),
-        seen: now_s,
-        claims: kept_claims(mappings, &claims),
-        id_token: ctx.login.session.keep_id_token.then_some(id_token),
-    };
+    let config = &ctx.login.session;
+    let mut session = Session::new(sub, now_s, config, kept_claims(mappings, &claims));
+    session.id_token = config.keep_id_token.then(|| id_token.clone());
+    keep_tokens(&mut session, ctx, &tokens, now_s);
     let userinfo = ctx.provider.metadata.as_ref().and_then(|m| m.userinfo_endpoint.as_deref());
     let callout = match (lacks_mapped_claims(mappings, &claims), userinfo, tokens.access_token) {
         (true, Some(url), Some(access_token)) if b64token(&access_token) => {
@@ -68,7 +59,7 @@ pub fn on_token_response(
 fn verified_claims(
     ctx: &LoginContext<'_>,
     id_token: &str,
-    flow: &Flow,
+    nonce: Option<&str>,
     now_s: u64,
 ) -> Result<Map<String, Value>, LoginError> {
     let keys = ctx.provider.keys.clone().ok_or(LoginError::IdToken(JwtError::UnknownKey))?;
@@ -78,7 +69,7 @@ fn verified_claims(
     let expect = Expect { issuer: ctx.provider.issuer(), audiences: &audiences, now_s, skew: ctx.config.clock_skew };
     jwt.check(&expect).map_err(LoginError::IdToken)?;
     let claims = jwt.into_claims();
-    if claims.get("nonce").and_then(Value::as_str) != Some(flow.nonce.as_str()) {
+    if nonce.is_some_and(|n| claims.get("nonce").and_then(Value::as_str) != Some(n)) {
         return Err(LoginError::NonceMismatch);
     }
     // azp: when present it must be us; with several audiences it must be present.
@@ -88,6 +79,36 @@ fn verified_claims(
         None if several_aud => Err(LoginError::AzpMismatch),
         _ => Ok(claims),
     }
+}
+
+/// Keeps in the session what refresh and forwarding need from a token response.
+pub fn keep_tokens(session: &mut Session, ctx: &LoginContext<'_>, tokens: &TokenResponse, now_s: u64) {
+    if ctx.login.session.refresh_margin.is_some() {
+        if let Some(rt) = tokens.refresh_token.as_ref().filter(|t| b64token(t)) {
+            session.refresh_token = Some(rt.clone());
+        }
+    }
+    if ctx.login.forward_access_token {
+        session.access_token = tokens.access_token.clone().filter(|t| b64token(t));
+    }
+    session.access_exp = tokens.access_exp(now_s).or(session.access_exp);
+}
+
+/// The claims of an ID token that a refresh returned: checked like a login's (signature,
+/// `iss`, `aud`, `azp`, times), and it must name the same `sub` (OpenID Connect Core 1.0
+/// section 12.2). Its `nonce`, if any, is the original login's, which the session does
+/// not keep.
+pub fn refreshed_claims(
+    ctx: &LoginContext<'_>,
+    id_token: &str,
+    sub: &str,
+    now_s: u64,
+) -> Result<Map<String, Value>, LoginError> {
+    let claims = verified_claims(ctx, id_token, None, now_s)?;
+    if claims.get("sub").and_then(Value::as_str) != Some(sub) {
+        return Err(LoginError::RefreshedSubMismatch);
+    }
+    Ok(claims)
 }
 
 /// Adds userinfo claims; its `sub` must be the ID token's. ID token claims win where

@@ -4,6 +4,7 @@
 
 pub mod cookie;
 pub mod names;
+pub mod refresh;
 pub mod seal;
 
 use serde::{Deserialize, Serialize};
@@ -29,17 +30,34 @@ pub struct Session {
     pub claims: Map<String, Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    /// Kept with `session.refresh`: the grant that renews the access token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// Kept with `forward_access_token`: sent upstream as `Authorization: Bearer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
+    /// When the access token expires (seconds), when the token endpoint said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_exp: Option<u64>,
+    /// How many times the session was renewed: tells a newer renewal from this one.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub renewals: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "Session {{ sub: {:?}, iat: {}, exp: {}, seen: {}, claims: {:?} }}",
+            "Session {{ sub: {:?}, iat: {}, exp: {}, seen: {}, access_exp: {:?}, claims: {:?}, tokens: [redacted] }}",
             self.sub,
             self.iat,
             self.exp,
             self.seen,
+            self.access_exp,
             self.claims.keys().collect::<Vec<_>>()
         )
     }
@@ -58,12 +76,37 @@ pub enum SessionState {
 }
 
 impl Session {
+    /// A new session for `sub`, logged in at `now_s`.
+    pub fn new(sub: &str, now_s: u64, config: &SessionConfig, claims: Map<String, Value>) -> Session {
+        Session {
+            sub: sub.to_string(),
+            iat: now_s,
+            exp: now_s.saturating_add(config.lifetime.as_secs()),
+            seen: now_s,
+            claims,
+            id_token: None,
+            refresh_token: None,
+            access_token: None,
+            access_exp: None,
+            renewals: 0,
+        }
+    }
+
     /// When the cookie is re-issued to extend the idle window: at most once per quarter of
     /// the window, not on every request.
     pub fn reissue_at(&self, config: &SessionConfig) -> u64 {
         match config.idle_timeout {
             None => u64::MAX,
             Some(idle) => self.seen.saturating_add(idle.as_secs() / 4),
+        }
+    }
+
+    /// When a request should renew the access token (seconds): `refresh_margin` before it
+    /// expires, when refresh is on and the session has a refresh token.
+    pub fn refresh_due_at(&self, config: &SessionConfig) -> u64 {
+        match (config.refresh_margin, &self.refresh_token, self.access_exp) {
+            (Some(margin), Some(_), Some(exp)) => exp.saturating_sub(margin.as_secs()),
+            _ => u64::MAX,
         }
     }
 

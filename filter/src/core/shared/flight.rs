@@ -35,12 +35,14 @@ enum State {
 /// What the slot says about a subject.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seen {
-    /// Nobody is on it: claim it with this version.
-    Free { cas: u32 },
+    /// Nobody is on it: claim it with this version. `failures`: how many calls for this
+    /// subject failed before (from a lapsed failure), for the back-off.
+    Free { cas: u32, failures: u32 },
     /// A worker is making the call.
     Busy,
-    /// The call succeeded: its outcome, as the owner stored it.
-    Done(Vec<u8>),
+    /// The call succeeded: its outcome, as the owner stored it (`cas`: to claim the slot
+    /// anyway, when the outcome turns out stale for the caller).
+    Done { outcome: Vec<u8>, cas: u32 },
     /// The call failed for a reason that may pass: do not retry before `retry_at_ms`.
     Failed { retry_at_ms: u64, failures: u32 },
     /// The IdP refused for good (`invalid_grant`, an inactive token).
@@ -63,17 +65,18 @@ impl<'s> Flight<'s> {
     }
 
     pub fn look(&mut self, now_ms: u64) -> Seen {
-        let Some((value, cas)) = self.store.get(&self.key) else { return Seen::Free { cas: 0 } };
-        let Some((state, id, until_ms, count)) = header(&value) else { return Seen::Free { cas } };
+        let Some((value, cas)) = self.store.get(&self.key) else { return Seen::Free { cas: 0, failures: 0 } };
+        let Some((state, id, until_ms, count)) = header(&value) else { return Seen::Free { cas, failures: 0 } };
         if now_ms >= until_ms {
-            return Seen::Free { cas };
+            let failures = if id == self.id && state == State::Failed { count } else { 0 };
+            return Seen::Free { cas, failures };
         }
         if id != self.id {
             return Seen::Taken;
         }
         match state {
             State::Busy => Seen::Busy,
-            State::Done => Seen::Done(value.get(HEADER..).unwrap_or_default().to_vec()),
+            State::Done => Seen::Done { outcome: value.get(HEADER..).unwrap_or_default().to_vec(), cas },
             State::Failed => Seen::Failed { retry_at_ms: until_ms, failures: count },
             State::Dead => Seen::Dead,
         }
@@ -187,7 +190,7 @@ mod tests {
     #[test]
     fn one_worker_calls_the_others_wait_then_share_the_outcome() {
         let mut store = LocalStore::default();
-        let Seen::Free { cas } = Flight::new(&mut store, "refresh", id(1)).look(1000) else { panic!() };
+        let Seen::Free { cas, .. } = Flight::new(&mut store, "refresh", id(1)).look(1000) else { panic!() };
         assert!(Flight::new(&mut store, "refresh", id(1)).claim(cas, 1000, BUSY));
         // A second worker that looked at the same time loses the race, even when what it
         // saw was a slot never set.
@@ -197,7 +200,9 @@ mod tests {
         let key = Flight::new(&mut store, "refresh", id(1)).key().to_string();
         assert!(busy(&mut store, &key, 1500));
         Flight::new(&mut store, "refresh", id(1)).done(b"outcome", 61_000);
-        assert_eq!(Flight::new(&mut store, "refresh", id(1)).look(2000), Seen::Done(b"outcome".to_vec()));
+        assert!(
+            matches!(Flight::new(&mut store, "refresh", id(1)).look(2000), Seen::Done { outcome, .. } if outcome == b"outcome")
+        );
         assert!(!busy(&mut store, &key, 2000));
         // Lapsed: free again.
         assert!(matches!(Flight::new(&mut store, "refresh", id(1)).look(61_000), Seen::Free { .. }));
@@ -221,14 +226,17 @@ mod tests {
         let mut other = id(3);
         other[15] = 9; // same slot (the slot comes from the first 8 bytes), another subject
         assert_eq!(Flight::new(&mut store, "k", other).look(1000), Seen::Taken);
-        assert_eq!(Flight::new(&mut store, "other-kind", id(3)).look(1000), Seen::Free { cas: 0 });
+        assert_eq!(Flight::new(&mut store, "other-kind", id(3)).look(1000), Seen::Free { cas: 0, failures: 0 });
+        // A lapsed failure is free again, and says how many came before.
+        Flight::new(&mut store, "k", id(4)).failed(5000, 3);
+        assert!(matches!(Flight::new(&mut store, "k", id(4)).look(5000), Seen::Free { failures: 3, .. }));
     }
 
     #[test]
     fn slots_created_at_start_give_every_claim_a_version_to_compare() {
         let mut store = LocalStore::default();
         create_slots(&mut store, "k");
-        let Seen::Free { cas } = Flight::new(&mut store, "k", id(5)).look(1) else { panic!() };
+        let Seen::Free { cas, .. } = Flight::new(&mut store, "k", id(5)).look(1) else { panic!() };
         assert_ne!(cas, 0);
         create_slots(&mut store, "k"); // another worker starting: existing slots are kept
         assert!(Flight::new(&mut store, "k", id(5)).claim(cas, 1, BUSY));
@@ -241,6 +249,6 @@ mod tests {
         let mut store = LocalStore::default();
         store.set("oidc-gate/k/0", b"junk", 0);
         let mut f = Flight::new(&mut store, "k", [0u8; 16]);
-        assert_eq!(f.look(1), Seen::Free { cas: 1 });
+        assert_eq!(f.look(1), Seen::Free { cas: 1, failures: 0 });
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::core::config::secret::Env;
 use crate::core::config::{load, Config};
-use crate::core::gate::{Counter, Io, RequestHeaders};
+use crate::core::gate::{Counter, Io, LogLine, RequestHeaders};
 use crate::core::idp::{Clusters, FetchKind, Provider};
 use crate::core::rand::Random;
 use crate::core::session::Session;
@@ -139,7 +139,18 @@ pub fn feed(provider: &mut Provider, clusters: &Clusters, discovery_doc: &str, j
 pub fn session(now_s: u64, claims: Value) -> Session {
     let mut claims = claims.as_object().expect("claims are an object").clone();
     claims.insert("sub".into(), json!("alice"));
-    Session { sub: "alice".into(), iat: now_s, exp: now_s + 8 * 3600, seen: now_s, claims, id_token: None }
+    Session {
+        sub: "alice".into(),
+        iat: now_s,
+        exp: now_s + 8 * 3600,
+        seen: now_s,
+        claims,
+        id_token: None,
+        refresh_token: None,
+        access_token: None,
+        access_exp: None,
+        renewals: 0,
+    }
 }
 
 /// The `Cookie` header a browser sends back for these `Set-Cookie` values.
@@ -158,17 +169,19 @@ pub struct TestIo {
     pub rng: FixedRng,
     pub store: LocalStore,
     pub seen: Vec<Counter>,
+    pub logs: Vec<String>,
 }
 
 impl TestIo {
     pub fn new(seed: u8) -> TestIo {
-        TestIo { rng: FixedRng(seed), store: LocalStore::default(), seen: Vec::new() }
+        TestIo { rng: FixedRng(seed), store: LocalStore::default(), seen: Vec::new(), logs: Vec::new() }
     }
 
     pub fn run<T>(&mut self, f: impl FnOnce(&mut Io<'_>) -> T) -> T {
-        let TestIo { rng, store, seen } = self;
+        let TestIo { rng, store, seen, logs } = self;
         let mut count = |c| seen.push(c);
-        let mut io = Io { rng, shared: store, count: &mut count };
+        let mut log = |l: LogLine| logs.push(l.message);
+        let mut io = Io { rng, shared: store, count: &mut count, log: &mut log };
         f(&mut io)
     }
 }

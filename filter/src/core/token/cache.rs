@@ -131,7 +131,7 @@ mod tests {
     use super::*;
 
     fn v(exp: u64) -> Cached {
-        let identity = Identity { headers: vec![("x-user-id".to_string(), "u".to_string())] };
+        let identity = Identity { headers: vec![("x-user-id".to_string(), "u".to_string())], ..Identity::default() };
         Cached { exp, refresh_at: u64::MAX, identity: Rc::new(identity) }
     }
 

@@ -15,5 +15,11 @@ pub use error::JwtError;
 pub use jwk::KeySet;
 pub use jwt::{decode, Expect, Jwt, Untrusted};
 
+/// RFC 6750 `b64token` syntax, at most 16 KB: nothing else goes into an `Authorization`
+/// header the filter sends (a userinfo call, a forwarded access token).
+pub fn b64token(t: &str) -> bool {
+    !t.is_empty() && t.len() <= 16 * 1024 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b))
+}
+
 #[cfg(test)]
 mod jwt_tests;
