@@ -32,7 +32,14 @@ class Echo(BaseHTTPRequestHandler):
         pass
 
 
+class Server(ThreadingHTTPServer):
+    # A burst of resumed requests opens many upstream connections at once: the default
+    # listen backlog (5) would refuse some, and Envoy would answer them 503.
+    request_queue_size = 256
+    daemon_threads = True
+
+
 if __name__ == "__main__":
-    server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Echo)
+    server = Server(("127.0.0.1", int(sys.argv[1])), Echo)
     print(f"echo ready {server.server_address[1]}", flush=True)
     server.serve_forever()
