@@ -111,3 +111,30 @@ def test_an_idp_that_fails_never_ends_a_session_which_is_refreshed_once_it_is_ba
         assert b.get(envoy.url + "/page").status == 200
         time.sleep(0.5)
     assert envoy.stats()["oidc_gate.session.refreshed"] >= 1
+
+
+def test_with_the_idp_stopped_a_stale_session_is_served_and_refreshed_once_it_is_back(rig):
+    """The IdP's process is stopped (SIGSTOP: it accepts connections and never answers):
+    the refresh times out (idp_timeout 1s) and the session is served; once the IdP runs
+    again, the next due request refreshes it."""
+    import os
+    import signal
+    idp, envoy = refresh_site(rig)
+    b = Browser()
+    login(b, envoy)
+    before = refreshes(idp)
+    os.kill(idp.proc.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        r = b.get(envoy.url + "/page")
+        assert r.status == 200 and r.json()["headers"]["x-user-id"] == "alice", r
+        assert time.monotonic() - started < 4, "bounded by idp_timeout"
+        assert b.get(envoy.url + "/page").status == 200, "within the back-off: no wait at all"
+    finally:
+        os.kill(idp.proc.pid, signal.SIGCONT)
+    deadline = time.monotonic() + 10
+    while refreshes(idp) <= before + 1:  # the timed-out call is answered late and counted too
+        assert time.monotonic() < deadline, "no refresh after the IdP came back"
+        assert b.get(envoy.url + "/page").status == 200
+        time.sleep(0.5)
+    assert envoy.stats()["oidc_gate.session.refresh_failed"] >= 1
