@@ -6,9 +6,10 @@
 //! redirects, path rules, local responses and pages), `token` (JWT, JWK, RSA, the
 //! verified-token cache), `idp` (provider metadata, client authentication, token-endpoint
 //! calls), `session` (the sealed cookie), `login` (start, callback, logout), `identity`
-//! (claims to headers), `shared` (what the workers of one Envoy share), and `gate` (the
+//! (claims to headers), `authz` (who may pass), `shared` (what the workers of one Envoy share), and `gate` (the
 //! request decision as a pipeline of steps).
 
+pub mod authz;
 pub mod config;
 pub mod gate;
 pub mod identity;

@@ -18,7 +18,8 @@ pub use bearer::BearerConfig;
 pub use errors::ConfigError;
 pub use login::{LoginConfig, SessionConfig};
 
-use crate::core::identity::{self, IdentityConfig};
+use crate::core::authz::{self, AuthzConfig};
+use crate::core::identity::{self, GroupsHeader, IdentityConfig, UserIdHeader};
 use crate::core::idp::{Client, Clusters, IssuerConfig};
 use crate::core::web::resource_metadata::ResourceMetadata;
 use crate::core::web::PathRule;
@@ -35,6 +36,8 @@ pub struct Config {
     pub client: Client,
     pub bearer: BearerConfig,
     pub identity: IdentityConfig,
+    /// Who may pass (`authorization`).
+    pub authz: AuthzConfig,
     pub bypass: Vec<PathRule>,
     pub clock_skew: Duration,
     pub metadata_refresh: Duration,
@@ -67,7 +70,9 @@ fn compile(raw: &RawConfig, env: &dyn Env) -> Result<Config, Vec<ConfigError>> {
     let issuers = idp::issuers(raw, &mut errors);
     let clusters = idp::clusters(raw, &mut errors);
     let client = idp::client(raw, env, &mut errors);
-    let identity = identity_config(raw, &issuers, &mut errors);
+    let groups_claim = raw.groups_header.as_ref().and_then(|g| g.claim.clone()).unwrap_or_else(|| "groups".into());
+    let authz = authz::compile(raw.authorization.as_ref(), &groups_claim, &mut errors);
+    let identity = identity_config(raw, &issuers, &authz, &mut errors);
     let bearer = bearer::compile(&raw.bearer, &identity.all_headers, &mut errors);
     let bypass = path_rules("bypass", Some(&raw.bypass), &mut errors);
     let timing = timing(raw, &mut errors);
@@ -89,6 +94,7 @@ fn compile(raw: &RawConfig, env: &dyn Env) -> Result<Config, Vec<ConfigError>> {
         client,
         bearer,
         identity,
+        authz,
         bypass,
         clock_skew: timing.clock_skew,
         metadata_refresh: timing.metadata_refresh,
@@ -101,15 +107,40 @@ fn compile(raw: &RawConfig, env: &dyn Env) -> Result<Config, Vec<ConfigError>> {
     })
 }
 
-fn identity_config(raw: &RawConfig, issuers: &[IssuerConfig], errors: &mut Errors) -> IdentityConfig {
+fn identity_config(
+    raw: &RawConfig,
+    issuers: &[IssuerConfig],
+    authz: &AuthzConfig,
+    errors: &mut Errors,
+) -> IdentityConfig {
     let headers = identity::compile("identity_headers", &raw.identity_headers, errors);
+    let user_id = raw.user_id.as_ref().map(|u| UserIdHeader::compile(u, errors));
+    let groups_header = raw.groups_header.as_ref().map(|g| GroupsHeader::compile(g, errors));
     let mut all_headers: Vec<String> = headers.iter().map(|m| m.header.clone()).collect();
+    let mut read: Vec<String> = headers.iter().map(|m| m.claim.clone()).collect();
     for own in issuers.iter().filter_map(|i| i.identity_headers.as_ref()) {
         all_headers.extend(own.iter().map(|m| m.header.clone()));
+        read.extend(own.iter().map(|m| m.claim.clone()));
     }
-    all_headers.sort();
-    all_headers.dedup();
-    IdentityConfig { headers, require_email_verified: raw.require_email_verified.unwrap_or(false), all_headers }
+    all_headers.extend(user_id.iter().map(|u| u.header.clone()));
+    all_headers.extend(groups_header.iter().map(|g| g.header.clone()));
+    read.extend(user_id.iter().map(|u| u.claim.clone()));
+    read.extend(groups_header.iter().map(|g| g.claim.clone()));
+    read.extend(authz.claims_read());
+    read.extend(["sub".to_string(), "email_verified".to_string()]);
+    // A dotted name is kept whole (a namespaced claim) and by its first part (a nested one).
+    let mut kept: Vec<String> =
+        read.iter().flat_map(|c| [c.clone(), identity::claims::top_level(c).to_string()]).collect();
+    for names in [&mut all_headers, &mut kept] {
+        names.sort();
+        names.dedup();
+    }
+    let duplicate = all_headers.windows(2).any(|w| w.first() == w.get(1));
+    if duplicate || user_id.as_ref().is_some_and(|u| headers.iter().any(|m| m.header == u.header)) {
+        errors.push("user_id.header", "is already an identity header");
+    }
+    let require_email_verified = raw.require_email_verified.unwrap_or(false);
+    IdentityConfig { headers, user_id, groups_header, require_email_verified, all_headers, kept }
 }
 
 struct Timing {

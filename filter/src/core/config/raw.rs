@@ -43,6 +43,12 @@ pub struct RawConfig {
     pub realm: Option<String>,
     #[serde(default)]
     pub resource_metadata: Option<RawResourceMetadata>,
+    #[serde(default)]
+    pub authorization: Option<RawAuthorization>,
+    #[serde(default)]
+    pub user_id: Option<RawUserId>,
+    #[serde(default)]
+    pub groups_header: Option<RawGroupsHeader>,
     // Browser login: each of these needs `session` (the login compiler reports any of
     // them given without it).
     #[serde(default)]
@@ -179,4 +185,86 @@ pub struct RawPathRule {
     pub exact: Option<String>,
     #[serde(default)]
     pub regex: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuthorization {
+    #[serde(default)]
+    pub allowed_email_domains: Vec<String>,
+    #[serde(default)]
+    pub required_groups: Option<RawGroupRule>,
+    #[serde(default)]
+    pub claims: Vec<RawClaimRule>,
+    #[serde(default)]
+    pub rules: Vec<RawRule>,
+}
+
+/// `{"any": [...]}` or `{"all": [...]}`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawGroupRule {
+    #[serde(default)]
+    pub any: Option<Vec<String>>,
+    #[serde(default)]
+    pub all: Option<Vec<String>>,
+}
+
+/// `{"claim": "hd", "equals": "example.com"}`, `"one_of": [...]` or `"matches": "regex"`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawClaimRule {
+    pub claim: String,
+    #[serde(default)]
+    pub equals: Option<serde_json::Value>,
+    #[serde(default)]
+    pub one_of: Option<Vec<serde_json::Value>>,
+    #[serde(default)]
+    pub matches: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    pub path: RawPathRule,
+    #[serde(default)]
+    pub methods: Option<Vec<String>>,
+    #[serde(default)]
+    pub groups_any: Option<Vec<String>>,
+    #[serde(default)]
+    pub groups_all: Option<Vec<String>>,
+    #[serde(default)]
+    pub scopes_any: Option<Vec<String>>,
+    #[serde(default)]
+    pub claims: Vec<RawClaimRule>,
+    #[serde(default)]
+    pub allow: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawUserId {
+    pub header: String,
+    pub claim: String,
+    #[serde(default)]
+    pub prefix: String,
+    #[serde(default)]
+    pub transformers: Vec<RawTransformer>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawTransformer {
+    pub matches: String,
+    pub replace: String,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawGroupsHeader {
+    pub header: String,
+    #[serde(default)]
+    pub claim: Option<String>,
+    #[serde(default)]
+    pub separator: Option<String>,
 }

@@ -46,8 +46,7 @@ impl Gate {
         }
         (io.count)(Counter::CacheMiss);
         if let Some(claims) = self.config.bearer.api_tokens.find(token) {
-            let identity = &self.config.identity;
-            let identity = Identity::from_claims(&identity.headers, &claims, identity.require_email_verified);
+            let identity = self.config.identity.identity(None, &claims);
             self.tokens.insert(
                 key_of(token),
                 Cached { exp: u64::MAX, refresh_at: u64::MAX, identity: identity.clone() },
@@ -94,9 +93,7 @@ impl Gate {
             skew: self.config.clock_skew,
         };
         let exp = jwt.check(&expect).map_err(invalid)?;
-        let identity = &self.config.identity;
-        let mappings = provider.config.identity_headers.as_ref().unwrap_or(&identity.headers);
-        let identity = Identity::from_claims(mappings, jwt.claims(), identity.require_email_verified);
+        let identity = self.config.identity.identity(provider.config.identity_headers.as_deref(), jwt.claims());
         self.tokens.insert(key_of(token), Cached { exp, refresh_at: u64::MAX, identity: identity.clone() }, now_s);
         Ok(identity)
     }

@@ -103,8 +103,7 @@ impl Gate {
         let v: Value = serde_json::from_slice(outcome).ok()?;
         let claims: Map<String, Value> = v.get("claims")?.as_object()?.clone();
         let until = v.get("until")?.as_u64()?;
-        let mapping = &self.config.identity;
-        let identity = Identity::from_claims(&mapping.headers, &claims, mapping.require_email_verified);
+        let identity = self.config.identity.identity(None, &claims);
         self.tokens.insert(
             key_of(token),
             Cached { exp: until, refresh_at: u64::MAX, identity: identity.clone() },

@@ -7,7 +7,12 @@ pub enum Counter {
     AllowedBearer,
     AllowedSession,
     AllowedBypass,
+    /// An `allow: "anyone"` path, without a credential that passes.
+    AllowedPublic,
     DeniedMissingToken,
+    /// A credential that may not pass here (an authorization requirement or rule).
+    DeniedForbidden,
+    DeniedInsufficientScope,
     /// A request the filter cannot read (a `Host` that is not host[:port]).
     DeniedBadRequest,
     DeniedInvalidToken(JwtError),
@@ -48,11 +53,14 @@ const JWT_ERRORS: [JwtError; 13] = [
     JwtError::Inactive,
 ];
 
-const PLAIN: [Counter; 23] = [
+const PLAIN: [Counter; 26] = [
     Counter::AllowedBearer,
     Counter::AllowedSession,
     Counter::AllowedBypass,
+    Counter::AllowedPublic,
     Counter::DeniedMissingToken,
+    Counter::DeniedForbidden,
+    Counter::DeniedInsufficientScope,
     Counter::DeniedBadRequest,
     Counter::DeniedUnavailable,
     Counter::CacheHit,
@@ -95,6 +103,9 @@ impl Counter {
             Counter::AllowedBearer => "allowed.bearer",
             Counter::AllowedSession => "allowed.session",
             Counter::AllowedBypass => "allowed.bypass",
+            Counter::AllowedPublic => "allowed.public",
+            Counter::DeniedForbidden => "denied.forbidden",
+            Counter::DeniedInsufficientScope => "denied.insufficient_scope",
             Counter::DeniedMissingToken => "denied.missing_token",
             Counter::DeniedBadRequest => "denied.bad_request",
             Counter::DeniedInvalidToken(e) => return format!("oidc_gate.denied.invalid_token.{}", e.reason()),

@@ -8,6 +8,7 @@ mod bearer;
 pub mod decision;
 pub mod denial;
 mod endpoints;
+mod forbidden;
 mod introspect;
 pub mod metrics;
 mod refresh;
@@ -24,6 +25,7 @@ pub use metrics::Counter;
 pub use request::{bearer_token, Request, RequestHeaders};
 pub use resume::Answer;
 
+use crate::core::authz::{Access, Verdict};
 use crate::core::config::Config;
 use crate::core::identity::Identity;
 use crate::core::idp::Provider;
@@ -31,6 +33,7 @@ use crate::core::rand::Random;
 use crate::core::shared::SharedStore;
 use crate::core::token::cache::{Refused, TokenCache};
 use crate::core::web::cookies;
+use crate::core::web::is_normalized;
 use crate::core::web::path_rule::any_match;
 
 pub struct Gate {
@@ -114,8 +117,27 @@ impl Gate {
         if any_match(&config.bypass, &req.path_and_query) {
             return self.allow(self.anonymous.clone(), Counter::AllowedBypass, &req, Vec::new());
         }
+        if config.authz.needs_plain_paths() && !is_normalized(req.path()) {
+            let response = crate::core::web::LocalResponse::plain(400, "the path is not in plain form");
+            return Decision::Respond { response, counter: Counter::DeniedBadRequest, log: None };
+        }
+        let method = if config.authz.reads_methods() { req.header(":method") } else { None };
+        let rule = config.authz.rule_for(method.as_deref(), req.path());
+        let public = rule.is_some_and(|r| matches!(r.access, Access::Anyone));
+        let anyone = |g: &Self, req: &Request<'_>, set_cookies| {
+            g.allow(g.anonymous.clone(), Counter::AllowedPublic, req, set_cookies)
+        };
         match self.credential(&mut req, now_ms, may_wait, io) {
-            Credential::Verified { identity, counter, set_cookies } => self.allow(identity, counter, &req, set_cookies),
+            Credential::Verified { identity, counter, set_cookies } => {
+                match config.authz.check(rule, &identity.claims, counter == Counter::AllowedBearer) {
+                    Verdict::Allow => self.allow(identity, counter, &req, set_cookies),
+                    Verdict::Deny(_) if public => anyone(self, &req, set_cookies),
+                    Verdict::Deny(refusal) => self.forbidden(&mut req, &identity, refusal, counter, io),
+                }
+            }
+            Credential::Decided(Decision::Deny(_)) | Credential::Absent { .. } | Credential::Ended if public => {
+                anyone(self, &req, Vec::new())
+            }
             Credential::Decided(decision) => decision,
             Credential::Absent { lapsed } => self.unauthenticated(&mut req, lapsed, now_ms, may_wait, io),
             Credential::Ended => self.ended(&mut req, now_ms, io),
@@ -164,6 +186,8 @@ fn bad_host() -> Decision {
     Decision::Respond { response, counter: Counter::DeniedBadRequest, log: None }
 }
 
+#[cfg(test)]
+mod authz_tests;
 #[cfg(test)]
 mod bearer_tests;
 #[cfg(test)]

@@ -12,7 +12,6 @@ use std::time::Duration;
 use super::session::Opened;
 use super::{Counter, Credential, Decision, Gate, Io, Level, LogLine, Pending, Request, RequestHeaders, WaitFor};
 use crate::core::config::LoginConfig;
-use crate::core::identity::kept_claims;
 use crate::core::idp::token_endpoint::{self, TokenEndpointError};
 use crate::core::login::callback::LoginContext;
 use crate::core::login::id_token::refreshed_claims;
@@ -192,7 +191,7 @@ impl Gate {
             (Some(id_token), Some(provider)) => {
                 let ctx = LoginContext { config: &self.config, login, provider };
                 match refreshed_claims(&ctx, id_token, &call.session.sub, now_s) {
-                    Ok(claims) => Some(kept_claims(&self.config.identity.headers, &claims)),
+                    Ok(claims) => Some(self.config.identity.kept_claims(&claims)),
                     Err(e) => {
                         (io.log)(LogLine { level: Level::Warn, message: format!("session refresh refused: {e}") });
                         return Err(None);

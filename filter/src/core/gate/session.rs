@@ -90,8 +90,7 @@ impl Gate {
 
     /// What the app gets from a session: the mapped claims, and the forwarded tokens.
     pub(super) fn session_identity(&self, login: &LoginConfig, session: &Session) -> Rc<Identity> {
-        let mapping = &self.config.identity;
-        let mut identity = Identity::from_claims(&mapping.headers, &session.claims, mapping.require_email_verified);
+        let mut identity = self.config.identity.identity(None, &session.claims);
         let forward_id = login.forward_id_token.as_ref().zip(session.id_token.as_ref());
         if forward_id.is_none() && !login.forward_access_token {
             return identity;

@@ -10,7 +10,7 @@ use crate::core::web::path_rule::any_match;
 use crate::core::web::safe_return;
 
 /// Who is asking, as far as the request tells.
-enum Client {
+pub(super) enum Client {
     /// API paths, XHR/fetch, gRPC, or anything that is not a browser.
     Api,
     /// A browser sending something other than a GET or HEAD.
@@ -19,7 +19,7 @@ enum Client {
     Navigation,
 }
 
-fn client(req: &mut Request<'_>, login: &LoginConfig) -> Client {
+pub(super) fn client(req: &mut Request<'_>, login: &LoginConfig) -> Client {
     let api =
         req.is_grpc() || any_match(&login.api_paths, &req.path_and_query) || req.header("x-requested-with").is_some();
     let browser = match req.header("sec-fetch-mode").as_deref() {

@@ -1,25 +1,35 @@
-//! Who the caller is, and how that reaches the app: claims to identity headers.
+//! Who the caller is, and how that reaches the app: claims to identity headers
+//! (`identity_headers`, and the shaped `user_id` and `groups_header`), the claims kept with
+//! an identity for the rules, and the other spellings of identity headers a client sends.
+
+pub mod claims;
+pub mod headers;
+pub mod shaped;
 
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
-use std::fmt;
+use std::borrow::Cow;
 use std::rc::Rc;
 
-use crate::core::config::errors::Errors;
+pub use claims::{claim_value, email_verified, kept_claims, lookup, MAX_HEADER_VALUE};
+pub use headers::{check_header_name, compile, other_spellings, HeaderMapping, HeaderNameError};
+pub use shaped::{GroupsHeader, UserIdHeader};
 
-/// A verified caller, as the app will see it: the identity headers to set, and what
-/// happens to `Authorization`. Shared by the caches, so a cache hit copies nothing.
-#[derive(Clone, PartialEq, Eq, Default)]
+/// A verified caller, as the app will see it: the identity headers to set, what happens to
+/// `Authorization`, and the claims the rules read. Shared by the caches, so a cache hit
+/// copies nothing.
+#[derive(Clone, PartialEq, Default)]
 pub struct Identity {
     pub headers: Vec<(String, String)>,
     pub authorization: Authorization,
+    pub claims: Map<String, Value>,
 }
 
-/// `Debug` shows header names, not values (a forwarded ID token is one).
+/// `Debug` shows header and claim names, not values (a forwarded ID token is a header).
 impl std::fmt::Debug for Identity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
-        write!(f, "Identity {{ headers: {names:?}, authorization: {:?} }}", self.authorization)
+        let claims: Vec<&String> = self.claims.keys().collect();
+        write!(f, "Identity {{ headers: {names:?}, claims: {claims:?}, authorization: {:?} }}", self.authorization)
     }
 }
 
@@ -50,190 +60,52 @@ impl std::fmt::Debug for Authorization {
 pub struct IdentityConfig {
     /// `identity_headers`: for sessions and for tokens of issuers without their own.
     pub headers: Vec<HeaderMapping>,
+    /// `user_id`: one header, prefixed and transformed (Kubeflow's `kubeflow-userid`).
+    pub user_id: Option<UserIdHeader>,
+    /// `groups_header`: the groups joined by a separator (Kubeflow's `kubeflow-groups`).
+    pub groups_header: Option<GroupsHeader>,
     /// `require_email_verified`: `email` counts only with `email_verified: true`.
     pub require_email_verified: bool,
-    /// Every header any mapping sets (global and per issuer). Each is set or removed on
-    /// every request, and removed in every other spelling (`_` for `-`, any case).
+    /// Every header any mapping sets (global and per issuer, shaped ones too). Each is set
+    /// or removed on every request, and removed in every other spelling.
     pub all_headers: Vec<String>,
+    /// Top-level claims kept with an identity (sessions, caches): what the headers and the
+    /// rules read, `sub` and `email_verified`.
+    pub kept: Vec<String>,
 }
 
-impl Identity {
-    /// The identity `mappings` make of verified claims. With `require_email_verified`,
-    /// an `email` claim without `email_verified: true` is as good as absent.
-    pub fn from_claims(
-        mappings: &[HeaderMapping],
-        claims: &Map<String, Value>,
-        require_email_verified: bool,
-    ) -> Rc<Identity> {
-        let unverified = require_email_verified && !email_verified(claims);
-        let usable = |m: &&HeaderMapping| !(unverified && top_level(&m.claim) == "email");
-        let headers =
-            mappings.iter().filter(usable).filter_map(|m| claim_value(claims, &m.claim).map(|v| (m.header.clone(), v)));
-        Rc::new(Identity { headers: headers.collect(), authorization: Authorization::Keep })
-    }
-}
-
-/// `email_verified` is `true` (a boolean, or the string some IdPs send).
-pub fn email_verified(claims: &Map<String, Value>) -> bool {
-    match claims.get("email_verified") {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
-        _ => false,
-    }
-}
-
-/// The names among `request_headers` that spell a configured identity header another way
-/// (`x_user_email` or `X_User-Email` for `x-user-email`): CGI, WSGI and Rack servers read
-/// them as the same variable, so a client could pose as the gate. They are removed.
-pub fn other_spellings<'a>(configured: &[String], request_headers: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
-    let same = |a: &str, b: &str| {
-        a.len() == b.len()
-            && a.bytes().zip(b.bytes()).all(|(x, y)| {
-                let fold = |c: u8| if c == b'_' { b'-' } else { c.to_ascii_lowercase() };
-                fold(x) == fold(y)
-            })
-    };
-    request_headers.filter(|n| configured.iter().any(|c| !n.eq_ignore_ascii_case(c) && same(n, c))).collect()
-}
-
-/// Header values longer than this are not set.
-pub const MAX_HEADER_VALUE: usize = 8 * 1024;
-
-/// One `identity_headers` entry: header name and the claim it carries.
-#[derive(Debug, Clone)]
-pub struct HeaderMapping {
-    pub header: String,
-    /// The claim name; when no claim has this exact name and it contains dots, it is
-    /// read as a path into nested objects (`realm_access.roles`).
-    pub claim: String,
-}
-
-/// Headers this filter must never set from claims.
-const RESERVED: [&str; 9] = [
-    "authorization",
-    "cookie",
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "te",
-    "upgrade",
-    "proxy-authorization",
-];
-
-/// Why a configured header name is refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HeaderNameError {
-    Invalid,
-    Reserved,
-}
-
-impl fmt::Display for HeaderNameError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            HeaderNameError::Invalid => "is not a valid header name (use lower-case letters, digits and '-')",
-            HeaderNameError::Reserved => "cannot be set from a claim",
-        })
-    }
-}
-
-/// Checks a configured header name: lower-case token characters, not reserved.
-pub fn check_header_name(name: &str) -> Result<(), HeaderNameError> {
-    let valid = !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.!#$%&'*+^`|~".contains(&b));
-    if !valid {
-        return Err(HeaderNameError::Invalid);
-    }
-    if RESERVED.contains(&name) {
-        return Err(HeaderNameError::Reserved);
-    }
-    Ok(())
-}
-
-/// Compiles an `identity_headers` map (`{"header": "claim"}`) found at `field`.
-pub fn compile(field: &str, raw: &BTreeMap<String, String>, errors: &mut Errors) -> Vec<HeaderMapping> {
-    let mut mappings = Vec::new();
-    for (header, claim) in raw {
-        if let Err(e) = check_header_name(header) {
-            errors.push(format!("{field}.{header}"), e);
-        } else if claim.is_empty() {
-            errors.push(format!("{field}.{header}"), "must name a claim");
+impl IdentityConfig {
+    /// The identity of verified claims; `mappings` replaces `identity_headers` (an
+    /// issuer's own). With `require_email_verified`, an `email` claim without
+    /// `email_verified: true` is as good as absent, for headers and rules alike.
+    pub fn identity(&self, mappings: Option<&[HeaderMapping]>, claims: &Map<String, Value>) -> Rc<Identity> {
+        let claims: Cow<'_, Map<String, Value>> = if self.require_email_verified && !email_verified(claims) {
+            let mut c = claims.clone();
+            c.remove("email");
+            Cow::Owned(c)
         } else {
-            mappings.push(HeaderMapping { header: header.clone(), claim: claim.clone() });
-        }
+            Cow::Borrowed(claims)
+        };
+        let mappings = mappings.unwrap_or(&self.headers);
+        let mut headers: Vec<(String, String)> =
+            mappings.iter().filter_map(|m| claim_value(&claims, &m.claim).map(|v| (m.header.clone(), v))).collect();
+        headers.extend(self.user_id.as_ref().and_then(|u| u.header(&claims)));
+        headers.extend(self.groups_header.as_ref().and_then(|g| g.header(&claims)));
+        Rc::new(Identity { headers, authorization: Authorization::Keep, claims: kept_claims(&self.kept, &claims) })
     }
-    mappings
-}
 
-fn lookup<'a>(claims: &'a Map<String, Value>, claim: &str) -> Option<&'a Value> {
-    if let Some(v) = claims.get(claim) {
-        return Some(v);
+    /// The claims a session keeps.
+    pub fn kept_claims(&self, claims: &Map<String, Value>) -> Map<String, Value> {
+        kept_claims(&self.kept, claims)
     }
-    if !claim.contains('.') {
-        return None;
-    }
-    let mut parts = claim.split('.');
-    let mut current = claims.get(parts.next()?)?;
-    for part in parts {
-        current = current.as_object()?.get(part)?;
-    }
-    Some(current)
-}
 
-fn scalar(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
+    /// Whether a claim the headers or rules read is absent (userinfo may have it).
+    pub fn lacks(&self, claims: &Map<String, Value>) -> bool {
+        self.kept
+            .iter()
+            .filter(|k| !["sub", "email_verified", "scope", "scp"].contains(&k.as_str()))
+            .any(|k| !claims.contains_key(k))
     }
-}
-
-/// A claim as a header value: strings, numbers and booleans as text; arrays of them
-/// joined with `,`. Objects, nulls, values with control characters or over
-/// [`MAX_HEADER_VALUE`] give `None`, and the header is not set.
-pub fn claim_value(claims: &Map<String, Value>, claim: &str) -> Option<String> {
-    let value = match lookup(claims, claim)? {
-        Value::Array(items) => {
-            let parts: Option<Vec<String>> = items.iter().map(scalar).collect();
-            let parts = parts?;
-            // An element with a comma would read as two values ("x,admins"): refuse.
-            if parts.iter().any(|p| p.contains(',')) {
-                return None;
-            }
-            parts.join(",")
-        }
-        other => scalar(other)?,
-    };
-    let safe = value.len() <= MAX_HEADER_VALUE && !value.bytes().any(|b| b < b' ' && b != b'\t' || b == 0x7f);
-    safe.then_some(value)
-}
-
-/// The claims a session keeps for its identity: the top-level claims the mappings read
-/// (a dotted name keeps its first part), and `sub`.
-pub fn kept_claims(mappings: &[HeaderMapping], claims: &Map<String, Value>) -> Map<String, Value> {
-    let mut out = Map::new();
-    for m in mappings {
-        let key = if claims.contains_key(&m.claim) { m.claim.as_str() } else { top_level(&m.claim) };
-        if let Some(v) = claims.get(key) {
-            out.insert(key.to_string(), v.clone());
-        }
-    }
-    for always in ["sub", "email_verified"] {
-        if let Some(v) = claims.get(always) {
-            out.insert(always.into(), v.clone());
-        }
-    }
-    out
-}
-
-/// Whether some mapped claim is absent from `claims` (userinfo may have it).
-pub fn lacks_mapped_claims(mappings: &[HeaderMapping], claims: &Map<String, Value>) -> bool {
-    mappings.iter().any(|m| !claims.contains_key(&m.claim) && !claims.contains_key(top_level(&m.claim)))
-}
-
-fn top_level(claim: &str) -> &str {
-    claim.split('.').next().unwrap_or(claim)
 }
 
 #[cfg(test)]
@@ -278,11 +150,10 @@ mod tests {
             HeaderMapping { header: "x-user-id".into(), claim: "sub".into() },
         ];
         let unverified = claims(json!({"sub": "u", "email": "ceo@corp.example", "email_verified": false}));
-        let headers = |c: &Map<String, Value>, require| Identity::from_claims(&m, c, require).headers.clone();
-        assert!(
-            !format!("{:?}", Identity::from_claims(&m, &unverified, false)).contains("ceo@"),
-            "Debug shows no value"
-        );
+        let config =
+            |require| IdentityConfig { headers: m.clone(), require_email_verified: require, ..Default::default() };
+        let headers = |c: &Map<String, Value>, require| config(require).identity(None, c).headers.clone();
+        assert!(!format!("{:?}", config(false).identity(None, &unverified)).contains("ceo@"), "Debug shows no value");
         assert_eq!(headers(&unverified, true), vec![("x-user-id".to_string(), "u".to_string())]);
         assert_eq!(headers(&unverified, false).len(), 2);
         let absent = claims(json!({"sub": "u", "email": "a@b"}));

@@ -5,6 +5,7 @@
 use super::flow::Flow;
 use super::id_token::{on_token_response, on_userinfo_response};
 use super::LoginError;
+use crate::core::authz::Refusal;
 use crate::core::config::{Config, LoginConfig};
 use crate::core::idp::{error_code, token_endpoint, Callout, Provider};
 use crate::core::rand::Random;
@@ -176,6 +177,13 @@ impl Callback {
 
     /// Session cookies set, flow cookie cleared, back to the page.
     fn finish(&self, ctx: &LoginContext<'_>, s: &Session, rng: &mut dyn Random) -> Result<LocalResponse, LoginError> {
+        // The global requirements, before any session exists.
+        if let Err(refusal) = ctx.config.authz.admits(&s.claims) {
+            return Err(LoginError::NotAllowed(match refusal {
+                Refusal::Forbidden { reason } => reason,
+                Refusal::InsufficientScope { .. } => "scopes".into(),
+            }));
+        }
         let config = &ctx.login.session;
         let present = config.cookies.sessions_in(self.cookie_header.as_deref());
         let mut set_cookies = session::write(config, s, &present, rng).ok_or(LoginError::SessionTooLarge)?;

@@ -43,6 +43,8 @@ pub enum LoginError {
     /// A refresh returned an ID token for another `sub`.
     RefreshedSubMismatch,
     SessionTooLarge,
+    /// The person may not pass the global requirements (`authorization`).
+    NotAllowed(String),
 }
 
 impl fmt::Display for LoginError {
@@ -71,6 +73,7 @@ impl fmt::Display for LoginError {
             LoginError::UserinfoSubMismatch => f.write_str("userinfo sub differs from the ID token's"),
             LoginError::RefreshedSubMismatch => f.write_str("refreshed ID token names another sub"),
             LoginError::SessionTooLarge => f.write_str("session too large for the cookie chunks"),
+            LoginError::NotAllowed(reason) => write!(f, "not allowed: {reason}"),
         }
     }
 }
@@ -88,6 +91,7 @@ impl LoginError {
             | LoginError::TokenEndpoint { status: None, .. }
             | LoginError::Userinfo { status: None } => (Page::IdpUnreachable, None),
             LoginError::TokenEndpoint { error: Some(e), .. } => (Page::LoginFailed, Some(e)),
+            LoginError::NotAllowed(_) => (Page::NotAllowed, None),
             _ => (Page::LoginFailed, None),
         }
     }

@@ -6,7 +6,6 @@ use serde_json::{Map, Value};
 
 use super::callback::LoginContext;
 use super::{Flow, LoginError};
-use crate::core::identity::{kept_claims, lacks_mapped_claims};
 use crate::core::idp::token_endpoint::{self, TokenEndpointError, TokenResponse};
 use crate::core::idp::Callout;
 use crate::core::session::Session;
@@ -37,13 +36,12 @@ pub fn on_token_response(
     let id_token = tokens.id_token.clone().ok_or(LoginError::BadTokenResponse)?;
     let claims = verified_claims(ctx, &id_token, Some(&flow.nonce), now_s)?;
     let sub = claims.get("sub").and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or(LoginError::MissingSub)?;
-    let mappings = &ctx.config.identity.headers;
     let config = &ctx.login.session;
-    let mut session = Session::new(sub, now_s, config, kept_claims(mappings, &claims));
+    let mut session = Session::new(sub, now_s, config, ctx.config.identity.kept_claims(&claims));
     session.id_token = config.keep_id_token.then(|| id_token.clone());
     keep_tokens(&mut session, ctx, &tokens, now_s);
     let userinfo = ctx.provider.metadata.as_ref().and_then(|m| m.userinfo_endpoint.as_deref());
-    let callout = match (lacks_mapped_claims(mappings, &claims), userinfo, tokens.access_token) {
+    let callout = match (ctx.config.identity.lacks(&claims), userinfo, tokens.access_token) {
         (true, Some(url), Some(access_token)) if b64token(&access_token) => {
             let url = AbsoluteUrl::parse(url).map_err(|_| LoginError::NoEndpoint)?;
             let auth = vec![("authorization", format!("Bearer {access_token}"))];
@@ -132,7 +130,7 @@ pub fn on_userinfo_response(
     if email_from_userinfo {
         session.claims.remove("email_verified");
     }
-    for (k, v) in kept_claims(&ctx.config.identity.headers, &info) {
+    for (k, v) in ctx.config.identity.kept_claims(&info) {
         if k == "email_verified" && !email_from_userinfo {
             continue;
         }

@@ -356,3 +356,47 @@ fn a_fixed_redirect_uri_overrides_the_request_origin() {
             .collect();
     assert_eq!(errs, vec!["callback_path: differs from the path of redirect_uri"]);
 }
+
+#[test]
+fn a_person_outside_the_allowed_domains_gets_403_at_the_callback_and_no_session() {
+    let c = login_config(json!({"identity_headers": {"x-user-email": "email"},
+        "authorization": {"allowed_email_domains": ["example.com"]}}));
+    let p = provider(false);
+    let ctx = LoginContext { config: &c, login: c.login.as_ref().unwrap(), provider: &p };
+    let m = p.metadata.as_ref().unwrap();
+    let r = start(ctx.login, m, &origin(), "/p", None, NOW, &mut Rng(0)).unwrap();
+    let q = form::parse(header(&r, "location")[0].split_once('?').unwrap().1).unwrap();
+    let cookie = header(&r, "set-cookie")[0].split(';').next().unwrap().to_string();
+    let (state, nonce) = (form::get(&q, "state").unwrap(), form::get(&q, "nonce").unwrap());
+    for (email, verified, want) in
+        [("x@evil.example", true, 403), ("a@example.com", false, 403), ("a@example.com", true, 302)]
+    {
+        let o = origin();
+        let query = format!("code=c&state={state}");
+        let req = CallbackRequest {
+            origin: &o,
+            query: &query,
+            cookie_header: Some(&cookie),
+            request_id: None,
+            now_s: NOW + 1,
+        };
+        let Step::Call(callback, _) = Callback::begin(&ctx, &req) else { panic!() };
+        let claims = json!({"iss": ISS, "sub": "u", "aud": "web", "exp": NOW + 300, "iat": NOW, "nonce": nonce,
+            "email": email, "email_verified": verified});
+        let body = json!({"id_token": sign(&rsa_a(), Alg::RS256, "k1", &claims)}).to_string();
+        let step = callback.on_response(&ctx, Some(200), body.as_bytes(), NOW + 2, &mut Rng(1));
+        let (status, cookies) = match &step {
+            Step::Failed(r, e) => {
+                assert!(matches!(e, LoginError::NotAllowed(_)), "{e}");
+                (r.status, header(r, "set-cookie").join(";"))
+            }
+            Step::Done(r) => (r.status, header(r, "set-cookie").join(";")),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(status, want, "{email} verified={verified}");
+        assert_eq!(
+            cookies.contains("__Host-oidc_session=") && !cookies.starts_with("__Host-oidc_session=;"),
+            want == 302
+        );
+    }
+}

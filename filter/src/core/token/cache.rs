@@ -21,7 +21,7 @@ pub fn key_of(token: &str) -> TokenKey {
 /// What a verified token (or session cookie) gave: the caller's identity, until `exp`
 /// (seconds). From `refresh_at` (seconds) on, the caller re-reads the credential (a
 /// session's idle window is then extended); bearer tokens use `u64::MAX`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Cached {
     pub exp: u64,
     pub refresh_at: u64,

@@ -16,6 +16,8 @@ pub enum Page {
     LoginFailed,
     /// The session ended and the request cannot simply be redirected (not a GET).
     SessionExpired,
+    /// The IdP signed the person in, but the gate's requirements do not let them in.
+    NotAllowed,
 }
 
 pub fn escape(text: &str) -> String {
@@ -42,6 +44,7 @@ impl Page {
             Page::IdpUnreachable => 503,
             Page::LoginFailed => 502,
             Page::SessionExpired => 401,
+            Page::NotAllowed => 403,
         }
     }
 
@@ -57,6 +60,10 @@ impl Page {
             }
             Page::LoginFailed => ("Sign-in failed", "The sign-in could not be completed. Start again."),
             Page::SessionExpired => ("Your session has expired", "Sign in again to continue."),
+            Page::NotAllowed => (
+                "You do not have access",
+                "You signed in, but your account is not allowed here. Sign in with another account.",
+            ),
         }
     }
 
@@ -78,6 +85,26 @@ margin:4rem auto;padding:0 1rem;color:#222}}.rid{{color:#777;font-size:.85rem}}<
         );
         LocalResponse::html(self.status(), body, PAGE_CSP)
     }
+}
+
+/// The 403 page for a signed-in person: who they are, and a way to sign out (and in as
+/// someone else).
+pub fn forbidden(who: &str, logout_path: &str, request_id: Option<&str>) -> LocalResponse {
+    let who =
+        if who.is_empty() { String::new() } else { format!("<p>You are signed in as <b>{}</b>.</p>", escape(who)) };
+    let rid = request_id
+        .filter(|r| r.len() <= 128)
+        .map(|r| format!("<p class=\"rid\">Request id: <code>{}</code></p>", escape(r)))
+        .unwrap_or_default();
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>You do not have access</title>\
+<meta name=\"viewport\" content=\"width=device-width\"><style>body{{font-family:system-ui,sans-serif;max-width:36rem;\
+margin:4rem auto;padding:0 1rem;color:#222}}.rid{{color:#777;font-size:.85rem}}</style></head><body>\
+<h1>You do not have access</h1>{who}<p>Your account is not allowed to see this page.</p>\
+<form method=\"post\" action=\"{}\"><button type=\"submit\">Sign out</button></form>{rid}</body></html>",
+        escape(logout_path)
+    );
+    LocalResponse::html(403, body, FORM_PAGE_CSP)
 }
 
 /// The "Sign out?" page: a button that posts the logout from this origin.

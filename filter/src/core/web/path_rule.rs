@@ -48,7 +48,9 @@ impl PathRule {
         }
     }
 
-    fn matches(&self, path: &str) -> bool {
+    /// Whether the rule matches `path` as it is (no normalization check: see
+    /// [`is_normalized`]).
+    pub fn matches_path(&self, path: &str) -> bool {
         match self {
             PathRule::Prefix(p) => path.starts_with(p.as_str()),
             PathRule::Exact(e) => path == e,
@@ -90,7 +92,7 @@ pub fn any_match(rules: &[PathRule], path_and_query: &str) -> bool {
         return false;
     }
     let path = path_only(path_and_query);
-    is_normalized(path) && rules.iter().any(|r| r.matches(path))
+    is_normalized(path) && rules.iter().any(|r| r.matches_path(path))
 }
 
 #[cfg(test)]
