@@ -23,6 +23,7 @@ def tokens_config(idp, **overrides):
             "audiences": ["api://orders"],
             "token_headers": ["flyte-authorization", {"header": "flwr-oidc-access-token", "raw": True}],
             "introspection": {"cache_ttl": "2s"},
+            "client_ids": ["service", "cli"],
             "api_tokens": [{"name": "ci-bot", "sha256": hashlib.sha256(API_TOKEN.encode()).hexdigest(),
                             "groups": ["ci", "deployers"], "scopes": ["api:read"]}],
         },
@@ -108,6 +109,15 @@ def test_twenty_concurrent_first_uses_of_an_opaque_token_cost_one_call(api):
         t.join()
     assert results == [200] * 20
     assert idp.stats()["introspection"] == before + 1
+
+
+def test_an_opaque_token_of_a_client_this_api_does_not_accept_is_refused(rig):
+    idp = rig.idp().start()
+    cfg = tokens_config(idp)
+    cfg["bearer"]["client_ids"] = ["cli"]
+    envoy = rig.envoy(cfg, idp.port)
+    r = envoy.get("/orders", {"authorization": f"Bearer {idp.opaque_token()}"})  # issued to "service", no aud
+    assert r.status == 401 and "not meant for this audience" in r.headers["www-authenticate"], r
 
 
 def test_a_token_of_impossible_shape_costs_no_call(api):

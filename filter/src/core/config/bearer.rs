@@ -19,6 +19,9 @@ pub struct BearerConfig {
     /// Opaque tokens are introspected when set.
     pub introspection: Option<IntrospectionConfig>,
     pub api_tokens: ApiTokens,
+    /// Clients whose tokens are accepted when a token names no audience (an opaque
+    /// token's introspection answer without `aud`).
+    pub client_ids: Vec<String>,
 }
 
 pub(super) fn compile(raw: &RawBearer, identity_headers: &[String], errors: &mut Errors) -> BearerConfig {
@@ -31,19 +34,35 @@ pub(super) fn compile(raw: &RawBearer, identity_headers: &[String], errors: &mut
         ),
         token_headers: token_headers(raw, identity_headers, errors),
         introspection: raw.introspection.as_ref().map(|i| IntrospectionConfig {
-            cache_ttl: errors.duration(
+            cache_ttl: at_least_1s(
+                errors,
                 "bearer.introspection.cache_ttl",
                 &i.cache_ttl,
                 defaults::INTROSPECTION_CACHE_TTL,
             ),
-            inactive_ttl: errors.duration(
+            inactive_ttl: at_least_1s(
+                errors,
                 "bearer.introspection.inactive_cache_ttl",
                 &i.inactive_cache_ttl,
                 defaults::INTROSPECTION_INACTIVE_TTL,
             ),
         }),
         api_tokens: ApiTokens::compile(&raw.api_tokens, errors),
+        client_ids: raw.client_ids.clone(),
     }
+}
+
+fn at_least_1s(
+    errors: &mut Errors,
+    field: &str,
+    value: &Option<String>,
+    default: std::time::Duration,
+) -> std::time::Duration {
+    let d = errors.duration(field, value, default);
+    if d < std::time::Duration::from_secs(1) {
+        errors.push(field, "must be at least 1s");
+    }
+    d
 }
 
 /// `bearer.algorithms`: the allow-list, every algorithm when absent.

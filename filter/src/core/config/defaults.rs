@@ -51,6 +51,7 @@ pub fn documented() -> Vec<(&'static str, String)> {
         ("bearer.introspection.cache_ttl", d(INTROSPECTION_CACHE_TTL)),
         ("bearer.introspection.inactive_cache_ttl", d(INTROSPECTION_INACTIVE_TTL)),
         ("bearer.api_tokens", "`[]`".into()),
+        ("bearer.client_ids", "`[]`".into()),
         ("resource_metadata", "none".into()),
         ("identity_headers", "`{}`".into()),
         ("require_email_verified", "`false`".into()),

@@ -115,6 +115,8 @@ pub struct RawBearer {
     pub introspection: Option<RawIntrospection>,
     #[serde(default)]
     pub api_tokens: Vec<RawApiToken>,
+    #[serde(default)]
+    pub client_ids: Vec<String>,
 }
 
 /// A header that may carry a bearer token besides `Authorization`: `"name"` (holding

@@ -13,7 +13,7 @@ use crate::core::token::{Alg, JwtError};
 fn gate(extra: Value) -> Gate {
     let mut cfg = json!({"bearer": {"audiences": ["api"],
         "token_headers": ["flyte-authorization", {"header": "flwr-oidc-access-token", "raw": true}],
-        "introspection": {"cache_ttl": "60s"},
+        "introspection": {"cache_ttl": "60s"}, "client_ids": ["cli"],
         "api_tokens": [{"name": "ci-bot", "sha256": format!("{:x}", Sha256::digest(b"ci-token-0123")),
             "groups": ["ci"], "scopes": ["api:read"]}]},
         "identity_headers": {"x-user-id": "sub", "x-groups": "groups", "x-scope": "scope"},
@@ -108,7 +108,7 @@ fn an_opaque_token_is_introspected_once_per_envoy_and_cached() {
     assert!(matches!(run(&mut w2, &mut io2, &h), Decision::Wait { on: WaitFor::Flight(_), .. }));
     io1.store = std::mem::take(&mut io2.store);
     assert!(matches!(run(&mut w1, &mut io1, &h), Decision::Wait { on: WaitFor::Flight(_), .. }));
-    let active = json!({"active": true, "sub": "device-user", "scope": "api", "exp": NOW_S + 30, "iss": ISS});
+    let active = json!({"active": true, "sub": "device-user", "scope": "api", "exp": NOW_S + 30, "iss": ISS, "client_id": "cli"});
     let d = answer(&mut w1, &mut io1, pending, &active, &h);
     assert_eq!(
         headers_of(d),
@@ -158,4 +158,46 @@ fn the_protected_resource_metadata_is_served_and_named_in_every_401() {
         let r = d.response_for(&g.config);
         assert!(r.header("www-authenticate").unwrap().contains(&format!("resource_metadata=\"{url}\"")));
     }
+}
+
+#[test]
+fn an_answer_already_expired_within_the_skew_is_used_once_and_never_makes_a_second_call() {
+    let mut g = gate(json!({}));
+    let mut io = TestIo::new(0);
+    let h = req(&[("authorization", "Bearer clock-behind-token")]);
+    let Decision::Call { pending, .. } = run(&mut g, &mut io, &h) else { panic!() };
+    // The IdP's clock is a few seconds behind: exp is just past, within clock_skew.
+    let active = json!({"active": true, "sub": "u", "exp": NOW_S - 5, "client_id": "cli"});
+    let d = answer(&mut g, &mut io, pending, &active, &h);
+    assert!(matches!(d, Decision::Allow { .. }), "{d:?}");
+    assert!(!format!("{d:?}").contains("clock-behind-token"), "Debug shows no token");
+}
+
+#[test]
+fn introspection_ttls_under_a_second_are_refused() {
+    let cfg = crate::core::testing::config_json(json!({"bearer": {"audiences": ["api"],
+        "introspection": {"cache_ttl": "500ms", "inactive_cache_ttl": "0s"}}}));
+    let errs: Vec<String> =
+        crate::core::config::load(cfg.to_string().as_bytes(), &crate::core::testing::MapEnv::default())
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+    assert_eq!(
+        errs,
+        vec![
+            "bearer.introspection.cache_ttl: must be at least 1s",
+            "bearer.introspection.inactive_cache_ttl: must be at least 1s"
+        ]
+    );
+}
+
+#[test]
+fn a_token_issued_to_another_client_without_an_audience_is_refused() {
+    let mut g = gate(json!({}));
+    let mut io = TestIo::new(0);
+    let h = req(&[("authorization", "Bearer other-apps-token")]);
+    let Decision::Call { pending, .. } = run(&mut g, &mut io, &h) else { panic!() };
+    let d = answer(&mut g, &mut io, pending, &json!({"active": true, "sub": "u", "client_id": "other-app"}), &h);
+    assert!(matches!(d, Decision::Deny(Denial::InvalidToken(JwtError::WrongAudience))), "{d:?}");
 }

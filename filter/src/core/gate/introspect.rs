@@ -22,19 +22,24 @@ use crate::core::web::AbsoluteUrl;
 pub const MAX_OPAQUE_TOKEN: usize = 4096;
 const KIND: &str = "introspect";
 
-/// An introspection under way for a request.
-#[derive(Debug)]
+/// An introspection under way for a request. `Debug` shows no token.
 pub struct Introspection {
     token: String,
     id: Id,
-    /// This request claimed the shared slot (others may wait on it).
-    claimed: bool,
+    /// The shared slot this request claimed (others wait on it), if any.
+    claimed: Option<String>,
+}
+
+impl std::fmt::Debug for Introspection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Introspection {{ token: [redacted], claimed: {:?} }}", self.claimed)
+    }
 }
 
 /// Another request (maybe on another worker) is asking: wait for its answer.
-fn wait_or_unavailable(may_wait: bool, flight: &Flight<'_>) -> NotYet {
+fn wait_or_unavailable(may_wait: bool, key: &str) -> NotYet {
     if may_wait {
-        NotYet::Wait(WaitFor::Flight(Rc::from(flight.key())))
+        NotYet::Wait(WaitFor::Flight(Rc::from(key)))
     } else {
         NotYet::Refused(Denial::Unavailable)
     }
@@ -63,17 +68,24 @@ impl Gate {
             return Err(invalid(refused.error));
         }
         let id = id_of(token);
-        let seen = Flight::new(io.shared, KIND, id).look(now_ms);
+        let mut flight = Flight::new(io.shared, KIND, id);
+        let seen = flight.look(now_ms);
+        let key = flight.key().to_string();
         let cas = match seen {
             Seen::Done { outcome, .. } => {
-                return self.take_outcome(token, &outcome, now_s).ok_or(invalid(JwtError::Malformed))
+                return self.take_outcome(token, &outcome, now_s).ok_or(invalid(JwtError::Malformed));
             }
             Seen::Dead => return Err(invalid(JwtError::Inactive)),
             Seen::Failed { .. } => return Err(NotYet::Refused(Denial::Unavailable)),
-            Seen::Busy => return Err(wait_or_unavailable(may_wait, &Flight::new(io.shared, KIND, id))),
+            Seen::Busy => return Err(wait_or_unavailable(may_wait, &key)),
             Seen::Taken => None,
             Seen::Free { cas, .. } => Some(cas),
         };
+        // A request decided again after its own call's answer takes what that answer left:
+        // it never calls again, so it can never call in a loop.
+        if self.answering {
+            return Err(NotYet::Refused(Denial::Unavailable));
+        }
         // What the call needs: the login issuer's metadata (wait for it like any request) and
         // its introspection endpoint (without one, opaque tokens cannot be checked).
         let provider = self.providers.first().ok_or(NotYet::Refused(Denial::Unavailable))?;
@@ -87,11 +99,18 @@ impl Gate {
         let Some(url) = metadata.introspection_endpoint.as_deref().and_then(|u| AbsoluteUrl::parse(u).ok()) else {
             return Err(invalid(JwtError::Malformed));
         };
-        let mut flight = Flight::new(io.shared, KIND, id);
         let claimed = match cas {
-            None => false,
-            Some(cas) if flight.claim(cas, now_ms, self.config.idp_timeout + Duration::from_secs(2)) => true,
-            Some(_) => return Err(wait_or_unavailable(may_wait, &flight)),
+            None => None,
+            Some(cas)
+                if Flight::at(io.shared, &key, id).claim(
+                    cas,
+                    now_ms,
+                    self.config.idp_timeout + Duration::from_secs(2),
+                ) =>
+            {
+                Some(key)
+            }
+            Some(_) => return Err(wait_or_unavailable(may_wait, &key)),
         };
         let callout = introspection::request(&self.config.client, self.config.clusters.target(&url), token);
         let pending = Pending::Introspect(Box::new(Introspection { token: token.to_string(), id, claimed }));
@@ -130,33 +149,43 @@ impl Gate {
         let expect = Expect {
             issuer: provider.issuer(),
             audiences: &provider.config.audiences,
+            client_ids: &self.config.bearer.client_ids,
             now_s,
             skew: self.config.clock_skew,
         };
-        let mut flight = Flight::new(io.shared, KIND, call.id);
+        let mut flight = call.claimed.as_deref().map(|key| Flight::at(io.shared, key, call.id));
+        // Kept at least a second, whatever the answer's `exp` (within the clock skew) or
+        // the TTLs say: the request decided again below must find it.
+        let at_least = now_s.saturating_add(1);
         match introspection::parse(status, body, &expect) {
             Ok((claims, exp)) => {
-                let until = exp.unwrap_or(u64::MAX).min(now_s.saturating_add(settings.cache_ttl.as_secs()));
+                let until =
+                    exp.unwrap_or(u64::MAX).min(now_s.saturating_add(settings.cache_ttl.as_secs())).max(at_least);
                 let outcome = json!({"claims": claims, "until": until}).to_string();
-                if call.claimed {
-                    flight.done(outcome.as_bytes(), until.saturating_mul(1000));
+                if let Some(f) = flight.as_mut() {
+                    f.done(outcome.as_bytes(), until.saturating_mul(1000));
                 }
                 self.take_outcome(&call.token, outcome.as_bytes(), now_s);
             }
             Err(IntrospectionError::Refused(error)) => {
-                let until = now_s.saturating_add(settings.inactive_ttl.as_secs());
-                if call.claimed {
-                    flight.dead(until.saturating_mul(1000));
+                let until = now_s.saturating_add(settings.inactive_ttl.as_secs()).max(at_least);
+                if let Some(f) = flight.as_mut() {
+                    f.dead(until.saturating_mul(1000));
                 }
                 self.refused.insert(key_of(&call.token), Refused { exp: until, error }, now_s);
             }
             Err(IntrospectionError::Unavailable) => {
-                if call.claimed {
-                    flight.failed(now_ms.saturating_add(1000), 1);
+                if let Some(f) = flight.as_mut() {
+                    f.failed(now_ms.saturating_add(1000), 1);
                 }
                 return Decision::Deny(Denial::Unavailable);
             }
         }
-        self.decide(headers, now_ms, false, io)
+        // Decided again without waiting: a cache hit, a remembered refusal, or (should the
+        // entry be gone) 503; never another call.
+        self.answering = true;
+        let decision = self.decide(headers, now_ms, false, io);
+        self.answering = false;
+        decision
     }
 }

@@ -48,6 +48,9 @@ pub struct Gate {
     refused: TokenCache<Refused>,
     /// No identity (bypassed requests), shared rather than allocated each time.
     anonymous: Rc<Identity>,
+    /// Set while a request is decided again right after its own call's answer: then it
+    /// takes what that answer left and never calls again (no call loops).
+    answering: bool,
 }
 
 /// What a decision may use from outside the core: randomness, the data shared with the
@@ -83,7 +86,7 @@ impl Gate {
         let tokens = TokenCache::new(config.bearer.cache_size);
         let sessions = TokenCache::new(config.bearer.cache_size);
         let refused = TokenCache::new(config.bearer.cache_size);
-        Gate { config, providers, tokens, sessions, refused, anonymous: Rc::new(Identity::default()) }
+        Gate { config, providers, tokens, sessions, refused, anonymous: Rc::new(Identity::default()), answering: false }
     }
 
     /// An issuer's keys changed: cached verifications may name keys that are gone.

@@ -31,8 +31,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 pub struct RefreshCall {
     id: Id,
-    /// This request claimed the shared slot.
-    claimed: bool,
+    /// The shared slot this request claimed (others wait on it), if any.
+    claimed: Option<String>,
     failures: u32,
     session: Session,
 }
@@ -53,14 +53,16 @@ impl Gate {
         };
         let id = id_of(&token);
         let mut flight = Flight::new(io.shared, KIND, id);
-        let (claimed, failures) = match flight.look(now_ms) {
-            Seen::Done { outcome, cas } => match renewal::open(&login.session, &outcome) {
+        let seen = flight.look(now_ms);
+        let key = flight.key().to_string();
+        let (claimed, failures) = match seen {
+            Seen::Done { outcome, cas } => match renewal::open(&login.session, &id, &outcome) {
                 // Renewed by another request (or an earlier refresh of a token that did not
                 // rotate): use it, unless it is no newer than what this request carries.
-                Some(renewed) if renewed.renewals > session.renewals => {
+                Some(renewed) if renewed.renewals > session.renewals && renewal::same_login(&renewed, &session) => {
                     return self.renewed(login, req, renewed, now_s, io);
                 }
-                _ if flight.claim(cas, now_ms, self.config.idp_timeout + Duration::from_secs(2)) => (true, 0),
+                _ if flight.claim(cas, now_ms, self.config.idp_timeout + Duration::from_secs(2)) => (Some(key), 0),
                 _ => return self.serve(login, req, Opened { session, reissue: false, sealed: None }, now_s, io),
             },
             Seen::Dead => return Credential::Ended,
@@ -68,26 +70,27 @@ impl Gate {
                 let on = WaitFor::Flight(Rc::from(flight.key()));
                 return Credential::Decided(Decision::Wait { on, pending: None });
             }
-            Seen::Failed { .. } | Seen::Busy => {
+            // Every slot in reach is in use by other sessions: no refresh without
+            // coordination (a rotating IdP would see one token twice); renewed later.
+            Seen::Failed { .. } | Seen::Busy | Seen::Taken => {
                 return self.serve(login, req, Opened { session, reissue: false, sealed: None }, now_s, io);
             }
-            Seen::Taken => (false, 0),
             Seen::Free { cas, failures } => {
                 if !flight.claim(cas, now_ms, self.config.idp_timeout + Duration::from_secs(2)) {
-                    let on = WaitFor::Flight(Rc::from(flight.key()));
+                    let on = WaitFor::Flight(Rc::from(key.as_str()));
                     return match may_wait {
                         true => Credential::Decided(Decision::Wait { on, pending: None }),
                         false => self.serve(login, req, Opened { session, reissue: false, sealed: None }, now_s, io),
                     };
                 }
-                (true, failures)
+                (Some(key), failures)
             }
         };
         let endpoint = self.providers.first().and_then(|p| p.metadata.as_ref()?.token_endpoint.clone());
         let Some(url) = endpoint.and_then(|u| AbsoluteUrl::parse(&u).ok()) else {
             // The IdP's metadata is not loaded: serve from the session, renew later.
-            if claimed {
-                Flight::new(io.shared, KIND, id).failed(now_ms.saturating_add(backoff(failures)), failures + 1);
+            if let Some(key) = &claimed {
+                Flight::at(io.shared, key, id).failed(now_ms.saturating_add(backoff(failures)), failures + 1);
             }
             return self.serve(login, req, Opened { session, reissue: false, sealed: None }, now_s, io);
         };
@@ -126,29 +129,29 @@ impl Gate {
         let mut req = Request::read(headers, true);
         let credential = match self.renewal(login, &call, status, body, now_s, io) {
             Ok(renewed) => {
-                if call.claimed {
-                    if let Some(sealed) = renewal::seal(&login.session, &renewed, io.rng) {
+                if let Some(key) = &call.claimed {
+                    if let Some(sealed) = renewal::seal(&login.session, &call.id, &renewed, io.rng) {
                         // Shared while its access token lasts, and not longer than KEEP_OUTCOME.
                         let lasts_ms = renewed.access_exp.map_or(u64::MAX, |e| e.saturating_mul(1000));
                         let keep = now_ms.saturating_add(ms(KEEP_OUTCOME)).min(lasts_ms);
-                        Flight::new(io.shared, KIND, call.id).done(&sealed, keep);
+                        Flight::at(io.shared, key, call.id).done(&sealed, keep);
                     }
                 }
                 (io.count)(Counter::SessionRefreshed);
                 self.renewed(login, &req, renewed, now_s, io)
             }
             Err(Some(reason)) => {
-                if call.claimed {
-                    Flight::new(io.shared, KIND, call.id).dead(now_ms.saturating_add(ms(KEEP_OUTCOME)));
+                if let Some(key) = &call.claimed {
+                    Flight::at(io.shared, key, call.id).dead(now_ms.saturating_add(ms(KEEP_OUTCOME)));
                 }
                 (io.log)(LogLine { level: Level::Info, message: format!("session ended: {reason}") });
                 (io.count)(Counter::SessionEnded);
                 Credential::Ended
             }
             Err(None) => {
-                if call.claimed {
+                if let Some(key) = &call.claimed {
                     let retry_at = now_ms.saturating_add(backoff(call.failures));
-                    Flight::new(io.shared, KIND, call.id).failed(retry_at, call.failures + 1);
+                    Flight::at(io.shared, key, call.id).failed(retry_at, call.failures + 1);
                 }
                 (io.count)(Counter::SessionRefreshFailed);
                 self.serve(login, &req, Opened { session: call.session, reissue: false, sealed: None }, now_s, io)

@@ -259,3 +259,42 @@ fn a_renewal_within_the_same_second_still_counts_as_newer_for_the_waiters() {
     let again = io2.run(|io| w2.decide(&mut page(&c), NOW_MS + 50, false, io));
     assert!(matches!(again, Decision::Allow { ref set_cookies, .. } if !set_cookies.is_empty()), "{again:?}");
 }
+
+/// Two refresh tokens whose shared slots start at the same place.
+fn colliding_refresh_tokens() -> (String, String) {
+    use crate::core::session::refresh::id_of;
+    let slot = |t: &str| {
+        let id = id_of(t);
+        u64::from_le_bytes([id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7]])
+            % crate::core::shared::flight::SLOTS
+    };
+    let first = "rt-alice".to_string();
+    let target = slot(&first);
+    let second = (0..100_000).map(|n| format!("rt-bob-{n}")).find(|t| slot(t) == target).unwrap();
+    (first, second)
+}
+
+fn stale_cookie_with(g: &Gate, sub: &str, rt: &str) -> String {
+    let mut s = alice(NOW_S, json!({}));
+    s.sub = sub.into();
+    s.refresh_token = Some(rt.into());
+    s.access_exp = Some(NOW_S + 20);
+    let config = &g.config.login.as_ref().unwrap().session;
+    cookie_header(&session::write(config, &s, &[], &mut FixedRng(3)).unwrap())
+}
+
+#[test]
+fn sessions_whose_slots_collide_each_refresh_once_and_their_requests_still_share() {
+    let mut g = gate(json!({}));
+    let mut io = TestIo::new(0);
+    let (rt_alice, rt_bob) = colliding_refresh_tokens();
+    let alice_cookie = stale_cookie_with(&g, "alice", &rt_alice);
+    let bob_cookie = stale_cookie_with(&g, "bob", &rt_bob);
+    assert!(matches!(decide(&mut g, &mut io, &page(&alice_cookie), NOW_MS), Decision::Call { .. }));
+    let Decision::Call { callout, .. } = decide(&mut g, &mut io, &page(&bob_cookie), NOW_MS) else {
+        panic!("Bob gets a slot of his own")
+    };
+    assert!(callout.body.as_deref().unwrap().contains(&rt_bob));
+    // Bob's second request waits for his first: his refresh token is sent once.
+    assert!(matches!(decide(&mut g, &mut io, &page(&bob_cookie), NOW_MS), Decision::Wait { .. }));
+}

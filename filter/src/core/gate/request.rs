@@ -66,7 +66,7 @@ pub struct Token {
 
 impl Token {
     pub fn as_str(&self) -> &str {
-        self.value.get(self.start..).unwrap_or("").trim_end()
+        self.value.get(self.start..).unwrap_or("").trim_end_matches([' ', '\t'])
     }
 }
 
@@ -102,12 +102,13 @@ impl Token {
     }
 }
 
-/// Extracts the token from `Authorization: Bearer <token>` (scheme case-insensitive).
+/// Extracts the token from `Authorization: Bearer <token>` (scheme case-insensitive; the
+/// scheme ends at a space or a tab, as apps that split on any whitespace read it too).
 pub fn bearer_token(authorization: Option<&str>) -> Option<&str> {
-    let value = authorization?.trim();
-    let (scheme, rest) = value.split_once(' ')?;
+    let value = authorization?.trim_matches([' ', '\t']);
+    let (scheme, rest) = value.split_once([' ', '\t'])?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return None;
     }
-    Some(rest.trim_start())
+    Some(rest.trim_start_matches([' ', '\t']))
 }

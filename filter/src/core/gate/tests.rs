@@ -69,6 +69,9 @@ fn d(decision: Decision) -> D {
 fn bearer_extraction() {
     assert_eq!(bearer_token(Some("Bearer abc")), Some("abc"));
     assert_eq!(bearer_token(Some("bearer   abc")), Some("abc"));
+    // A tab is whitespace to apps that split on it: it must be a bearer token here too.
+    assert_eq!(bearer_token(Some("Bearer\tabc")), Some("abc"));
+    assert_eq!(bearer_token(Some(" Bearer \t abc\t")), Some("abc"));
     assert_eq!(bearer_token(Some("Basic abc")), None);
     assert_eq!(bearer_token(Some("Bearer")), None);
     assert_eq!(bearer_token(None), None);

@@ -22,6 +22,8 @@ pub struct IntrospectionConfig {
 pub struct Expect<'a> {
     pub issuer: &'a str,
     pub audiences: &'a [String],
+    /// Without `aud`, the answer's `client_id` must be one of these.
+    pub client_ids: &'a [String],
     pub now_s: u64,
     pub skew: Duration,
 }
@@ -70,7 +72,11 @@ pub fn parse(
         return Err(refused(JwtError::UnknownIssuer));
     }
     let audience_ok = match claims.get("aud") {
-        None => true,
+        // No audience: the token must be one of the clients this API accepts, so that a
+        // token issued to any other client of the IdP is no credential here.
+        None => {
+            claims.get("client_id").and_then(Value::as_str).is_some_and(|c| expect.client_ids.iter().any(|x| x == c))
+        }
         Some(Value::String(a)) => expect.audiences.contains(a),
         Some(Value::Array(list)) => {
             list.iter().filter_map(Value::as_str).any(|a| expect.audiences.iter().any(|x| x == a))
@@ -102,8 +108,14 @@ mod tests {
 
     fn check(answer: Value) -> Result<(Map<String, Value>, Option<u64>), IntrospectionError> {
         let audiences = vec!["api".to_string()];
-        let expect =
-            Expect { issuer: "https://idp", audiences: &audiences, now_s: 1000, skew: Duration::from_secs(60) };
+        let clients = vec!["cli".to_string()];
+        let expect = Expect {
+            issuer: "https://idp",
+            audiences: &audiences,
+            client_ids: &clients,
+            now_s: 1000,
+            skew: Duration::from_secs(60),
+        };
         parse(Some(200), answer.to_string().as_bytes(), &expect)
     }
 
@@ -114,13 +126,15 @@ mod tests {
         .unwrap();
         assert_eq!((claims.get("sub"), exp), (Some(&json!("u")), Some(2000)));
         assert!(!claims.contains_key("active"));
-        assert!(check(json!({"active": true})).is_ok(), "issuer and audience are checked only when present");
+        assert!(check(json!({"active": true, "client_id": "cli"})).is_ok(), "issuer checked only when present");
     }
 
     #[test]
     fn anything_else_is_refused() {
         let refused = |e| Err(IntrospectionError::Refused(e));
         assert_eq!(check(json!({"active": false})), refused(JwtError::Inactive));
+        assert_eq!(check(json!({"active": true})), refused(JwtError::WrongAudience), "no aud and no accepted client");
+        assert_eq!(check(json!({"active": true, "client_id": "other-app"})), refused(JwtError::WrongAudience));
         assert_eq!(check(json!({"active": "true"})), refused(JwtError::Inactive));
         assert_eq!(check(json!({})), refused(JwtError::Inactive));
         assert_eq!(check(json!({"active": true, "exp": 900})), refused(JwtError::Expired));
@@ -128,9 +142,12 @@ mod tests {
         assert_eq!(check(json!({"active": true, "iss": "https://evil"})), refused(JwtError::UnknownIssuer));
         assert_eq!(check(json!({"active": true, "aud": "other"})), refused(JwtError::WrongAudience));
         assert!(check(json!({"active": true, "aud": ["other", "api"]})).is_ok());
-        assert_eq!(check(json!({"active": true, "token_type": "refresh_token"})), refused(JwtError::NotAccessToken));
+        assert_eq!(
+            check(json!({"active": true, "client_id": "cli", "token_type": "refresh_token"})),
+            refused(JwtError::NotAccessToken)
+        );
         assert_eq!(check(json!({"active": true, "exp": "soon"})), refused(JwtError::Malformed));
-        let expect = Expect { issuer: "i", audiences: &[], now_s: 0, skew: Duration::ZERO };
+        let expect = Expect { issuer: "i", audiences: &[], client_ids: &[], now_s: 0, skew: Duration::ZERO };
         assert_eq!(parse(Some(500), b"{}", &expect), Err(IntrospectionError::Unavailable));
         assert_eq!(parse(None, b"", &expect), Err(IntrospectionError::Unavailable));
         assert_eq!(parse(Some(200), b"<html>", &expect), Err(IntrospectionError::Unavailable));

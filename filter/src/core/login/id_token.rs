@@ -89,7 +89,8 @@ pub fn keep_tokens(session: &mut Session, ctx: &LoginContext<'_>, tokens: &Token
     if ctx.login.forward_access_token {
         session.access_token = tokens.access_token.clone().filter(|t| b64token(t));
     }
-    session.access_exp = tokens.access_exp(now_s).or(session.access_exp);
+    let unknown = now_s.saturating_add(crate::core::session::refresh::UNKNOWN_EXPIRY.as_secs());
+    session.access_exp = Some(tokens.access_exp(now_s).unwrap_or(unknown));
 }
 
 /// The claims of an ID token that a refresh returned: checked like a login's (signature,

@@ -12,6 +12,11 @@ use crate::core::rand::Random;
 use crate::core::shared::flight::Id;
 use crate::core::token::b64token;
 
+/// When the token endpoint says nothing of the access token's expiry, it is treated as
+/// expiring after this: the grant is still checked that often, so revoking it at the IdP
+/// still ends the session.
+pub const UNKNOWN_EXPIRY: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Associated data of a sealed renewed session in shared data (never a cookie name).
 const SHARED_AAD: &str = "oidc-gate/refreshed-session";
 
@@ -41,8 +46,13 @@ pub fn renewed(
     if keep_access_token {
         new.access_token = tokens.access_token.clone().filter(|t| b64token(t));
     }
-    new.access_exp = tokens.access_exp(now_s);
+    new.access_exp = Some(tokens.access_exp(now_s).unwrap_or(now_s.saturating_add(UNKNOWN_EXPIRY.as_secs())));
     if let Some(claims) = id_claims {
+        // `email` and `email_verified` are one pair: a new ID token with either replaces both.
+        if claims.contains_key("email") || claims.contains_key("email_verified") {
+            new.claims.remove("email");
+            new.claims.remove("email_verified");
+        }
         for (k, v) in claims {
             new.claims.insert(k, v);
         }
@@ -55,16 +65,26 @@ pub fn renewed(
     new
 }
 
-/// A renewed session sealed for the other workers.
-pub fn seal(config: &SessionConfig, session: &Session, rng: &mut dyn Random) -> Option<Vec<u8>> {
+/// A renewed session sealed for the other workers, bound to its refresh token's id.
+pub fn seal(config: &SessionConfig, id: &Id, session: &Session, rng: &mut dyn Random) -> Option<Vec<u8>> {
     let plain = serde_json::to_vec(session).ok()?;
-    config.keys.seal(SHARED_AAD, &plain, rng).map(String::into_bytes)
+    config.keys.seal(&aad(id), &plain, rng).map(String::into_bytes)
 }
 
-/// Opens what another worker sealed; `None` for anything else.
-pub fn open(config: &SessionConfig, sealed: &[u8]) -> Option<Session> {
+/// Opens what another worker sealed for this refresh token's id; `None` for anything else.
+pub fn open(config: &SessionConfig, id: &Id, sealed: &[u8]) -> Option<Session> {
     let text = std::str::from_utf8(sealed).ok()?;
-    serde_json::from_slice(&config.keys.open(SHARED_AAD, text)?).ok()
+    serde_json::from_slice(&config.keys.open(&aad(id), text)?).ok()
+}
+
+/// Whether a renewed session continues this very login (same person, same login time).
+pub fn same_login(renewed: &Session, session: &Session) -> bool {
+    renewed.sub == session.sub && renewed.iat == session.iat
+}
+
+fn aad(id: &Id) -> String {
+    let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{SHARED_AAD}/{hex}")
 }
 
 #[cfg(test)]
@@ -96,10 +116,22 @@ mod tests {
         // Not rotated: the refresh token stays.
         let same: TokenResponse = serde_json::from_value(json!({"access_token": "at-3", "expires_in": 60})).unwrap();
         assert_eq!(renewed(&old, &same, None, false, true, 1290).refresh_token.as_deref(), Some("rt-1"));
+        // No expiry said: still renewed again before long (so revocation still bites).
+        let no_exp: TokenResponse = serde_json::from_value(json!({"access_token": "at-4"})).unwrap();
+        assert_eq!(renewed(&old, &no_exp, None, false, true, 1290).access_exp, Some(1290 + UNKNOWN_EXPIRY.as_secs()));
+        // A new email without email_verified does not inherit the old verification.
+        let mut verified = old.clone();
+        verified.claims.insert("email_verified".into(), json!(true));
+        let new_email = json!({"email": "ceo@example.com"}).as_object().unwrap().clone();
+        let r = renewed(&verified, &same, Some(new_email), false, true, 1290);
+        assert_eq!((r.claims.get("email"), r.claims.get("email_verified")), (Some(&json!("ceo@example.com")), None));
         // Sealed for the other workers, it opens to the same session; nothing else opens.
-        let sealed = seal(config, &new, &mut FixedRng(0)).unwrap();
-        assert_eq!(open(config, &sealed), Some(new));
-        assert_eq!(open(config, b"garbage"), None);
+        let id = id_of("rt-1");
+        let sealed = seal(config, &id, &new, &mut FixedRng(0)).unwrap();
+        assert_eq!(open(config, &id, &sealed), Some(new.clone()));
+        assert_eq!(open(config, &id_of("rt-other"), &sealed), None, "bound to its refresh token");
+        assert_eq!(open(config, &id, b"garbage"), None);
+        assert!(same_login(&new, &old));
         assert_ne!(id_of("rt-1"), id_of("rt-2"));
     }
 }

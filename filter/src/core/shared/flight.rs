@@ -18,6 +18,9 @@ use super::SharedStore;
 
 /// Slots per kind of call.
 pub const SLOTS: u64 = 1024;
+/// Slots tried from a subject's own (open addressing), so that two subjects whose ids
+/// meet in one slot still each get one.
+const PROBES: u64 = 4;
 const VERSION: u8 = 1;
 const HEADER: usize = 30;
 
@@ -54,31 +57,65 @@ pub enum Seen {
 /// The slot of `id` for calls of `kind`.
 pub struct Flight<'s> {
     store: &'s mut dyn SharedStore,
+    kind: String,
+    base: u64,
+    /// The slot chosen by [`Flight::look`] (or given to [`Flight::at`]).
     key: String,
     id: Id,
 }
 
 impl<'s> Flight<'s> {
     pub fn new(store: &'s mut dyn SharedStore, kind: &str, id: Id) -> Self {
-        let slot = u64::from_le_bytes([id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7]]) % SLOTS;
-        Flight { store, key: format!("oidc-gate/{kind}/{slot}"), id }
+        let base = u64::from_le_bytes([id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7]]) % SLOTS;
+        Flight { store, kind: kind.to_string(), base, key: slot_key(kind, base), id }
     }
 
+    /// The slot a claim took (the owner writes the outcome there).
+    pub fn at(store: &'s mut dyn SharedStore, key: &str, id: Id) -> Self {
+        Flight { store, kind: String::new(), base: 0, key: key.to_string(), id }
+    }
+
+    /// What the slots say about this subject: the slot holding it, else the first one
+    /// free (kept for [`Flight::claim`]), else `Taken`.
     pub fn look(&mut self, now_ms: u64) -> Seen {
-        let Some((value, cas)) = self.store.get(&self.key) else { return Seen::Free { cas: 0, failures: 0 } };
-        let Some((state, id, until_ms, count)) = header(&value) else { return Seen::Free { cas, failures: 0 } };
-        if now_ms >= until_ms {
-            let failures = if id == self.id && state == State::Failed { count } else { 0 };
-            return Seen::Free { cas, failures };
+        let mut free: Option<(String, Seen)> = None;
+        for probe in 0..PROBES {
+            let key = slot_key(&self.kind, (self.base + probe) % SLOTS);
+            let (value, cas) = self.store.get(&key).unwrap_or((Vec::new(), 0));
+            let seen = match header(&value) {
+                Some((state, id, until_ms, count)) if id == self.id => match state {
+                    _ if now_ms >= until_ms => {
+                        let failures = if state == State::Failed { count } else { 0 };
+                        Seen::Free { cas, failures }
+                    }
+                    State::Busy => Seen::Busy,
+                    State::Done => Seen::Done { outcome: value.get(HEADER..).unwrap_or_default().to_vec(), cas },
+                    State::Failed => Seen::Failed { retry_at_ms: until_ms, failures: count },
+                    State::Dead => Seen::Dead,
+                },
+                Some((_, _, until_ms, _)) if now_ms < until_ms => continue,
+                _ => Seen::Free { cas, failures: 0 },
+            };
+            match seen {
+                Seen::Free { .. } => {
+                    // A lapsed slot of this very subject beats an empty one further on.
+                    let ours = header(&value).is_some_and(|(_, id, _, _)| id == self.id);
+                    if free.is_none() || ours {
+                        free = Some((key, seen));
+                    }
+                }
+                found => {
+                    self.key = key;
+                    return found;
+                }
+            }
         }
-        if id != self.id {
-            return Seen::Taken;
-        }
-        match state {
-            State::Busy => Seen::Busy,
-            State::Done => Seen::Done { outcome: value.get(HEADER..).unwrap_or_default().to_vec(), cas },
-            State::Failed => Seen::Failed { retry_at_ms: until_ms, failures: count },
-            State::Dead => Seen::Dead,
+        match free {
+            Some((key, seen)) => {
+                self.key = key;
+                seen
+            }
+            None => Seen::Taken,
         }
     }
 
@@ -129,7 +166,7 @@ impl<'s> Flight<'s> {
 /// Creates every slot of `kind` that does not exist yet, empty (when a worker starts).
 pub fn create_slots(store: &mut dyn SharedStore, kind: &str) {
     for slot in 0..SLOTS {
-        let key = format!("oidc-gate/{kind}/{slot}");
+        let key = slot_key(kind, slot);
         if store.get(&key).is_none() {
             store.set(&key, b"", 0);
         }
@@ -142,6 +179,10 @@ pub fn busy(store: &mut dyn SharedStore, key: &str, now_ms: u64) -> bool {
         .get(key)
         .and_then(|(value, _)| header(&value))
         .is_some_and(|(state, _, until_ms, _)| state == State::Busy && now_ms < until_ms)
+}
+
+fn slot_key(kind: &str, slot: u64) -> String {
+    format!("oidc-gate/{kind}/{slot}")
 }
 
 fn ms(d: Duration) -> u64 {
@@ -223,9 +264,21 @@ mod tests {
         assert_eq!(Flight::new(&mut store, "k", id(3)).look(1000), Seen::Failed { retry_at_ms: 5000, failures: 2 });
         Flight::new(&mut store, "k", id(3)).dead(9000);
         assert_eq!(Flight::new(&mut store, "k", id(3)).look(1000), Seen::Dead);
-        let mut other = id(3);
-        other[15] = 9; // same slot (the slot comes from the first 8 bytes), another subject
-        assert_eq!(Flight::new(&mut store, "k", other).look(1000), Seen::Taken);
+        // Other subjects whose ids start in the same slot take the next ones; when every
+        // slot in reach is live, a subject goes alone.
+        let mut others = Vec::new();
+        for n in 0..PROBES as u8 {
+            let mut other = id(3);
+            other[15] = 10 + n; // same first slot (it comes from the first 8 bytes)
+            others.push(other);
+        }
+        for other in &others[..PROBES as usize - 1] {
+            let mut f = Flight::new(&mut store, "k", *other);
+            let Seen::Free { cas, .. } = f.look(1000) else { panic!("no slot for a colliding subject") };
+            assert!(f.claim(cas, 1000, BUSY));
+        }
+        assert_eq!(Flight::new(&mut store, "k", others[PROBES as usize - 1]).look(1000), Seen::Taken);
+        assert_eq!(Flight::new(&mut store, "k", id(3)).look(1000), Seen::Dead, "the first subject keeps its slot");
         assert_eq!(Flight::new(&mut store, "other-kind", id(3)).look(1000), Seen::Free { cas: 0, failures: 0 });
         // A lapsed failure is free again, and says how many came before.
         Flight::new(&mut store, "k", id(4)).failed(5000, 3);
