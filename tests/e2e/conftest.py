@@ -6,7 +6,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rig.harness import Envoy, Idp  # noqa: E402
+from rig.harness import Envoy, Github, Idp  # noqa: E402
 from rig.procs import ROOT, WASM, start_echo  # noqa: E402
 
 RUNS = ROOT / "tests" / ".runs"
@@ -51,6 +51,11 @@ class Rig:
         idp = Idp(self.log_dir, **kw)
         self.started.append(idp)
         return idp
+
+    def github(self, **kw) -> Github:
+        gh = Github(self.log_dir, **kw)
+        self.started.append(gh)
+        return gh
 
     def envoy(self, plugin_config: dict, idp_port: int, start=True, **kw) -> Envoy:
         envoy = Envoy(self.log_dir, plugin_config, idp_port, self.echo_port, **kw)

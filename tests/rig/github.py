@@ -447,6 +447,9 @@ class GitHub(BaseHTTPRequestHandler):
         route = f"{self.command} {path}" if path in self.ACCEPTED else f"{self.command} (unknown)"
         st.count(route, urlsplit(self.path).path)
         ua = self.headers.get("user-agent")
+        with st.lock:
+            st.last["api"] = {"user-agent": ua, "x-github-api-version": self.headers.get("x-github-api-version"),
+                              "accept": self.headers.get("accept")}
         if not ua or not ua.strip():
             # Documented example: 403, text/html, "Request forbidden by administrative rules. ..."
             return self._send(403, (b"Request forbidden by administrative rules. Please make sure your request has "

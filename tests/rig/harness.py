@@ -202,18 +202,57 @@ class Idp:
                 time.sleep(min(interval, 5))
 
 
+class Github:
+    """The GitHub-shaped OAuth server (rig/github.py): one port for the web and API hosts."""
+
+    def __init__(self, log_dir: Path, client_id="gh-client", client_secret="gh-secret", api_prefix=None):
+        self.log_dir = log_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.client_id, self.client_secret, self.api_prefix = client_id, client_secret, api_prefix
+        self.proc = None
+
+    def start(self, redirect_uri: str):
+        cmd = ["python3", Path(__file__).parent / "github.py", "--port", self.port, "--client-id", self.client_id,
+               "--client-secret", self.client_secret, "--redirect-uri", redirect_uri]
+        if self.api_prefix:
+            cmd += ["--api-prefix", self.api_prefix]
+        self.proc = Proc("github", cmd, self.log_dir)
+        self.proc.wait_for_log("github ready")
+        return self
+
+    def stop(self):
+        if self.proc:
+            self.proc.stop()
+            self.proc = None
+
+    def _call(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        r = request(self.port, method, path, {"content-type": "application/json"} if data else {}, data)
+        assert r.status == 200, r
+        return r.json()
+
+    def sign_in_as(self, login: str):
+        """Who the authorize page signs in (the person at the browser)."""
+        return self._call("POST", "/__test/user", {"login": login})
+
+    def stats(self) -> dict:
+        return self._call("GET", "/__test/stats")
+
+
 class Envoy:
     """A real Envoy running the built filter in front of the echo upstream."""
 
     def __init__(self, log_dir: Path, plugin_config: dict, idp_port: int, echo_port: int, env=None, name="envoy",
-                 normalize=True, concurrency=1):
+                 normalize=True, concurrency=1, clusters=None):
         self.log_dir = log_dir
         self.port = free_port()
         self.admin_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         filters = [envoycfg.wasm_filter(WASM, plugin_config, env)]
         listeners = [envoycfg.listener("gate", self.port, "echo", filters, normalize)]
-        clusters = [envoycfg.cluster("idp", idp_port), envoycfg.cluster("echo", echo_port)]
+        clusters = [envoycfg.cluster("idp", idp_port), envoycfg.cluster("echo", echo_port)] + [
+            envoycfg.cluster(n, p) for n, p in (clusters or {}).items()]
         self.config_path = log_dir / f"{name}.json"
         self.config_path.write_text(json.dumps(envoycfg.bootstrap(self.admin_port, listeners, clusters), indent=1))
         self.name = name
@@ -262,4 +301,4 @@ class Envoy:
         return out
 
 
-__all__ = ["Envoy", "Idp", "request", "start_echo", "Response"]
+__all__ = ["Envoy", "Github", "Idp", "request", "start_echo", "Response"]

@@ -21,6 +21,8 @@ pub const INTROSPECTION_CACHE_TTL: Duration = Duration::from_secs(60);
 pub const INTROSPECTION_INACTIVE_TTL: Duration = Duration::from_secs(10);
 
 pub const CLIENT_AUTH: &str = "client_secret_basic";
+pub const GITHUB_WEB_URL: &str = "https://github.com";
+pub const GITHUB_API_URL: &str = "https://api.github.com";
 pub const SCOPES: [&str; 3] = ["openid", "email", "profile"];
 pub const CALLBACK_PATH: &str = "/oauth2/callback";
 pub const LOGOUT_PATH: &str = "/oauth2/logout";
@@ -37,7 +39,12 @@ pub fn documented() -> Vec<(&'static str, String)> {
     let s = |v: &str| format!("`\"{v}\"`");
     let list = |v: &[&str]| format!("`[{}]`", v.iter().map(|x| format!("\"{x}\"")).collect::<Vec<_>>().join(", "));
     vec![
-        ("issuer", "required".into()),
+        ("issuer", "required (or `github`)".into()),
+        ("github", "none".into()),
+        ("github.organizations", "`[]`".into()),
+        ("github.teams", "`[]`".into()),
+        ("github.web_url", s(GITHUB_WEB_URL)),
+        ("github.api_url", s(GITHUB_API_URL)),
         ("idp_cluster", "required".into()),
         ("idp_clusters", "`{}`".into()),
         ("client_id", "none".into()),
@@ -83,8 +90,8 @@ pub fn documented() -> Vec<(&'static str, String)> {
         ("session.refresh_margin", d(REFRESH_MARGIN)),
         ("forward_access_token", "`false`".into()),
         ("forward_id_token", "none".into()),
-        ("scopes", list(&SCOPES)),
-        ("client_auth", s(CLIENT_AUTH)),
+        ("scopes", format!("{}; with `github`: `[\"read:user\", \"user:email\"]`, and `\"read:org\"` when organisations or teams are read", list(&SCOPES))),
+        ("client_auth", format!("{}; with `github`: `\"client_secret_post\"`", s(CLIENT_AUTH))),
         ("callback_path", s(CALLBACK_PATH)),
         ("redirect_uri", "none".into()),
         ("logout_path", s(LOGOUT_PATH)),

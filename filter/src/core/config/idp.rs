@@ -16,9 +16,25 @@ pub(super) fn issuers(raw: &RawConfig, errors: &mut Errors) -> Vec<IssuerConfig>
     // No default audience: a client's ID tokens name it as their audience, so `client_id`
     // would let ID tokens (and tokens of other apps with the same client) in as bearer
     // credentials. Without `bearer.audiences`, the login issuer's tokens are all refused.
-    match raw.issuer.as_deref() {
-        None | Some("") => errors.push("issuer", "required: the OpenID provider's issuer URL"),
-        Some(issuer) => issuers.extend(issuer_config(errors, "issuer", issuer, raw.bearer.audiences.clone(), None)),
+    match (raw.issuer.as_deref(), &raw.github) {
+        (Some(_), Some(_)) => errors.push("github", "set either issuer or github, not both"),
+        // The GitHub entry goes first once compiled (see `super::github`); GitHub issues
+        // no JWTs, so there is nothing for `bearer.audiences` or introspection to accept.
+        (None, Some(_)) => {
+            if !raw.bearer.audiences.is_empty() {
+                errors.push(
+                    "bearer.audiences",
+                    "applies to the login issuer's tokens; GitHub issues none (list JWT issuers under bearer.issuers)",
+                );
+            }
+            if raw.bearer.introspection.is_some() {
+                errors.push("bearer.introspection", "needs an OpenID issuer's introspection endpoint; GitHub has none");
+            }
+        }
+        (None | Some(""), None) => errors.push("issuer", "required: the OpenID provider's issuer URL (or github)"),
+        (Some(issuer), None) => {
+            issuers.extend(issuer_config(errors, "issuer", issuer, raw.bearer.audiences.clone(), None))
+        }
     }
     for (n, extra) in raw.bearer.issuers.iter().enumerate() {
         let field = format!("bearer.issuers[{n}]");
@@ -67,7 +83,7 @@ fn issuer_config(
     }
     let discovery = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
     let discovery_url = AbsoluteUrl::parse(&discovery).ok()?;
-    Some(IssuerConfig { issuer: issuer.to_string(), discovery_url, audiences, identity_headers })
+    Some(IssuerConfig { issuer: issuer.to_string(), discovery_url, audiences, identity_headers, endpoints: None })
 }
 
 pub(super) fn clusters(raw: &RawConfig, errors: &mut Errors) -> Clusters {
@@ -94,7 +110,9 @@ pub(super) fn client(raw: &RawConfig, env: &dyn Env, errors: &mut Errors) -> Cli
         errors.push("client_id", "must not be empty");
     }
     let secret = raw.client_secret.as_ref().and_then(|s| errors.secret("client_secret", s, env));
-    let auth = match raw.client_auth.as_deref().unwrap_or(defaults::CLIENT_AUTH) {
+    // GitHub takes the client's credentials in the form body only.
+    let default = if raw.github.is_some() { "client_secret_post" } else { defaults::CLIENT_AUTH };
+    let auth = match raw.client_auth.as_deref().unwrap_or(default) {
         "client_secret_basic" => ClientAuth::Basic,
         "client_secret_post" => ClientAuth::Post,
         "none" => ClientAuth::None,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::defaults;
 use super::errors::Errors;
+use super::github::GithubConfig;
 use super::raw::{RawConfig, RawSession};
 use super::secret::Env;
 use crate::core::idp::{Client, ClientAuth};
@@ -84,12 +85,18 @@ impl Section<'_> {
     }
 }
 
-pub(super) fn compile(raw: &RawConfig, client: &Client, env: &dyn Env, errors: &mut Errors) -> Option<LoginConfig> {
+pub(super) fn compile(
+    raw: &RawConfig,
+    client: &Client,
+    github: Option<&GithubConfig>,
+    env: &dyn Env,
+    errors: &mut Errors,
+) -> Option<LoginConfig> {
     let mut s = Section { on: raw.session.is_some(), errors };
     if !s.on {
         s.key("client_auth", &raw.client_auth);
     }
-    let scope = scopes(&mut s, raw);
+    let scope = scopes(&mut s, raw, github);
     let (callback_path, redirect_uri) = callback(&mut s, raw);
     let logout = s.key("logout_path", &raw.logout_path);
     let logout_path = plain_path(s.errors, "logout_path", logout, defaults::LOGOUT_PATH);
@@ -101,6 +108,9 @@ pub(super) fn compile(raw: &RawConfig, client: &Client, env: &dyn Env, errors: &
     let allowed_redirect_hosts = redirect_hosts(&mut s, raw);
     let forward_access_token = s.key("forward_access_token", &raw.forward_access_token).copied().unwrap_or(false);
     let forward_id_token = forwarded_id_token(&mut s, raw);
+    if github.is_some() && forward_id_token.is_some() {
+        s.errors.push("forward_id_token", "GitHub issues no ID token");
+    }
     let session = raw.session.as_ref()?;
     let client_id = match &client.id {
         Some(id) => id.clone(),
@@ -137,10 +147,14 @@ fn forwarded_id_token(s: &mut Section<'_>, raw: &RawConfig) -> Option<String> {
     Some(header.clone())
 }
 
-fn scopes(s: &mut Section<'_>, raw: &RawConfig) -> String {
-    let default: Vec<String> = defaults::SCOPES.iter().map(|x| x.to_string()).collect();
+/// The scopes asked for: OpenID Connect needs `openid`; GitHub knows no such scope.
+fn scopes(s: &mut Section<'_>, raw: &RawConfig, github: Option<&GithubConfig>) -> String {
+    let default: Vec<String> = match github {
+        Some(g) => g.default_scopes(),
+        None => defaults::SCOPES.iter().map(|x| x.to_string()).collect(),
+    };
     let scopes = s.key("scopes", &raw.scopes).unwrap_or(&default);
-    if !scopes.iter().any(|x| x == "openid") {
+    if github.is_none() && !scopes.iter().any(|x| x == "openid") {
         s.errors.push("scopes", "must include \"openid\"");
     }
     if scopes.iter().any(|x| x.is_empty() || x.bytes().any(|b| b <= b' ' || b == b'"' || b == b'\\')) {

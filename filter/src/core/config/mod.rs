@@ -6,6 +6,7 @@ pub mod bearer;
 pub mod defaults;
 pub mod duration;
 pub mod errors;
+pub mod github;
 pub mod raw;
 pub mod secret;
 
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 pub use bearer::BearerConfig;
 pub use errors::ConfigError;
+pub use github::GithubConfig;
 pub use login::{LoginConfig, SessionConfig};
 
 use crate::core::authz::{self, AuthzConfig};
@@ -49,6 +51,8 @@ pub struct Config {
     pub resource_metadata: Option<ResourceMetadata>,
     /// Browser login; `None` when `session` is not configured (bearer tokens only).
     pub login: Option<LoginConfig>,
+    /// Sign in with GitHub: then `issuers[0]` is GitHub's fixed endpoints.
+    pub github: Option<GithubConfig>,
 }
 
 /// Parses and compiles the JSON configuration. On failure, returns every error found.
@@ -67,20 +71,29 @@ pub fn load(json: &[u8], env: &dyn Env) -> Result<Config, Vec<ConfigError>> {
 
 fn compile(raw: &RawConfig, env: &dyn Env) -> Result<Config, Vec<ConfigError>> {
     let mut errors = Errors::default();
-    let issuers = idp::issuers(raw, &mut errors);
+    let mut issuers = idp::issuers(raw, &mut errors);
     let clusters = idp::clusters(raw, &mut errors);
     let client = idp::client(raw, env, &mut errors);
     let groups_claim = raw.groups_header.as_ref().and_then(|g| g.claim.clone()).unwrap_or_else(|| "groups".into());
     let authz = authz::compile(raw.authorization.as_ref(), &groups_claim, &mut errors);
     let identity = identity_config(raw, &issuers, &authz, &mut errors);
+    let github = raw.github.as_ref().map(|g| {
+        let groups_read = identity.kept.contains(&groups_claim);
+        let (config, issuer) = github::compile(g, &groups_claim, groups_read, &mut errors);
+        issuers.splice(0..0, issuer);
+        if raw.session.is_none() {
+            errors.push("github", "needs \"session\": GitHub sign-in is a browser login");
+        }
+        config
+    });
     let bearer = bearer::compile(&raw.bearer, &identity.all_headers, &mut errors);
     let bypass = path_rules("bypass", Some(&raw.bypass), &mut errors);
     let timing = timing(raw, &mut errors);
     let realm = realm(raw, &mut errors);
-    let issuer_names: Vec<&str> = issuers.iter().map(|i| i.issuer.as_str()).collect();
+    let issuer_names: Vec<&str> = issuers.iter().filter(|i| i.endpoints.is_none()).map(|i| i.issuer.as_str()).collect();
     let resource_metadata =
         raw.resource_metadata.as_ref().and_then(|r| ResourceMetadata::compile(r, &issuer_names, &mut errors));
-    let login = login::compile(raw, &client, env, &mut errors);
+    let login = login::compile(raw, &client, github.as_ref(), env, &mut errors);
     let mut identity = identity;
     if let Some(header) = login.as_ref().and_then(|l| l.forward_id_token.clone()) {
         // Set from the session or removed, like every identity header, in every spelling.
@@ -104,6 +117,7 @@ fn compile(raw: &RawConfig, env: &dyn Env) -> Result<Config, Vec<ConfigError>> {
         realm,
         resource_metadata,
         login,
+        github,
     })
 }
 

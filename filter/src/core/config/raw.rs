@@ -12,6 +12,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub issuer: Option<String>,
     #[serde(default)]
+    pub github: Option<RawGithub>,
+    #[serde(default)]
     pub idp_cluster: Option<String>,
     #[serde(default)]
     pub idp_clusters: BTreeMap<String, String>,
@@ -71,6 +73,20 @@ pub struct RawConfig {
     pub forward_access_token: Option<bool>,
     #[serde(default)]
     pub forward_id_token: Option<RawForwardIdToken>,
+}
+
+/// Sign in with GitHub (OAuth 2.0 without OpenID Connect), instead of `issuer`.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawGithub {
+    #[serde(default)]
+    pub organizations: Vec<String>,
+    #[serde(default)]
+    pub teams: Vec<String>,
+    #[serde(default)]
+    pub web_url: Option<String>,
+    #[serde(default)]
+    pub api_url: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]

@@ -89,7 +89,7 @@ fn defaults() {
 #[test]
 fn errors_name_their_field_exactly() {
     let cases: Vec<(Value, Vec<&str>)> = vec![
-        (with(json!({"issuer": null})), vec!["issuer: required: the OpenID provider's issuer URL"]),
+        (with(json!({"issuer": null})), vec!["issuer: required: the OpenID provider's issuer URL (or github)"]),
         (with(json!({"isuer": "x"})), vec!["isuer: unknown key"]),
         (with(json!({"bearer": {"audience": []}})), vec!["bearer.audience: unknown key"]),
         (
@@ -240,7 +240,7 @@ fn not_json_is_an_error_not_a_panic() {
     assert_eq!(
         errors_of_text(b""),
         vec![
-            "issuer: required: the OpenID provider's issuer URL",
+            "issuer: required: the OpenID provider's issuer URL (or github)",
             "idp_cluster: required: the Envoy cluster that reaches the OpenID provider"
         ]
     );

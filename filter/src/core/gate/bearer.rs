@@ -65,7 +65,7 @@ impl Gate {
         let untrusted = decode(token, self.config.bearer.algorithms).map_err(invalid)?;
         let idx = untrusted
             .unverified_issuer()
-            .and_then(|iss| self.providers.iter().position(|p| p.issuer() == iss))
+            .and_then(|iss| self.providers.iter().position(|p| p.signs_tokens() && p.issuer() == iss))
             .ok_or(invalid(JwtError::UnknownIssuer))?;
         let min_refetch = self.config.jwks_refetch_min_interval;
         let provider = self.providers.get_mut(idx).ok_or(invalid(JwtError::UnknownIssuer))?;

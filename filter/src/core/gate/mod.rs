@@ -194,6 +194,8 @@ mod authz_tests;
 #[cfg(test)]
 mod bearer_tests;
 #[cfg(test)]
+mod github_tests;
+#[cfg(test)]
 mod refresh_tests;
 #[cfg(test)]
 mod tests;

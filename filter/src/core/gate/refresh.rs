@@ -178,7 +178,10 @@ impl Gate {
     ) -> Result<Session, Option<String>> {
         let tokens = match token_endpoint::parse(status, body) {
             Ok(tokens) => tokens,
-            Err(TokenEndpointError::Refused { error: Some(e), .. }) if e == "invalid_grant" => {
+            // GitHub's word for it is `bad_refresh_token` (in a 200).
+            Err(TokenEndpointError::Refused { error: Some(e), .. })
+                if e == "invalid_grant" || e == "bad_refresh_token" =>
+            {
                 return Err(Some("the IdP refused its refresh token (invalid_grant)".into()));
             }
             Err(e) => {

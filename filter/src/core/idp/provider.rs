@@ -20,6 +20,9 @@ pub struct IssuerConfig {
     pub audiences: Vec<String>,
     /// Identity headers for this issuer's tokens; `None`: the top-level ones.
     pub identity_headers: Option<Vec<HeaderMapping>>,
+    /// Endpoints fixed by the configuration (GitHub): nothing is discovered or fetched,
+    /// and the issuer signs no tokens this filter accepts.
+    pub endpoints: Option<Metadata>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,8 +86,8 @@ pub(crate) const MAX_BACKOFF_MS: u64 = 15_000;
 impl Provider {
     pub fn new(config: IssuerConfig) -> Self {
         Provider {
+            metadata: config.endpoints.clone(),
             config,
-            metadata: None,
             keys: None,
             keys_digest: None,
             in_flight: None,
@@ -97,6 +100,12 @@ impl Provider {
 
     pub fn issuer(&self) -> &str {
         &self.config.issuer
+    }
+
+    /// Whether the issuer publishes keys and signs tokens (an OpenID provider), rather
+    /// than having configured endpoints only (GitHub).
+    pub fn signs_tokens(&self) -> bool {
+        self.config.endpoints.is_none()
     }
 
     /// Whether a fetch is under way (requests waiting for it will be decided when it ends).
@@ -118,7 +127,7 @@ impl Provider {
 
     /// The next fetch to start, if any; marks it in flight.
     pub fn poll(&mut self, now_ms: u64, clusters: &Clusters) -> Option<(FetchKind, CalloutTarget)> {
-        if self.in_flight.is_some() {
+        if self.in_flight.is_some() || !self.signs_tokens() {
             return None;
         }
         let (kind, url) = if self.jwks_due {
@@ -146,7 +155,7 @@ impl Provider {
     /// (returns false) within `min_interval` of the last JWKS fetch.
     pub fn request_refetch(&mut self, now_ms: u64, min_interval: Duration) -> bool {
         let min_interval_ms = u64::try_from(min_interval.as_millis()).unwrap_or(u64::MAX);
-        if self.metadata.is_none() {
+        if self.metadata.is_none() || !self.signs_tokens() {
             return false;
         }
         if self.busy() {
@@ -164,7 +173,7 @@ impl Provider {
     /// can use this to make the filter hammer the IdP). Shares a fetch already due or in
     /// flight. `false` before discovery.
     pub fn request_refetch_now(&mut self) -> bool {
-        if self.metadata.is_none() {
+        if self.metadata.is_none() || !self.signs_tokens() {
             return false;
         }
         if !self.busy() {

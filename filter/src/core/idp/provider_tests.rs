@@ -16,6 +16,7 @@ fn provider() -> Provider {
         discovery_url: AbsoluteUrl::parse("https://idp.example.com/.well-known/openid-configuration").unwrap(),
         audiences: vec!["api".into()],
         identity_headers: None,
+        endpoints: None,
     })
 }
 

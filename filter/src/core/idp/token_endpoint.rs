@@ -92,7 +92,15 @@ impl TokenResponse {
 pub fn parse(status: Option<u16>, body: &[u8]) -> Result<TokenResponse, TokenEndpointError> {
     match status {
         None => Err(TokenEndpointError::Unreachable),
-        Some(200) => serde_json::from_slice(body).map_err(|_| TokenEndpointError::NotJson),
+        Some(200) => {
+            let value: Value = serde_json::from_slice(body).map_err(|_| TokenEndpointError::NotJson)?;
+            // GitHub answers errors with a 200 and an `error` field: no token then.
+            if let (Some(error), None) = (value.get("error"), value.get("access_token")) {
+                let error = error.as_str().map(error_code);
+                return Err(TokenEndpointError::Refused { status: 200, error });
+            }
+            serde_json::from_value(value).map_err(|_| TokenEndpointError::NotJson)
+        }
         Some(status) => {
             let error = serde_json::from_slice::<Value>(body)
                 .ok()
@@ -117,6 +125,11 @@ mod tests {
         );
         assert_eq!(parse(Some(502), b"<html>"), Err(TokenEndpointError::Refused { status: 502, error: None }));
         assert_eq!(parse(Some(200), b"<html>"), Err(TokenEndpointError::NotJson));
+        assert_eq!(
+            parse(Some(200), br#"{"error":"bad_verification_code","error_description":"The code is incorrect"}"#),
+            Err(TokenEndpointError::Refused { status: 200, error: Some("bad_verification_code".into()) }),
+            "GitHub's errors come as a 200"
+        );
         assert_eq!(parse(None, b""), Err(TokenEndpointError::Unreachable));
     }
 

@@ -3,6 +3,7 @@
 //! missing, then set the session cookie. The shell only makes the callouts it asks for.
 
 use super::flow::Flow;
+use super::github::{self, GithubLogin, Next};
 use super::id_token::{on_token_response, on_userinfo_response};
 use super::LoginError;
 use crate::core::authz::Refusal;
@@ -50,6 +51,8 @@ enum Stage {
     AwaitKeys(Vec<u8>),
     /// The ID token passed; userinfo is asked for the claims it lacks.
     Userinfo(Box<Session>),
+    /// GitHub: the person is read from its API.
+    Github(Box<GithubLogin>),
 }
 
 impl std::fmt::Debug for Stage {
@@ -58,6 +61,7 @@ impl std::fmt::Debug for Stage {
             Stage::Token => "Token",
             Stage::AwaitKeys(_) => "AwaitKeys([redacted])",
             Stage::Userinfo(_) => "Userinfo",
+            Stage::Github(_) => "Github",
         })
     }
 }
@@ -86,7 +90,7 @@ fn failed(error: LoginError, request_id: Option<&str>, clear: Option<&str>) -> S
 impl Callback {
     /// Checks the callback's `state`, `error` and `iss`, and starts the code exchange.
     pub fn begin(ctx: &LoginContext<'_>, req: &CallbackRequest<'_>) -> Step {
-        if ctx.provider.keys.is_none() {
+        if ctx.provider.keys.is_none() && ctx.provider.signs_tokens() {
             return Step::NeedKeys(None);
         }
         let Some(params) = form::parse(req.query) else {
@@ -151,6 +155,21 @@ impl Callback {
     ) -> Step {
         let stage = std::mem::replace(&mut self.stage, Stage::Token);
         let session = match stage {
+            Stage::Token if ctx.config.github.is_some() => match github::on_token_response(ctx, status, body) {
+                Ok((login, callout)) => {
+                    self.stage = Stage::Github(Box::new(login));
+                    return Step::Call(self, callout);
+                }
+                Err(e) => Err(e),
+            },
+            Stage::Github(login) => match login.on_response(ctx, status, body, now_s) {
+                Ok((login, Next::Call(callout))) => {
+                    self.stage = Stage::Github(login);
+                    return Step::Call(self, callout);
+                }
+                Ok((_, Next::Done(session))) => Ok(*session),
+                Err(e) => Err(e),
+            },
             Stage::Token => match on_token_response(ctx, &self.flow, status, body, now_s) {
                 Ok(checked) => match checked.userinfo {
                     Some(callout) => {

@@ -43,6 +43,12 @@ pub enum LoginError {
     /// A refresh returned an ID token for another `sub`.
     RefreshedSubMismatch,
     SessionTooLarge,
+    /// GitHub's API did not answer a read (`what`: `user`, `user/emails`, ...) with the
+    /// JSON it documents.
+    Github {
+        what: &'static str,
+        status: Option<u16>,
+    },
     /// The person may not pass the global requirements (`authorization`).
     NotAllowed(String),
 }
@@ -73,6 +79,7 @@ impl fmt::Display for LoginError {
             LoginError::UserinfoSubMismatch => f.write_str("userinfo sub differs from the ID token's"),
             LoginError::RefreshedSubMismatch => f.write_str("refreshed ID token names another sub"),
             LoginError::SessionTooLarge => f.write_str("session too large for the cookie chunks"),
+            LoginError::Github { what, status } => write!(f, "GitHub API /{what} answered {status:?}"),
             LoginError::NotAllowed(reason) => write!(f, "not allowed: {reason}"),
         }
     }
@@ -89,7 +96,8 @@ impl LoginError {
             LoginError::NoKeys
             | LoginError::NoMetadata
             | LoginError::TokenEndpoint { status: None, .. }
-            | LoginError::Userinfo { status: None } => (Page::IdpUnreachable, None),
+            | LoginError::Userinfo { status: None }
+            | LoginError::Github { status: None, .. } => (Page::IdpUnreachable, None),
             LoginError::TokenEndpoint { error: Some(e), .. } => (Page::LoginFailed, Some(e)),
             LoginError::NotAllowed(_) => (Page::NotAllowed, None),
             _ => (Page::LoginFailed, None),

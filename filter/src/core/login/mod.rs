@@ -7,6 +7,7 @@
 pub mod callback;
 pub mod error;
 pub mod flow;
+pub mod github;
 pub mod id_token;
 pub mod logout;
 pub mod start;

@@ -32,6 +32,7 @@ fn provider(iss_supported: bool) -> Provider {
         discovery_url: AbsoluteUrl::parse("https://idp.example.com/.well-known/openid-configuration").unwrap(),
         audiences: vec!["web".into()],
         identity_headers: None,
+        endpoints: None,
     });
     let doc = discovery(json!({"authorization_response_iss_parameter_supported": iss_supported}));
     feed(&mut p, &c.clusters, &doc, &jwks(&[(&rsa_a(), "k1")]), 0);

@@ -1,0 +1,118 @@
+//! `github`: sign in with GitHub (OAuth 2.0 without OpenID Connect) instead of an
+//! `issuer`. GitHub has no discovery, no ID token and no JWKS: its two web endpoints are
+//! configured (`web_url`), and the person is read from its REST API (`api_url`).
+
+use super::defaults;
+use super::errors::Errors;
+use super::raw::RawGithub;
+use crate::core::idp::{IssuerConfig, Metadata};
+use crate::core::web::AbsoluteUrl;
+
+/// The compiled `github` section.
+#[derive(Debug, Clone)]
+pub struct GithubConfig {
+    /// The REST API's base, without a trailing `/` (`https://api.github.com`, or
+    /// `https://HOST/api/v3` for GitHub Enterprise Server).
+    pub api_url: String,
+    /// Lower-case organisation logins; empty: any.
+    pub organizations: Vec<String>,
+    /// Lower-case `org/team-slug`; empty: any.
+    pub teams: Vec<String>,
+    /// The claim the organisations and teams are written to (the one rules and
+    /// `groups_header` read).
+    pub groups_claim: String,
+    /// Whether `/user/orgs` and `/user/teams` are read: a restriction is set, or the
+    /// groups claim is read by a header or a rule.
+    pub read_orgs: bool,
+    pub read_teams: bool,
+}
+
+/// The longest organisation login or team slug GitHub allows is 39 and 100 characters;
+/// anything else in `organizations`/`teams` is a typo.
+fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 100
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+/// The `github` section and the issuer entry that stands for it (its endpoints fixed, not
+/// discovered).
+pub(super) fn compile(
+    raw: &RawGithub,
+    groups_claim: &str,
+    groups_read: bool,
+    errors: &mut Errors,
+) -> (GithubConfig, Option<IssuerConfig>) {
+    let base = |field: &str, value: &Option<String>, default: &str, errors: &mut Errors| -> Option<String> {
+        let text = value.as_deref().unwrap_or(default).trim_end_matches('/');
+        match AbsoluteUrl::parse(text) {
+            Ok(u) if !u.path_and_query.contains('?') => Some(text.to_string()),
+            Ok(_) => {
+                errors.push(field, "must not have a query");
+                None
+            }
+            Err(e) => {
+                errors.push(field, e);
+                None
+            }
+        }
+    };
+    let web = base("github.web_url", &raw.web_url, defaults::GITHUB_WEB_URL, errors);
+    let api = base("github.api_url", &raw.api_url, defaults::GITHUB_API_URL, errors);
+    let mut organizations = Vec::new();
+    for (n, org) in raw.organizations.iter().enumerate() {
+        if is_slug(org) {
+            organizations.push(org.to_ascii_lowercase());
+        } else {
+            errors.push(format!("github.organizations[{n}]"), "must be an organisation login like \"flipt-io\"");
+        }
+    }
+    let mut teams = Vec::new();
+    for (n, team) in raw.teams.iter().enumerate() {
+        match team.split_once('/') {
+            Some((org, slug)) if is_slug(org) && is_slug(slug) => teams.push(team.to_ascii_lowercase()),
+            _ => errors
+                .push(format!("github.teams[{n}]"), "must be \"organisation/team-slug\" like \"flipt-io/maintainers\""),
+        }
+    }
+    let issuer = web.as_deref().and_then(|web| {
+        let url = |path: &str| AbsoluteUrl::parse(&format!("{web}{path}")).ok();
+        let endpoints = Metadata {
+            jwks_uri: url("/")?,
+            authorization_endpoint: Some(format!("{web}/login/oauth/authorize")),
+            token_endpoint: Some(format!("{web}/login/oauth/access_token")),
+            userinfo_endpoint: None,
+            end_session_endpoint: None,
+            introspection_endpoint: None,
+            iss_parameter_supported: false,
+        };
+        Some(IssuerConfig {
+            issuer: web.to_string(),
+            discovery_url: url("/")?,
+            audiences: Vec::new(),
+            identity_headers: None,
+            endpoints: Some(endpoints),
+        })
+    });
+    let config = GithubConfig {
+        api_url: api.unwrap_or_default(),
+        read_orgs: !organizations.is_empty() || groups_read,
+        read_teams: !teams.is_empty() || groups_read,
+        organizations,
+        teams,
+        groups_claim: groups_claim.to_string(),
+    };
+    (config, issuer)
+}
+
+impl GithubConfig {
+    /// The scopes asked for by default: the profile, the email addresses, and the
+    /// organisation and team memberships when they are read.
+    pub fn default_scopes(&self) -> Vec<String> {
+        let mut scopes = vec!["read:user".to_string(), "user:email".to_string()];
+        if self.read_orgs || self.read_teams {
+            scopes.push("read:org".to_string());
+        }
+        scopes
+    }
+}
