@@ -32,7 +32,7 @@ def start(rig, github=None, enterprise=False, **overrides):
         "client_id": gh.client_id,
         "client_secret": gh.client_secret,
         "session": {"keys": [KEY]},
-        "identity_headers": {"x-user": "sub", "x-email": "email", "x-name": "name"},
+        "identity_headers": {"x-user": "login", "x-user-id": "sub", "x-email": "email", "x-name": "name"},
         "groups_header": {"header": "x-groups"},
         "api_paths": [{"prefix": "/api/"}],
         **overrides,
@@ -59,6 +59,7 @@ def test_a_member_of_the_organisation_signs_in_and_the_upstream_sees_login_email
     assert chain[-1].url == f"{envoy.url}/flags?x=1"
     h = chain[-1].json()["headers"]
     assert h["x-user"] == "octocat-member" and h["x-name"] == "Mona Member"
+    assert h["x-user-id"] == "1001", "the account id: logins can be renamed and taken"
     assert h["x-email"] == "mona@flipt.example", "the verified primary address, not /user's null email"
     assert h["x-groups"] == "flipt-io,flipt-io/maintainers,other-org,other-org/readers"
     assert "x_email" not in h

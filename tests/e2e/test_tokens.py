@@ -78,6 +78,8 @@ def test_an_opaque_token_is_introspected_once_for_a_hundred_requests(rig):
         h = who(envoy.get("/orders", {"authorization": f"Bearer {token}"}))
     assert (h["x-client-id"], h["x-scope"]) == ("service", "api")
     assert idp.stats()["introspection"] - before <= 2, "100 requests, at most 2 calls"
+    stats = envoy.stats()
+    assert 1 <= stats["oidc_gate.idp.introspection_active"] <= 2 and stats["oidc_gate.idp.introspection_failure"] == 0
 
 
 def test_a_revoked_opaque_token_is_refused_once_its_cache_entry_ends(api):
@@ -91,6 +93,7 @@ def test_a_revoked_opaque_token_is_refused_once_its_cache_entry_ends(api):
         time.sleep(0.2)
     r = envoy.get("/orders", {"authorization": f"Bearer {token}"})
     assert r.status == 401 and "not active" in r.headers["www-authenticate"]
+    assert envoy.stats()["oidc_gate.idp.introspection_inactive"] >= 1
 
 
 def test_twenty_concurrent_first_uses_of_an_opaque_token_cost_one_call(api):

@@ -117,12 +117,18 @@ impl Root {
                 continue;
             }
             let mut rng = HostRandom::default();
-            // Decided again without waiting: with the keys or metadata still missing, an API
-            // request gets 503 and a browser the "sign-in unavailable" page. Headers are read
-            // from the paused request itself (the effective context).
+            // Decided again: with the keys or metadata still missing, an API request gets 503
+            // and a browser the "sign-in unavailable" page. Headers are read from the paused
+            // request itself (the effective context).
+            // A request whose issuer's fetch settled may wait once more, for another
+            // request's shared call (an introspection or refresh of the same credential
+            // started meanwhile): its answer is what this one needs, and it comes within
+            // idp_timeout. A provider wait cannot repeat: a failed fetch leaves nothing
+            // worth waiting for. After startup_wait, or a shared call, no more waiting.
+            let again = matches!(on, Some(WaitFor::Provider(_)));
             let decision = with_gate(&worker, &self.metrics, &mut rng, |g, io| match pending {
                 Some(p) => g.resume_after_wait(p, now, &mut HostHeaders, io),
-                None => g.decide(&mut HostHeaders, now, false, io),
+                None => g.decide(&mut HostHeaders, now, again, io),
             });
             self.carry_for(&worker, id, decision.unwrap_or(Decision::Deny(Denial::Unavailable)), &mut rng);
         }
@@ -261,9 +267,12 @@ impl RootContext for Root {
                 self.metrics = Rc::new(Metrics::define());
                 let issuers: Vec<&str> = cfg.issuers.iter().map(|i| i.issuer.as_str()).collect();
                 host::log(LogLevel::Info, &format!("oidc-gate: configured for issuers {issuers:?}"));
-                if let Some(login) = cfg.issuers.first().filter(|i| i.audiences.is_empty()) {
+                // Without audiences the login issuer's tokens are refused: a surprise for an API
+                // (a warning), a choice for a site with browser login (said once, quietly).
+                // GitHub issues no tokens to accept.
+                if let Some(login) = cfg.issuers.first().filter(|i| i.audiences.is_empty() && i.endpoints.is_none()) {
                     host::log(
-                        LogLevel::Warn,
+                        if cfg.login.is_some() { LogLevel::Info } else { LogLevel::Warn },
                         &format!(
                             "oidc-gate: bearer.audiences is not set: bearer tokens of {} are refused (name the audiences to accept them)",
                             login.issuer

@@ -77,6 +77,24 @@ impl AuthzConfig {
             && self.rules.is_empty()
     }
 
+    /// Whether a global requirement holds every credential (not only some paths).
+    pub fn restricts_everyone(&self) -> bool {
+        !self.allowed_email_domains.is_empty() || self.required_groups.is_some() || !self.claims.is_empty()
+    }
+
+    /// Every group a requirement or rule names.
+    pub fn groups_named(&self) -> impl Iterator<Item = &str> {
+        let global = match &self.required_groups {
+            Some(GroupRule::Any(g) | GroupRule::All(g)) => g.as_slice(),
+            None => &[],
+        };
+        let rules = self.rules.iter().flat_map(|r| match &r.access {
+            Access::Authenticated(q) => q.groups_any.iter().chain(q.groups_all.iter()).collect::<Vec<_>>(),
+            Access::Anyone => Vec::new(),
+        });
+        global.iter().chain(rules).map(String::as_str)
+    }
+
     /// Whether a rule names methods (then the request's method is read).
     pub fn reads_methods(&self) -> bool {
         self.rules.iter().any(|r| !r.methods.is_empty())

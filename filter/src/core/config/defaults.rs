@@ -45,6 +45,7 @@ pub fn documented() -> Vec<(&'static str, String)> {
         ("github.teams", "`[]`".into()),
         ("github.web_url", s(GITHUB_WEB_URL)),
         ("github.api_url", s(GITHUB_API_URL)),
+        ("github.allow_all_users", "`false`".into()),
         ("idp_cluster", "required".into()),
         ("idp_clusters", "`{}`".into()),
         ("client_id", "none".into()),

@@ -27,6 +27,9 @@ pub struct GithubConfig {
     pub read_teams: bool,
 }
 
+/// The claims a GitHub login makes from `/user` and `/user/emails`; the groups go elsewhere.
+pub const MADE: [&str; 6] = ["sub", "login", "github_id", "name", "email", "email_verified"];
+
 /// The longest organisation login or team slug GitHub allows is 39 and 100 characters;
 /// anything else in `organizations`/`teams` is a typo.
 fn is_slug(s: &str) -> bool {
@@ -41,6 +44,7 @@ pub(super) fn compile(
     raw: &RawGithub,
     groups_claim: &str,
     groups_read: bool,
+    restricted: bool,
     errors: &mut Errors,
 ) -> (GithubConfig, Option<IssuerConfig>) {
     let base = |field: &str, value: &Option<String>, default: &str, errors: &mut Errors| -> Option<String> {
@@ -59,6 +63,13 @@ pub(super) fn compile(
     };
     let web = base("github.web_url", &raw.web_url, defaults::GITHUB_WEB_URL, errors);
     let api = base("github.api_url", &raw.api_url, defaults::GITHUB_API_URL, errors);
+    // An Enterprise host with github.com's API would send its tokens to api.github.com.
+    if raw.web_url.is_some() && raw.api_url.is_none() {
+        errors.push("github.api_url", "required with web_url (GitHub Enterprise Server: https://HOST/api/v3)");
+    }
+    if MADE.contains(&groups_claim) {
+        errors.push("groups_header.claim", "names a claim a GitHub login sets itself; use another (\"groups\")");
+    }
     let mut organizations = Vec::new();
     for (n, org) in raw.organizations.iter().enumerate() {
         if is_slug(org) {
@@ -94,6 +105,13 @@ pub(super) fn compile(
             endpoints: Some(endpoints),
         })
     });
+    if organizations.is_empty() && teams.is_empty() && !restricted && raw.allow_all_users != Some(true) {
+        errors.push(
+            "github",
+            "set organizations or teams (or authorization requirements): otherwise every GitHub account gets a session; \
+             set allow_all_users: true if that is meant",
+        );
+    }
     let config = GithubConfig {
         api_url: api.unwrap_or_default(),
         read_orgs: !organizations.is_empty() || groups_read,

@@ -87,6 +87,8 @@ pub struct RawGithub {
     pub web_url: Option<String>,
     #[serde(default)]
     pub api_url: Option<String>,
+    #[serde(default)]
+    pub allow_all_users: Option<bool>,
 }
 
 #[derive(Deserialize, Debug)]

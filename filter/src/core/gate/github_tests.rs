@@ -15,7 +15,7 @@ fn github_config(github: Value, extra: Value) -> Value {
     let mut cfg = config_json(json!({"issuer": null, "bearer": null, "client_secret": "s3cret",
         "session": {"keys": [session_key(5)]}, "github": github,
         "idp_clusters": {"api.github.com": "github_api"},
-        "identity_headers": {"x-user": "sub", "x-email": "email", "x-name": "name"},
+        "identity_headers": {"x-user": "login", "x-user-id": "sub", "x-email": "email", "x-name": "name"},
         "groups_header": {"header": "x-groups"}}));
     for (k, v) in extra.as_object().unwrap() {
         cfg[k] = v.clone();
@@ -152,6 +152,7 @@ fn a_member_of_the_organisation_signs_in_with_login_email_and_teams() {
     let headers = signed_in_headers(&mut g, &mut io, d);
     let get = |n: &str| headers.iter().find(|(h, _)| h == n).map(|(_, v)| v.as_str());
     assert_eq!(get("x-user"), Some("Octo-Member"));
+    assert_eq!(get("x-user-id"), Some("1001"), "sub is the account id: a login can be renamed and taken");
     assert_eq!(get("x-email"), Some("mona@flipt.example"), "the verified primary address");
     assert_eq!(get("x-name"), Some("Mona"));
     assert_eq!(get("x-groups"), Some("flipt-io,flipt-io/maintainers,other-org"));
@@ -197,7 +198,7 @@ fn organisations_beyond_the_first_page_are_read() {
 
 #[test]
 fn without_a_verified_primary_email_there_is_no_email() {
-    let mut g = gate(json!({}));
+    let mut g = gate(json!({"allow_all_users": true}));
     let mut io = TestIo::new(1);
     let mut api = member();
     api.emails = json!([{"email": "una@x.example", "primary": true, "verified": false},
@@ -211,6 +212,7 @@ fn without_a_verified_primary_email_there_is_no_email() {
 
 #[test]
 fn allowed_email_domains_apply_to_github_logins() {
+    // A global requirement restricts who gets in: no organisation needed then.
     let cfg = github_config(json!({}), json!({"authorization": {"allowed_email_domains": ["example.com"]}}));
     let mut g = Gate::new(Rc::new(load(cfg.to_string().as_bytes(), &MapEnv::default()).unwrap()));
     let mut io = TestIo::new(1);
@@ -221,7 +223,7 @@ fn allowed_email_domains_apply_to_github_logins() {
 
 #[test]
 fn github_errors_in_a_200_and_api_failures_fail_the_login() {
-    let mut g = gate(json!({}));
+    let mut g = gate(json!({"allow_all_users": true}));
     let mut io = TestIo::new(1);
     let (d, paths) =
         sign_in(&mut g, &mut io, &member(), json!({"error": "bad_verification_code", "error_description": "x"}));
@@ -236,7 +238,7 @@ fn github_errors_in_a_200_and_api_failures_fail_the_login() {
 
 #[test]
 fn bearer_jwts_never_match_github_and_the_config_refuses_what_github_lacks() {
-    let mut g = gate(json!({}));
+    let mut g = gate(json!({"organizations": ["flipt-io"]}));
     assert!(g.providers[0].poll(NOW_MS, &g.config.clusters.clone()).is_none(), "nothing is discovered");
     let mut io = TestIo::new(1);
     // A JWT naming GitHub as its issuer is an unknown issuer: 401 at once, no wait.
@@ -245,14 +247,31 @@ fn bearer_jwts_never_match_github_and_the_config_refuses_what_github_lacks() {
     let d = io.run(|io| g.decide(&mut h, NOW_MS, true, io));
     assert!(matches!(d, Decision::Deny(Denial::InvalidToken(_))), "{d:?}");
     let refused = |extra: Value| {
-        let cfg = github_config(json!({}), extra);
-        let errors = load(cfg.to_string().as_bytes(), &MapEnv::default()).unwrap_err();
-        errors.iter().map(|e| e.field.clone()).collect::<Vec<_>>()
+        let cfg = github_config(json!({"organizations": ["flipt-io"]}), extra);
+        match load(cfg.to_string().as_bytes(), &MapEnv::default()) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.iter().map(|e| e.field.clone()).collect::<Vec<_>>(),
+        }
     };
     assert_eq!(refused(json!({"issuer": "https://idp.example.com"})), ["github"]);
     assert_eq!(refused(json!({"bearer": {"audiences": ["api"]}})), ["bearer.audiences"]);
     assert_eq!(refused(json!({"forward_id_token": {"header": "x-id"}})), ["forward_id_token"]);
-    assert_eq!(refused(json!({"github": {"teams": ["no-slash"]}})), ["github.teams[0]"]);
-    assert_eq!(refused(json!({"github": {"api_url": "ftp://x"}})), ["github.api_url"]);
+    assert_eq!(refused(json!({"github": {"organizations": ["o"], "teams": ["no-slash"]}})), ["github.teams[0]"]);
+    assert_eq!(refused(json!({"github": {"organizations": ["o"], "api_url": "ftp://x"}})), ["github.api_url"]);
     assert_eq!(refused(json!({"session": null})), ["github"]);
+    // Anyone with a GitHub account, only when asked for.
+    assert_eq!(refused(json!({"github": {}})), ["github"]);
+    assert_eq!(refused(json!({"github": {"allow_all_users": true}})), Vec::<String>::new());
+    // An Enterprise web host with github.com's API would send its tokens there.
+    assert_eq!(
+        refused(json!({"github": {"organizations": ["o"], "web_url": "https://ghe.example.com"}})),
+        ["github.api_url"]
+    );
+    // The groups may not overwrite the person's own claims (two users would merge).
+    assert_eq!(refused(json!({"groups_header": {"header": "x-g", "claim": "sub"}})), ["groups_header.claim"]);
+    assert_eq!(
+        refused(json!({"bearer": {"issuers": [{"issuer": "https://github.com", "audiences": ["a"]}]}})),
+        ["bearer.issuers"]
+    );
+    assert_eq!(refused(json!({"authorization": {"required_groups": {"any": ["Flipt-IO"]}}})), ["authorization"]);
 }

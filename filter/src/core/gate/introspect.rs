@@ -10,7 +10,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::bearer::{invalid, NotYet};
-use super::{Decision, Denial, Gate, Io, Pending, RequestHeaders, WaitFor};
+use super::{Counter, Decision, Denial, Gate, Io, Pending, RequestHeaders, WaitFor};
 use crate::core::identity::Identity;
 use crate::core::idp::introspection::{self, Expect, IntrospectionError};
 use crate::core::shared::flight::{Flight, Id, Seen};
@@ -159,6 +159,7 @@ impl Gate {
         let at_least = now_s.saturating_add(1);
         match introspection::parse(status, body, &expect) {
             Ok((claims, exp)) => {
+                (io.count)(Counter::IntrospectionActive);
                 let until =
                     exp.unwrap_or(u64::MAX).min(now_s.saturating_add(settings.cache_ttl.as_secs())).max(at_least);
                 let outcome = json!({"claims": claims, "until": until}).to_string();
@@ -168,6 +169,7 @@ impl Gate {
                 self.take_outcome(&call.token, outcome.as_bytes(), now_s);
             }
             Err(IntrospectionError::Refused(error)) => {
+                (io.count)(Counter::IntrospectionInactive);
                 let until = now_s.saturating_add(settings.inactive_ttl.as_secs()).max(at_least);
                 if let Some(f) = flight.as_mut() {
                     f.dead(until.saturating_mul(1000));
@@ -175,6 +177,7 @@ impl Gate {
                 self.refused.insert(key_of(&call.token), Refused { exp: until, error }, now_s);
             }
             Err(IntrospectionError::Unavailable) => {
+                (io.count)(Counter::IntrospectionFailure);
                 if let Some(f) = flight.as_mut() {
                     f.failed(now_ms.saturating_add(1000), 1);
                 }

@@ -35,6 +35,10 @@ pub enum Counter {
     DiscoveryFailure,
     JwksFetch,
     JwksFailure,
+    /// An introspection call's answer: a token active, inactive, or no usable answer.
+    IntrospectionActive,
+    IntrospectionInactive,
+    IntrospectionFailure,
 }
 
 const JWT_ERRORS: [JwtError; 13] = [
@@ -53,7 +57,7 @@ const JWT_ERRORS: [JwtError; 13] = [
     JwtError::Inactive,
 ];
 
-const PLAIN: [Counter; 26] = [
+const PLAIN: [Counter; 29] = [
     Counter::AllowedBearer,
     Counter::AllowedSession,
     Counter::AllowedBypass,
@@ -80,6 +84,9 @@ const PLAIN: [Counter; 26] = [
     Counter::DiscoveryFailure,
     Counter::JwksFetch,
     Counter::JwksFailure,
+    Counter::IntrospectionActive,
+    Counter::IntrospectionInactive,
+    Counter::IntrospectionFailure,
 ];
 
 impl Counter {
@@ -127,6 +134,9 @@ impl Counter {
             Counter::DiscoveryFailure => "idp.discovery_failure",
             Counter::JwksFetch => "idp.jwks_fetch",
             Counter::JwksFailure => "idp.jwks_failure",
+            Counter::IntrospectionActive => "idp.introspection_active",
+            Counter::IntrospectionInactive => "idp.introspection_inactive",
+            Counter::IntrospectionFailure => "idp.introspection_failure",
         };
         format!("oidc_gate.{plain}")
     }

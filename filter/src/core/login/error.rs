@@ -98,6 +98,11 @@ impl LoginError {
             | LoginError::TokenEndpoint { status: None, .. }
             | LoginError::Userinfo { status: None }
             | LoginError::Github { status: None, .. } => (Page::IdpUnreachable, None),
+            // Envoy answers a callout it could not connect or that timed out with 503 or 504
+            // itself; a gateway in front of the IdP does the same (502 too).
+            LoginError::TokenEndpoint { status: Some(502..=504), error: None }
+            | LoginError::Userinfo { status: Some(502..=504) }
+            | LoginError::Github { status: Some(502..=504), .. } => (Page::IdpUnreachable, None),
             LoginError::TokenEndpoint { error: Some(e), .. } => (Page::LoginFailed, Some(e)),
             LoginError::NotAllowed(_) => (Page::NotAllowed, None),
             _ => (Page::LoginFailed, None),

@@ -4,8 +4,9 @@
 //! when organisations or teams restrict who may sign in or feed the groups claim. Each
 //! list is read page by page (100 a page, at most [`MAX_PAGES`]).
 //!
-//! The claims made: `sub` and `login` (the login name), `github_id`, `name`, `email` and
-//! `email_verified`, and the groups claim (`org` and `org/team`, lower-case).
+//! The claims made: `sub` (the account's numeric id, as text: stable across renames),
+//! `login` (the login name), `github_id`, `name`, `email` and `email_verified`, and the
+//! groups claim (`org` and `org/team`, lower-case).
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -159,7 +160,9 @@ impl GithubLogin {
                 if !is_slug(&user.login) {
                     return Err(bad());
                 }
-                self.claims.insert("sub".into(), user.login.clone().into());
+                // The account's id, never its login: a login is freed by a rename and can be
+                // registered by someone else.
+                self.claims.insert("sub".into(), user.id.to_string().into());
                 self.claims.insert("login".into(), user.login.into());
                 self.claims.insert("github_id".into(), user.id.into());
                 if let Some(name) = user.name.filter(|n| !n.is_empty()) {
@@ -236,6 +239,9 @@ impl GithubLogin {
         groups.dedup();
         self.claims.insert(config.groups_claim.clone(), Value::Array(groups.into_iter().map(Value::from).collect()));
         let sub = self.claims.get("sub").and_then(Value::as_str).unwrap_or("").to_string();
+        if sub.is_empty() {
+            return Err(LoginError::MissingSub);
+        }
         let session_config = &ctx.login.session;
         let mut session = Session::new(&sub, now_s, session_config, ctx.config.identity.kept_claims(&self.claims));
         keep_tokens(&mut session, ctx, &self.tokens, now_s);

@@ -203,6 +203,11 @@ fn the_id_token_is_validated_fully() {
         LoginError::TokenEndpoint { status: Some(400), error: Some("invalid_grant".into()) }
     );
     assert_eq!(token_result(b"", None).unwrap_err().page().0, Page::IdpUnreachable);
+    // Envoy's own answer to a callout it could not connect, or that timed out.
+    for status in [503, 504] {
+        assert_eq!(token_result(b"upstream request timeout", Some(status)).unwrap_err().page().0, Page::IdpUnreachable);
+    }
+    assert_eq!(token_result(b"{}", Some(500)).unwrap_err().page().0, Page::LoginFailed);
 }
 
 #[test]
