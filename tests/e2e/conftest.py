@@ -57,6 +57,12 @@ class Rig:
         self.started.append(gh)
         return gh
 
+    def profile(self, name: str, **kw):
+        from rig.profile import ProfileEnvoy
+        envoy = ProfileEnvoy(self.log_dir, name, **kw)
+        self.started.append(envoy)
+        return envoy
+
     def envoy(self, plugin_config: dict, idp_port: int, start=True, **kw) -> Envoy:
         envoy = Envoy(self.log_dir, plugin_config, idp_port, self.echo_port, **kw)
         self.started.append(envoy)
