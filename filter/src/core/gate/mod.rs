@@ -9,7 +9,7 @@ pub mod decision;
 pub mod denial;
 mod endpoints;
 mod forbidden;
-mod introspect;
+pub(crate) mod introspect;
 pub mod metrics;
 mod refresh;
 pub mod request;
@@ -124,26 +124,42 @@ impl Gate {
             let response = crate::core::web::LocalResponse::plain(400, "the path is not in plain form");
             return Decision::Respond { response, counter: Counter::DeniedBadRequest, log: None };
         }
+        let credential = self.credential(&mut req, now_ms, may_wait, io);
+        self.judge(&mut req, credential, now_ms, may_wait, io)
+    }
+
+    /// What a credential decides for this request: the authorization rules first, then
+    /// through, forbidden, or what having no credential means. Every credential (also one
+    /// renewed by a refresh, decided after its callout) is judged here and only here.
+    fn judge(
+        &mut self,
+        req: &mut Request<'_>,
+        credential: Credential,
+        now_ms: u64,
+        may_wait: bool,
+        io: &mut Io<'_>,
+    ) -> Decision {
+        let config = self.config.clone();
         let method = if config.authz.reads_methods() { req.header(":method") } else { None };
         let rule = config.authz.rule_for(method.as_deref(), req.path());
         let public = rule.is_some_and(|r| matches!(r.access, Access::Anyone));
         let anyone = |g: &Self, req: &Request<'_>, set_cookies| {
             g.allow(g.anonymous.clone(), Counter::AllowedPublic, req, set_cookies)
         };
-        match self.credential(&mut req, now_ms, may_wait, io) {
+        match credential {
             Credential::Verified { identity, counter, set_cookies } => {
                 match config.authz.check(rule, &identity.claims, counter == Counter::AllowedBearer) {
-                    Verdict::Allow => self.allow(identity, counter, &req, set_cookies),
-                    Verdict::Deny(_) if public => anyone(self, &req, set_cookies),
-                    Verdict::Deny(refusal) => self.forbidden(&mut req, &identity, refusal, counter, io),
+                    Verdict::Allow => self.allow(identity, counter, req, set_cookies),
+                    Verdict::Deny(_) if public => anyone(self, req, set_cookies),
+                    Verdict::Deny(refusal) => self.forbidden(req, &identity, refusal, counter, io),
                 }
             }
             Credential::Decided(Decision::Deny(_)) | Credential::Absent { .. } | Credential::Ended if public => {
-                anyone(self, &req, Vec::new())
+                anyone(self, req, Vec::new())
             }
             Credential::Decided(decision) => decision,
-            Credential::Absent { lapsed } => self.unauthenticated(&mut req, lapsed, now_ms, may_wait, io),
-            Credential::Ended => self.ended(&mut req, now_ms, io),
+            Credential::Absent { lapsed } => self.unauthenticated(req, lapsed, now_ms, may_wait, io),
+            Credential::Ended => self.ended(req, now_ms, io),
         }
     }
 

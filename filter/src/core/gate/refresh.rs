@@ -157,12 +157,8 @@ impl Gate {
                 self.serve(login, &req, Opened { session: call.session, reissue: false, sealed: None }, now_s, io)
             }
         };
-        match credential {
-            Credential::Verified { identity, counter, set_cookies } => self.allow(identity, counter, &req, set_cookies),
-            Credential::Ended => self.ended(&mut req, now_ms, io),
-            Credential::Decided(d) => d,
-            Credential::Absent { lapsed } => self.unauthenticated(&mut req, lapsed, now_ms, false, io),
-        }
+        // Judged like any credential: the rules hold for a renewed session too.
+        self.judge(&mut req, credential, now_ms, false, io)
     }
 
     /// The renewed session; `Err(Some(why))` when the IdP refused the grant for good

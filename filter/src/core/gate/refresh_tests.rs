@@ -298,3 +298,19 @@ fn sessions_whose_slots_collide_each_refresh_once_and_their_requests_still_share
     // Bob's second request waits for his first: his refresh token is sent once.
     assert!(matches!(decide(&mut g, &mut io, &page(&bob_cookie), NOW_MS), Decision::Wait { .. }));
 }
+
+#[test]
+fn a_renewed_session_is_held_to_the_rules_like_any_other() {
+    // Found by the `gate` fuzz target: the decision after a refresh skipped authorization.
+    let rules = json!({"authorization": {"rules": [{"path": {"prefix": "/admin"}, "groups_any": ["admins"]}]}});
+    let admin = |c: &str| page(c).with(":path", "/admin/x");
+    for answered in [Some(200), None] {
+        let mut g = gate(rules.clone());
+        let mut io = TestIo::new(0);
+        let c = cookie(&g, NOW_S + 20);
+        let Decision::Call { pending, .. } = decide(&mut g, &mut io, &admin(&c), NOW_MS) else { panic!("no refresh") };
+        let d = answer(&mut g, &mut io, pending, answered, &tokens("rt-2"), &admin(&c), NOW_MS);
+        let Decision::Respond { response, counter, .. } = d else { panic!("{answered:?}: {d:?}") };
+        assert_eq!((response.status, counter), (403, Counter::DeniedForbidden), "{answered:?}");
+    }
+}
