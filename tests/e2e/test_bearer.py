@@ -335,3 +335,22 @@ def test_grpc_over_http2_gets_a_trailers_only_unauthenticated(api):
     assert "grpc-status: 16" in denied and "location:" not in denied
     allowed = call(["-H", f"authorization: Bearer {idp.client_credentials()}"])
     assert allowed.startswith("http/2 200") and "grpc-status" not in allowed, allowed
+
+
+def test_a_ten_megabyte_jwks_is_refused_unread_and_the_keys_load_once_it_is_normal(rig):
+    """A JWKS of 10 MB (valid JSON: an empty key set padded with spaces) is refused by its
+    size without the filter reading it (MAX_CALLOUT_BODY, 1 MiB): no keys from it, the fetch
+    counted as a failure; the next normal answer loads the keys."""
+    idp = rig.idp().start()
+    token = idp.client_credentials()
+    idp.fault(paths=["/jwks"], huge_bytes=10 * 1024 * 1024)
+    envoy = rig.envoy(api_config(idp, startup_wait="1s"), idp.port)
+    r = envoy.get("/orders", bearer(token))
+    assert r.status == 503 and r.json()["error"] == "temporarily_unavailable", r
+    assert envoy.stats()["oidc_gate.idp.jwks_failure"] >= 1
+    assert "JWKS fetch failed: HTTP status 413" in envoy.proc.log()
+    idp.fault()
+    deadline = time.monotonic() + 20
+    while envoy.get("/orders", bearer(token)).status != 200:
+        assert time.monotonic() < deadline, "keys never loaded after the JWKS was normal again"
+        time.sleep(0.5)

@@ -394,11 +394,12 @@ async function testRoute(req, res) {
   }
   if (url.pathname === '/__test/fault' && req.method === 'POST') {
     // Fault injection for soaks and tests: {"paths": ["/token", "/jwks"], "status": 500,
-    // "delay_ms": 20000, "garbage": true, "seconds": 30}; an empty body clears it.
+    // "delay_ms": 20000, "garbage": true, "huge_bytes": 10485760, "seconds": 30}; an empty
+    // body clears it. huge_bytes: a 200 of valid JSON (an empty key set) padded to that size.
     const body = await readBody(req);
     const f = body.trim() ? JSON.parse(body) : null;
     fault = f && { paths: f.paths || ['/'], status: f.status || 0, delayMs: f.delay_ms || 0, garbage: !!f.garbage,
-      until: f.seconds ? Date.now() + f.seconds * 1000 : Infinity };
+      hugeBytes: f.huge_bytes || 0, until: f.seconds ? Date.now() + f.seconds * 1000 : Infinity };
     return json(200, { fault: f });
   }
   if (url.pathname === '/__test/misbehave' && req.method === 'POST') {
@@ -427,6 +428,12 @@ async function injectFault(req, res) {
   if (Date.now() >= fault.until) { fault = null; return false; }
   if (!fault.paths.some((p) => req.url.startsWith(p))) return false;
   if (fault.delayMs) await new Promise((r) => { setTimeout(r, fault.delayMs); });
+  if (fault.hugeBytes) {
+    const head = '{"keys":[]}';
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': fault.hugeBytes });
+    res.end(head + ' '.repeat(Math.max(0, fault.hugeBytes - head.length)));
+    return true;
+  }
   if (fault.garbage) { res.writeHead(200, { 'content-type': 'application/json' }).end('<<garbage>>'); return true; }
   if (fault.status) { res.writeHead(fault.status, { 'content-type': 'application/json' }).end('{"error":"server_error"}'); return true; }
   return false;

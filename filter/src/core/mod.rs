@@ -25,4 +25,6 @@ pub mod web;
 pub mod testing;
 
 #[cfg(test)]
+mod limits_tests;
+#[cfg(test)]
 mod robustness_tests;

@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::host::{self, HostHeaders, HostRandom, HostStore, Metrics};
+use super::paused::MAX_CALLOUTS;
 use super::root::Worker;
 use crate::core::config::Config;
 use crate::core::gate::{Answer, Decision, Denial, Gate, Io, LogLine, Pending};
@@ -61,11 +62,13 @@ pub fn carry(
             rng.failed = false;
         }
         match decision {
-            Decision::Call { callout, pending } => match host::dispatch(&callout, config.idp_timeout) {
+            Decision::Call { callout, pending } => match dispatch(worker, &callout, config.idp_timeout) {
                 Ok(token) => return Carried::Calling(token, pending),
                 Err(e) => {
                     // Answered as if the IdP had not answered: the flow decides what that means.
-                    host::log(LogLevel::Error, &format!("oidc-gate: {e}"));
+                    if let Some(e) = e {
+                        host::log(LogLevel::Error, &format!("oidc-gate: {e}"));
+                    }
                     let now = host::now_ms();
                     let answer = Answer { status: None, body: b"" };
                     let next =
@@ -78,11 +81,39 @@ pub fn carry(
                     decision = Decision::Deny(Denial::Unavailable);
                     continue;
                 };
+                if !w.paused.has_room() {
+                    drop(w);
+                    decision = Decision::Deny(Denial::Unavailable);
+                    continue;
+                }
                 w.paused.pause(id, on, host::now_ms(), pending);
                 return Carried::Paused;
             }
             other => return answer(other, &config, metrics),
         }
+    }
+}
+
+/// Starts a request's callout, within the worker's [`MAX_CALLOUTS`]. `Err(None)`: over
+/// the cap (not logged per request: the counter `denied.idp_unavailable` shows it).
+fn dispatch(
+    worker: &Rc<RefCell<Worker>>,
+    callout: &crate::core::idp::Callout,
+    timeout: std::time::Duration,
+) -> Result<u32, Option<String>> {
+    let Ok(mut w) = worker.try_borrow_mut() else { return Err(None) };
+    if w.calls >= MAX_CALLOUTS {
+        return Err(None);
+    }
+    let token = host::dispatch(callout, timeout).map_err(|e| Some(e.to_string()))?;
+    w.calls += 1;
+    Ok(token)
+}
+
+/// A request's callout ended (answered, or its request gone).
+pub fn call_ended(worker: &RefCell<Worker>) {
+    if let Ok(mut w) = worker.try_borrow_mut() {
+        w.calls = w.calls.saturating_sub(1);
     }
 }
 

@@ -6,7 +6,7 @@ use proxy_wasm::types::{Action, LogLevel};
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::carry::{carry, with_gate, Carried};
+use super::carry::{call_ended, carry, with_gate, Carried};
 use super::host::{self, HostHeaders, HostRandom, Metrics};
 use super::root::Worker;
 use crate::core::gate::{Answer, Decision, Denial, Pending};
@@ -43,6 +43,7 @@ impl Context for Http {
     fn on_http_call_response(&mut self, _token: u32, _headers: usize, body_size: usize, _trailers: usize) {
         let (status, body) = host::callout_response(body_size);
         let (Some(pending), Some(worker)) = (self.pending.take(), self.worker.clone()) else { return };
+        call_ended(&worker);
         let mut rng = HostRandom::default();
         let now = host::now_ms();
         let answer = Answer { status, body: &body };
@@ -55,8 +56,14 @@ impl Context for Http {
     }
 
     fn on_done(&mut self) -> bool {
-        if let Some(Ok(mut w)) = self.worker.as_ref().map(|w| w.try_borrow_mut()) {
-            w.paused.forget(self.id);
+        if let Some(worker) = self.worker.as_ref() {
+            // Its callout, if still in flight, is cancelled with the request.
+            if self.pending.take().is_some() {
+                call_ended(worker);
+            }
+            if let Ok(mut w) = worker.try_borrow_mut() {
+                w.paused.forget(self.id);
+            }
         }
         true
     }

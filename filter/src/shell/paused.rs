@@ -7,6 +7,15 @@ use std::time::Duration;
 
 use crate::core::gate::{Pending, WaitFor};
 
+/// Requests one worker keeps paused at most; one more is answered 503 at once. A paused
+/// request costs its headers in Envoy and a few bytes here; this bounds both while the IdP
+/// is slow and requests pile up.
+pub const MAX_PAUSED: usize = 1024;
+/// Callouts one worker has in flight for requests at most (introspections, refreshes,
+/// code exchanges); beyond it the request is answered as if the IdP had not (a 503 or the
+/// "sign-in unavailable" page). Issuer fetches are one per issuer and not counted.
+pub const MAX_CALLOUTS: usize = 512;
+
 struct Waiting {
     on: WaitFor,
     since_ms: u64,
@@ -29,6 +38,11 @@ impl Paused {
 
     pub fn is_empty(&self) -> bool {
         self.waiting.is_empty()
+    }
+
+    /// Whether one more request may pause.
+    pub fn has_room(&self) -> bool {
+        self.waiting.len() < MAX_PAUSED
     }
 
     /// Takes the requests that wait for `on`, with what they had under way.

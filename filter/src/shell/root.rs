@@ -23,6 +23,8 @@ pub struct Worker {
     /// Shared data when the host has none (then this worker works alone).
     pub local: LocalStore,
     pub shared_broken: bool,
+    /// Callouts in flight for requests (at most [`super::paused::MAX_CALLOUTS`]).
+    pub calls: usize,
 }
 
 /// Who a callout of the root is for.
@@ -233,6 +235,7 @@ impl Context for Root {
         let (idx, kind) = match owner {
             Owner::Fetch(idx, kind) => (idx, kind),
             Owner::Request(id, pending) => {
+                super::carry::call_ended(&worker);
                 // The request may be gone (its client left): then its answer is dropped.
                 if abi::set_effective_context(id).is_ok() {
                     let mut rng = HostRandom::default();
@@ -294,6 +297,7 @@ impl RootContext for Root {
                     paused: Paused::default(),
                     local: LocalStore::default(),
                     shared_broken: false,
+                    calls: 0,
                 })));
                 if let Some(w) = self.worker.as_ref() {
                     if let Ok(mut w) = w.try_borrow_mut() {

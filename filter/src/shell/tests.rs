@@ -402,3 +402,49 @@ fn an_id_token_signed_by_a_new_key_gets_one_refetch_and_the_login_completes() {
         assert_eq!(rig.last_callout().0, n, "one re-fetch, no more");
     }
 }
+
+#[test]
+fn beyond_max_paused_requests_a_request_gets_503_at_once() {
+    use super::paused::MAX_PAUSED;
+    let (mut rig, _) = Rig::start(&config(json!({})));
+    let auth = format!("Bearer {}", api_token());
+    for id in 0..MAX_PAUSED as u32 {
+        assert_eq!(rig.request(10 + id, &[(":path", b"/a"), ("authorization", auth.as_bytes())]), Action::Pause);
+    }
+    let over = 10 + MAX_PAUSED as u32;
+    assert_eq!(rig.request(over, &[(":path", b"/a"), ("authorization", auth.as_bytes())]), Action::Pause);
+    assert_eq!(rig.reply(over).map(|r| r.status), Some(503), "answered at once, not paused");
+    // The paused ones are all let through once the keys come.
+    rig.load_keys();
+    assert_eq!(with(|h| h.resumed.len()), MAX_PAUSED);
+}
+
+#[test]
+fn beyond_max_callouts_in_flight_a_request_is_answered_as_if_the_idp_had_not() {
+    use super::paused::MAX_CALLOUTS;
+    let (mut rig, _) = Rig::start(&config(json!({"client_secret": "s3cret", "bearer": {"audiences": ["api"],
+        "introspection": {}, "client_ids": ["web"]}})));
+    let doc = json!({"issuer": ISS, "jwks_uri": "https://idp.example.com/jwks",
+        "introspection_endpoint": "https://idp.example.com/introspect"});
+    rig.answer(0, 200, &doc.to_string());
+    rig.answer(1, 200, &jwks(&[(&rsa_a(), "k1")]));
+    let fetches = with(|h| h.callouts.len());
+    let opaque = |n: u32| format!("Bearer opaque-token-number-{n:06}");
+    for n in 0..MAX_CALLOUTS as u32 {
+        assert_eq!(rig.request(10 + n, &[(":path", b"/a"), ("authorization", opaque(n).as_bytes())]), Action::Pause);
+    }
+    assert_eq!(with(|h| h.callouts.len()) - fetches, MAX_CALLOUTS);
+    let over = 10 + MAX_CALLOUTS as u32;
+    assert_eq!(rig.request(over, &[(":path", b"/a"), ("authorization", opaque(over).as_bytes())]), Action::Pause);
+    assert_eq!(rig.reply(over).map(|r| r.status), Some(503));
+    assert_eq!(with(|h| h.callouts.len()) - fetches, MAX_CALLOUTS, "no callout made for it");
+    // One answer (and one request gone) free two places.
+    let active = json!({"active": true, "sub": "svc", "client_id": "web", "exp": NOW_MS / 1000 + 60}).to_string();
+    rig.answer(fetches, 200, &active);
+    rig.https.get_mut(&11).unwrap().on_log();
+    for n in [over + 1, over + 2] {
+        assert_eq!(rig.request(n, &[(":path", b"/a"), ("authorization", opaque(n).as_bytes())]), Action::Pause);
+        assert!(rig.reply(n).is_none(), "a callout again");
+    }
+    assert_eq!(with(|h| h.callouts.len()) - fetches, MAX_CALLOUTS + 2);
+}

@@ -197,6 +197,20 @@ fn organisations_beyond_the_first_page_are_read() {
 }
 
 #[test]
+fn beyond_max_pages_of_organisations_the_login_fails_closed() {
+    let mut g = gate(json!({"organizations": ["flipt-io"]}));
+    let mut io = TestIo::new(1);
+    let mut many = member();
+    let max = crate::core::login::github::MAX_PAGES as usize;
+    many.orgs = (0..max * 100).map(|n| json!({"login": format!("org-{n}")})).collect();
+    many.orgs.push(json!({"login": "flipt-io"}));
+    let (d, paths) = sign_in(&mut g, &mut io, &many, token());
+    assert_eq!(paths.iter().filter(|p| p.contains("/user/orgs")).count(), max, "no page beyond MAX_PAGES");
+    let Decision::Respond { response, .. } = d else { panic!("{d:?}") };
+    assert_eq!(response.status, 403, "an organisation on an unread page does not count");
+}
+
+#[test]
 fn without_a_verified_primary_email_there_is_no_email() {
     let mut g = gate(json!({"allow_all_users": true}));
     let mut io = TestIo::new(1);
