@@ -64,6 +64,13 @@ pub fn carry(
         match decision {
             Decision::Call { callout, pending } => match dispatch(worker, &callout, config.idp_timeout) {
                 Ok(token) => return Carried::Calling(token, pending),
+                // Over the cap: nothing was asked, so nothing is recorded as the IdP's
+                // failure (no shared back-off, no failed slot): a 503 for this request, or
+                // the "sign-in unavailable" page for a login.
+                Err(None) if !matches!(pending, Pending::Login(_)) => {
+                    let _ = with_gate(worker, metrics, rng, |g, io| g.abandon(&pending, io));
+                    decision = Decision::Deny(Denial::Unavailable);
+                }
                 Err(e) => {
                     // Answered as if the IdP had not answered: the flow decides what that means.
                     if let Some(e) = e {

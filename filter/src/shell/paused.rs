@@ -27,13 +27,18 @@ struct Waiting {
 #[derive(Default)]
 pub struct Paused {
     waiting: BTreeMap<u32, Waiting>,
+    /// When each request first paused: one that pauses again (after its issuer's fetch
+    /// settled) keeps that time, so `startup_wait` bounds its whole wait, however many
+    /// times it is decided again.
+    first: HashMap<u32, u64>,
     /// For resumed requests, picked up in their response phase.
     set_cookies: HashMap<u32, Vec<String>>,
 }
 
 impl Paused {
     pub fn pause(&mut self, id: u32, on: WaitFor, now_ms: u64, pending: Option<Pending>) {
-        self.waiting.insert(id, Waiting { on, since_ms: now_ms, pending });
+        let since_ms = *self.first.entry(id).or_insert(now_ms);
+        self.waiting.insert(id, Waiting { on, since_ms, pending });
     }
 
     pub fn is_empty(&self) -> bool {
@@ -87,6 +92,9 @@ impl Paused {
     pub fn forget(&mut self, id: u32) {
         if !self.waiting.is_empty() {
             self.waiting.remove(&id);
+        }
+        if !self.first.is_empty() {
+            self.first.remove(&id);
         }
         if !self.set_cookies.is_empty() {
             self.set_cookies.remove(&id);

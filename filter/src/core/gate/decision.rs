@@ -81,3 +81,14 @@ pub enum Pending {
     Introspect(Box<Introspection>),
     Refresh(Box<RefreshCall>),
 }
+
+impl Pending {
+    /// The shared slot the call claimed (introspections and refreshes), and its subject.
+    pub(super) fn claimed(&self) -> Option<(&str, crate::core::shared::flight::Id)> {
+        match self {
+            Pending::Login(_) => None,
+            Pending::Introspect(call) => call.claimed(),
+            Pending::Refresh(call) => call.claimed(),
+        }
+    }
+}

@@ -30,6 +30,13 @@ pub struct Introspection {
     claimed: Option<String>,
 }
 
+impl Introspection {
+    /// The shared slot this call claimed, and the subject's id.
+    pub(super) fn claimed(&self) -> Option<(&str, Id)> {
+        self.claimed.as_deref().map(|k| (k, self.id))
+    }
+}
+
 impl std::fmt::Debug for Introspection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Introspection {{ token: [redacted], claimed: {:?} }}", self.claimed)

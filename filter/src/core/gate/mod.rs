@@ -154,7 +154,9 @@ impl Gate {
                     Verdict::Deny(refusal) => self.forbidden(req, &identity, refusal, counter, io),
                 }
             }
-            Credential::Decided(Decision::Deny(_)) | Credential::Absent { .. } | Credential::Ended if public => {
+            // A session that just ended still has its cookies cleared on a public path.
+            Credential::Ended if public => anyone(self, req, self.clearing(req)),
+            Credential::Decided(Decision::Deny(_)) | Credential::Absent { .. } if public => {
                 anyone(self, req, Vec::new())
             }
             Credential::Decided(decision) => decision,

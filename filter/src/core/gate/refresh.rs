@@ -37,6 +37,13 @@ pub struct RefreshCall {
     session: Session,
 }
 
+impl RefreshCall {
+    /// The shared slot this call claimed, and the subject's id.
+    pub(super) fn claimed(&self) -> Option<(&str, Id)> {
+        self.claimed.as_deref().map(|k| (k, self.id))
+    }
+}
+
 impl Gate {
     pub(super) fn refresh(
         &mut self,
@@ -208,15 +215,20 @@ impl Gate {
 
     /// A session the IdP ended: its cookies are cleared, and the request gets what a
     /// request without credentials gets (a login for a page, 401 for an API).
-    pub(super) fn ended(&mut self, req: &mut Request<'_>, now_ms: u64, io: &mut Io<'_>) -> Decision {
-        let config = self.config.clone();
-        let clear: Vec<String> = match &config.login {
+    /// The `Set-Cookie`s that delete the session cookies this request carries.
+    pub(super) fn clearing(&self, req: &Request<'_>) -> Vec<String> {
+        match &self.config.login {
             Some(login) => {
                 let names = login.session.cookies.sessions_in(req.cookie.as_deref());
                 names.iter().map(|n| crate::core::web::cookies::clear_cookie(n, &session::cookie::ATTRS)).collect()
             }
             None => Vec::new(),
-        };
+        }
+    }
+
+    pub(super) fn ended(&mut self, req: &mut Request<'_>, now_ms: u64, io: &mut Io<'_>) -> Decision {
+        let config = self.config.clone();
+        let clear = self.clearing(req);
         req.cookie = None; // no session any more: a new login starts from nothing
         match self.unauthenticated(req, true, now_ms, false, io) {
             Decision::Deny(denial) => {

@@ -314,3 +314,17 @@ fn a_renewed_session_is_held_to_the_rules_like_any_other() {
         assert_eq!((response.status, counter), (403, Counter::DeniedForbidden), "{answered:?}");
     }
 }
+
+#[test]
+fn a_session_ended_by_its_refresh_on_a_public_path_has_its_cookies_cleared() {
+    let rules = json!({"authorization": {"rules": [{"path": {"prefix": "/pub"}, "allow": "anyone"}]}});
+    let mut g = gate(rules);
+    let mut io = TestIo::new(0);
+    let c = cookie(&g, NOW_S + 20);
+    let p = page(&c).with(":path", "/pub/x");
+    let Decision::Call { pending, .. } = decide(&mut g, &mut io, &p, NOW_MS) else { panic!("no refresh") };
+    let d = answer(&mut g, &mut io, pending, Some(400), &json!({"error": "invalid_grant"}), &p, NOW_MS);
+    let Decision::Allow { set_cookies, counter, .. } = d else { panic!("{d:?}") };
+    assert_eq!(counter, Counter::AllowedPublic);
+    assert!(!set_cookies.is_empty() && set_cookies.iter().all(|c| c.contains("Max-Age=0")), "{set_cookies:?}");
+}

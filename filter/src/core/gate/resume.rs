@@ -11,6 +11,14 @@ pub struct Answer<'a> {
 }
 
 impl Gate {
+    /// A callout that was never made (the worker had no room for it): the shared slot its
+    /// request claimed is freed, so that others neither wait on it nor count a failure.
+    pub fn abandon(&mut self, pending: &Pending, io: &mut Io<'_>) {
+        if let Some((key, id)) = pending.claimed() {
+            crate::core::shared::flight::Flight::at(io.shared, key, id).release();
+        }
+    }
+
     /// Takes the answer to a request's own callout and decides what comes next. `headers`
     /// are the request's (some flows decide it again once the answer is in).
     pub fn resume(

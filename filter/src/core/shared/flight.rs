@@ -151,6 +151,13 @@ impl<'s> Flight<'s> {
         self.store.set(&self.key, &value, 0);
     }
 
+    /// The call was never made (the worker had no room for it): the slot is free again
+    /// at once, and no failure is counted.
+    pub fn release(&mut self) {
+        let value = encode(State::Failed, &self.id, 0, 0, &[]);
+        self.store.set(&self.key, &value, 0);
+    }
+
     /// The IdP refused for good; remembered until `until_ms`.
     pub fn dead(&mut self, until_ms: u64) {
         let value = encode(State::Dead, &self.id, until_ms, 0, &[]);

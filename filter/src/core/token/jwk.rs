@@ -9,8 +9,8 @@ use super::Alg;
 
 /// A public key able to verify signatures of some algorithms.
 pub enum KeyMaterial {
-    /// PKCS#1 v1.5 goes through the Montgomery form prepared here; PSS through `rsa`.
-    Rsa(Box<(rsa::RsaPublicKey, MontKey)>),
+    /// PKCS#1 v1.5 and PSS, both over the Montgomery form prepared here.
+    Rsa(Box<MontKey>),
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
     Ed25519(ed25519_compact::PublicKey),
@@ -90,6 +90,8 @@ struct RawJwk {
 
 /// RSA keys shorter than this are refused (RFC 7518 section 3.3 requires 2048).
 const MIN_RSA_BITS: usize = 2048;
+/// The largest modulus kept: a public operation costs the square of its length.
+const MAX_RSA_BITS: usize = 4096;
 
 impl KeySet {
     pub fn parse(body: &[u8]) -> Result<KeySet, JwksError> {
@@ -147,13 +149,11 @@ fn parse_key(jwk: RawJwk) -> Option<VerifyingKey> {
     let material = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
         ("RSA", _) => {
             let (n_be, e_be) = (b64(&jwk.n)?, b64(&jwk.e)?);
-            let key =
-                rsa::RsaPublicKey::new(rsa::BigUint::from_bytes_be(&n_be), rsa::BigUint::from_bytes_be(&e_be)).ok()?;
-            if rsa::traits::PublicKeyParts::n(&key).bits() < MIN_RSA_BITS {
+            let key = MontKey::new(&n_be, &e_be)?;
+            if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&key.bits()) {
                 return None;
             }
-            let mont = MontKey::new(&n_be, &e_be)?;
-            KeyMaterial::Rsa(Box::new((key, mont)))
+            KeyMaterial::Rsa(Box::new(key))
         }
         ("EC", Some("P-256")) => KeyMaterial::P256(p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1(&jwk, 32)?).ok()?),
         ("EC", Some("P-384")) => KeyMaterial::P384(p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1(&jwk, 48)?).ok()?),

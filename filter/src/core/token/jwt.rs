@@ -91,16 +91,15 @@ impl Untrusted<'_> {
 }
 
 fn verify(key: &VerifyingKey, alg: Alg, msg: &[u8], sig: &[u8]) -> bool {
-    use super::rsa_pub::verify_pkcs1v15;
+    use super::rsa_pub::{verify_pkcs1v15, verify_pss};
     use p256::ecdsa::signature::Verifier;
-    use rsa::Pss;
     match (&key.material, alg) {
-        (KeyMaterial::Rsa(k), Alg::RS256) => verify_pkcs1v15(&k.1, &Sha256::digest(msg), sig),
-        (KeyMaterial::Rsa(k), Alg::RS384) => verify_pkcs1v15(&k.1, &Sha384::digest(msg), sig),
-        (KeyMaterial::Rsa(k), Alg::RS512) => verify_pkcs1v15(&k.1, &Sha512::digest(msg), sig),
-        (KeyMaterial::Rsa(k), Alg::PS256) => k.0.verify(Pss::new::<Sha256>(), &Sha256::digest(msg), sig).is_ok(),
-        (KeyMaterial::Rsa(k), Alg::PS384) => k.0.verify(Pss::new::<Sha384>(), &Sha384::digest(msg), sig).is_ok(),
-        (KeyMaterial::Rsa(k), Alg::PS512) => k.0.verify(Pss::new::<Sha512>(), &Sha512::digest(msg), sig).is_ok(),
+        (KeyMaterial::Rsa(k), Alg::RS256) => verify_pkcs1v15(k, &Sha256::digest(msg), sig),
+        (KeyMaterial::Rsa(k), Alg::RS384) => verify_pkcs1v15(k, &Sha384::digest(msg), sig),
+        (KeyMaterial::Rsa(k), Alg::RS512) => verify_pkcs1v15(k, &Sha512::digest(msg), sig),
+        (KeyMaterial::Rsa(k), Alg::PS256) => verify_pss::<Sha256>(k, msg, sig),
+        (KeyMaterial::Rsa(k), Alg::PS384) => verify_pss::<Sha384>(k, msg, sig),
+        (KeyMaterial::Rsa(k), Alg::PS512) => verify_pss::<Sha512>(k, msg, sig),
         (KeyMaterial::P256(k), Alg::ES256) => {
             p256::ecdsa::Signature::from_slice(sig).is_ok_and(|s| k.verify(msg, &s).is_ok())
         }

@@ -108,6 +108,12 @@ impl MontKey {
         self.k
     }
 
+    /// The modulus' length in bits.
+    pub fn bits(&self) -> usize {
+        let top = self.n.last().copied().unwrap_or(0);
+        (self.n.len().saturating_sub(1)) * 32 + (32 - top.leading_zeros() as usize)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.k == 0
     }
@@ -208,6 +214,58 @@ pub fn verify_pkcs1v15(key: &MontKey, digest: &[u8], sig: &[u8]) -> bool {
     key.public_op(sig).is_some_and(|em| em == expected)
 }
 
+/// Verifies an RSASSA-PSS signature (RFC 8017 section 8.1.2, EMSA-PSS-VERIFY of section
+/// 9.1.2) with MGF1 and the same hash `D`, and a salt as long as the hash (RFC 7518
+/// section 3.5, for PS256/384/512). Every value compared is public: no constant time.
+pub fn verify_pss<D: sha2::Digest>(key: &MontKey, msg: &[u8], sig: &[u8]) -> bool {
+    pss::<D>(key, msg, sig).unwrap_or(false)
+}
+
+fn pss<D: sha2::Digest>(key: &MontKey, msg: &[u8], sig: &[u8]) -> Option<bool> {
+    let h_len = <D as sha2::Digest>::output_size();
+    let s_len = h_len;
+    let em_bits = key.bits().checked_sub(1)?;
+    let em_len = em_bits.div_ceil(8);
+    let m = key.public_op(sig)?;
+    // The integer is < 2^emBits: a k-byte encoding whose extra leading byte is zero.
+    let em = m.get(m.len().checked_sub(em_len)?..)?;
+    if m.len() > em_len && m.first() != Some(&0) {
+        return Some(false);
+    }
+    if em_len < h_len + s_len + 2 || em.last() != Some(&0xbc) {
+        return Some(false);
+    }
+    let db_len = em_len - h_len - 1;
+    let (masked_db, rest) = em.split_at(db_len);
+    let h = rest.get(..h_len)?;
+    let unused_bits = 8 * em_len - em_bits;
+    let top_mask = 0xffu8.checked_shr(unused_bits as u32).unwrap_or(0);
+    if masked_db.first()? & !top_mask != 0 {
+        return Some(false);
+    }
+    // DB = maskedDB xor MGF1(H, dbLen)
+    let mut db = masked_db.to_vec();
+    let mut counter: u32 = 0;
+    let mut at = 0;
+    while at < db_len {
+        let block = D::new().chain_update(h).chain_update(counter.to_be_bytes()).finalize();
+        for (d, m) in db.iter_mut().skip(at).zip(block.iter()) {
+            *d ^= m;
+        }
+        at += h_len;
+        counter += 1;
+    }
+    *db.first_mut()? &= top_mask;
+    let pad = db_len - s_len - 1;
+    if db.get(..pad)?.iter().any(|b| *b != 0) || db.get(pad) != Some(&0x01) {
+        return Some(false);
+    }
+    let salt = db.get(pad + 1..)?;
+    let m_hash = D::digest(msg);
+    let h2 = D::new().chain_update([0u8; 8]).chain_update(m_hash).chain_update(salt).finalize();
+    Some(h2[..] == *h)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,6 +338,44 @@ mod tests {
             let sig512 = key.sign(rsa::Pkcs1v15Sign::new::<Sha512>(), &d512).unwrap();
             assert!(verify_pkcs1v15(&mk, &d512, &sig512));
             assert!(!verify_pkcs1v15(&mk, &d512, &sig), "a SHA-256 signature is not a SHA-512 one");
+        }
+    }
+
+    #[test]
+    fn pss_accepts_real_signatures_with_a_hash_long_salt_and_nothing_else() {
+        use rsa::pkcs8::DecodePrivateKey;
+        use rsa::Pss;
+        use sha2::{Digest, Sha256, Sha384, Sha512};
+        let mut rng = rsa::rand_core::OsRng;
+        // 2048 bits (EM as long as the modulus), 2049 (EM one byte shorter), 2056 with e = 3.
+        for pem in [
+            include_str!("../../../testdata/rsa-a.pem"),
+            include_str!("../../../testdata/rsa-2049.pem"),
+            include_str!("../../../testdata/rsa-2056-e3.pem"),
+        ] {
+            let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem).unwrap();
+            let mk = MontKey::new(&key.n().to_bytes_be(), &key.e().to_bytes_be()).unwrap();
+            assert_eq!(mk.bits(), key.n().bits());
+            let msg = b"header.payload";
+            let s256 = key.sign_with_rng(&mut rng, Pss::new::<Sha256>(), &Sha256::digest(msg)).unwrap();
+            let s384 = key.sign_with_rng(&mut rng, Pss::new::<Sha384>(), &Sha384::digest(msg)).unwrap();
+            let s512 = key.sign_with_rng(&mut rng, Pss::new::<Sha512>(), &Sha512::digest(msg)).unwrap();
+            assert!(verify_pss::<Sha256>(&mk, msg, &s256), "{} bits", mk.bits());
+            assert!(verify_pss::<Sha384>(&mk, msg, &s384));
+            assert!(verify_pss::<Sha512>(&mk, msg, &s512));
+            assert!(!verify_pss::<Sha256>(&mk, b"header.payloaD", &s256), "another message");
+            assert!(!verify_pss::<Sha384>(&mk, msg, &s256), "another hash");
+            for i in (0..s256.len()).step_by(13) {
+                let mut bad = s256.clone();
+                bad[i] ^= 0x08;
+                assert!(!verify_pss::<Sha256>(&mk, msg, &bad), "bit flip at {i}");
+            }
+            // RFC 7518: the salt is as long as the hash; another length is refused.
+            let short = key.sign_with_rng(&mut rng, Pss::new_with_salt::<Sha256>(20), &Sha256::digest(msg)).unwrap();
+            assert!(!verify_pss::<Sha256>(&mk, msg, &short));
+            // A PKCS#1 v1.5 signature is not a PSS one.
+            let v15 = key.sign(rsa::Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(msg)).unwrap();
+            assert!(!verify_pss::<Sha256>(&mk, msg, &v15));
         }
     }
 }
