@@ -23,4 +23,6 @@ proxy_wasm::main! {{
 }}
 
 #[cfg(test)]
+mod bounds_tests;
+#[cfg(test)]
 mod tests;

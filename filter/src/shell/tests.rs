@@ -13,16 +13,16 @@ use crate::core::testing::keys::{jwks, rsa_a, sign};
 use crate::core::token::Alg;
 use crate::core::web::form;
 
-const ISS: &str = "https://idp.example.com";
-const NOW_MS: u64 = 1_800_000_000_000;
-const ROOT: u32 = 1;
+pub(super) const ISS: &str = "https://idp.example.com";
+pub(super) const NOW_MS: u64 = 1_800_000_000_000;
+pub(super) const ROOT: u32 = 1;
 
-struct Rig {
-    root: Root,
-    https: HashMap<u32, Box<dyn HttpContext>>,
+pub(super) struct Rig {
+    pub(super) root: Root,
+    pub(super) https: HashMap<u32, Box<dyn HttpContext>>,
 }
 
-fn config(extra: serde_json::Value) -> serde_json::Value {
+pub(super) fn config(extra: serde_json::Value) -> serde_json::Value {
     let mut c = json!({"issuer": ISS, "idp_cluster": "idp", "client_id": "web",
         "bearer": {"audiences": ["api"]}, "identity_headers": {"x-user-id": "sub"}});
     for (k, v) in extra.as_object().unwrap() {
@@ -40,12 +40,12 @@ fn token(claims: serde_json::Value) -> String {
     sign(&rsa_a(), Alg::RS256, "k1", &claims)
 }
 
-fn api_token() -> String {
+pub(super) fn api_token() -> String {
     token(json!({"iss": ISS, "sub": "u1", "aud": "api", "exp": NOW_MS / 1000 + 300}))
 }
 
 impl Rig {
-    fn start(plugin_config: &serde_json::Value) -> (Rig, bool) {
+    pub(super) fn start(plugin_config: &serde_json::Value) -> (Rig, bool) {
         with(|h| {
             *h = FakeHost::default();
             h.now_ns = NOW_MS * 1_000_000;
@@ -60,7 +60,7 @@ impl Rig {
     }
 
     /// Answers callout number `n` (in the order they were made).
-    fn answer(&mut self, n: usize, status: u16, body: &str) {
+    pub(super) fn answer(&mut self, n: usize, status: u16, body: &str) {
         let callout = with(|h| {
             h.call_response = (vec![(":status".into(), status.to_string())], body.as_bytes().to_vec());
             h.callouts[n].clone()
@@ -77,7 +77,7 @@ impl Rig {
     }
 
     /// Discovery and JWKS, answered.
-    fn load_keys(&mut self) {
+    pub(super) fn load_keys(&mut self) {
         let doc = json!({"issuer": ISS, "jwks_uri": "https://idp.example.com/jwks",
             "authorization_endpoint": "https://idp.example.com/auth", "token_endpoint": "https://idp.example.com/token"});
         self.answer(0, 200, &doc.to_string());
@@ -85,7 +85,7 @@ impl Rig {
         self.answer(1, 200, &jwks(&[(&a, "k1")]));
     }
 
-    fn request(&mut self, id: u32, headers: &[(&str, &[u8])]) -> Action {
+    pub(super) fn request(&mut self, id: u32, headers: &[(&str, &[u8])]) -> Action {
         with(|h| {
             h.current = id;
             h.active = id;
@@ -97,7 +97,7 @@ impl Rig {
         action
     }
 
-    fn reply(&self, id: u32) -> Option<LocalReply> {
+    pub(super) fn reply(&self, id: u32) -> Option<LocalReply> {
         with(|h| h.replies.get(&id).cloned())
     }
 
@@ -112,7 +112,7 @@ impl Rig {
     }
 
     /// The root's timer.
-    fn tick(&mut self) {
+    pub(super) fn tick(&mut self) {
         with(|h| {
             h.current = ROOT;
             h.active = ROOT;
@@ -121,11 +121,11 @@ impl Rig {
     }
 
     /// The last callout made, and its number.
-    fn last_callout(&self) -> (usize, super::abi::fake::Callout) {
+    pub(super) fn last_callout(&self) -> (usize, super::abi::fake::Callout) {
         with(|h| (h.callouts.len() - 1, h.callouts.last().cloned().unwrap()))
     }
 
-    fn counter(&self, name: &str) -> u64 {
+    pub(super) fn counter(&self, name: &str) -> u64 {
         with(|h| h.metrics.iter().filter(|(n, _)| n == name).map(|(_, v)| *v).sum())
     }
 }
@@ -401,91 +401,4 @@ fn an_id_token_signed_by_a_new_key_gets_one_refetch_and_the_login_completes() {
         rig.tick();
         assert_eq!(rig.last_callout().0, n, "one re-fetch, no more");
     }
-}
-
-#[test]
-fn beyond_max_paused_requests_a_request_gets_503_at_once() {
-    use super::paused::MAX_PAUSED;
-    let (mut rig, _) = Rig::start(&config(json!({})));
-    let auth = format!("Bearer {}", api_token());
-    for id in 0..MAX_PAUSED as u32 {
-        assert_eq!(rig.request(10 + id, &[(":path", b"/a"), ("authorization", auth.as_bytes())]), Action::Pause);
-    }
-    let over = 10 + MAX_PAUSED as u32;
-    assert_eq!(rig.request(over, &[(":path", b"/a"), ("authorization", auth.as_bytes())]), Action::Pause);
-    assert_eq!(rig.reply(over).map(|r| r.status), Some(503), "answered at once, not paused");
-    // The paused ones are all let through once the keys come.
-    rig.load_keys();
-    assert_eq!(with(|h| h.resumed.len()), MAX_PAUSED);
-}
-
-#[test]
-fn beyond_max_callouts_in_flight_a_request_is_answered_as_if_the_idp_had_not() {
-    use super::paused::MAX_CALLOUTS;
-    let (mut rig, _) = Rig::start(&config(json!({"client_secret": "s3cret", "bearer": {"audiences": ["api"],
-        "introspection": {}, "client_ids": ["web"]}})));
-    let doc = json!({"issuer": ISS, "jwks_uri": "https://idp.example.com/jwks",
-        "introspection_endpoint": "https://idp.example.com/introspect"});
-    rig.answer(0, 200, &doc.to_string());
-    rig.answer(1, 200, &jwks(&[(&rsa_a(), "k1")]));
-    let fetches = with(|h| h.callouts.len());
-    let opaque = |n: u32| format!("Bearer opaque-token-number-{n:06}");
-    for n in 0..MAX_CALLOUTS as u32 {
-        assert_eq!(rig.request(10 + n, &[(":path", b"/a"), ("authorization", opaque(n).as_bytes())]), Action::Pause);
-    }
-    assert_eq!(with(|h| h.callouts.len()) - fetches, MAX_CALLOUTS);
-    let over = 10 + MAX_CALLOUTS as u32;
-    assert_eq!(rig.request(over, &[(":path", b"/a"), ("authorization", opaque(over).as_bytes())]), Action::Pause);
-    assert_eq!(rig.reply(over).map(|r| r.status), Some(503));
-    assert_eq!(with(|h| h.callouts.len()) - fetches, MAX_CALLOUTS, "no callout made for it");
-    // One answer (and one request gone) free two places.
-    let active = json!({"active": true, "sub": "svc", "client_id": "web", "exp": NOW_MS / 1000 + 60}).to_string();
-    rig.answer(fetches, 200, &active);
-    rig.https.get_mut(&11).unwrap().on_log();
-    for n in [over + 1, over + 2] {
-        assert_eq!(rig.request(n, &[(":path", b"/a"), ("authorization", opaque(n).as_bytes())]), Action::Pause);
-        assert!(rig.reply(n).is_none(), "a callout again");
-    }
-    assert_eq!(with(|h| h.callouts.len()) - fetches, MAX_CALLOUTS + 2);
-    // The refused token was never asked about: nothing recorded it as the IdP's failure,
-    // and its slot is free. With room again, it is asked about at once.
-    assert_eq!(rig.counter("oidc_gate.idp.introspection_failure"), 0);
-    let again = over + 10;
-    rig.answer(fetches + 2, 200, &active);
-    assert_eq!(rig.request(again, &[(":path", b"/a"), ("authorization", opaque(over).as_bytes())]), Action::Pause);
-    assert!(rig.reply(again).is_none(), "a callout, not a 503 from a failed slot");
-    assert_eq!(with(|h| h.callouts.len()) - fetches, MAX_CALLOUTS + 3);
-}
-
-/// A token of the configured issuer naming a key the JWKS never has.
-fn unknown_kid_token() -> String {
-    sign(
-        &rsa_a(),
-        Alg::RS256,
-        "never-published",
-        &json!({"iss": ISS, "sub": "u1", "aud": "api", "exp": NOW_MS / 1000 + 300}),
-    )
-}
-
-#[test]
-fn a_request_naming_a_key_that_never_comes_is_answered_within_startup_wait() {
-    // Found in review: with a short jwks_refetch_min_interval, each settled re-fetch let the
-    // request wait again for the next one, with a fresh start time: it could wait forever.
-    let (mut rig, _) = Rig::start(&config(json!({"jwks_refetch_min_interval": "0s", "startup_wait": "2s"})));
-    rig.load_keys();
-    let auth = format!("Bearer {}", unknown_kid_token());
-    assert_eq!(rig.request(2, &[(":path", b"/a"), ("authorization", auth.as_bytes())]), Action::Pause);
-    for _ in 0..50 {
-        if rig.reply(2).is_some() {
-            break;
-        }
-        rig.tick();
-        let (n, c) = rig.last_callout();
-        if c.context == ROOT && c.headers.iter().any(|(k, v)| k == ":path" && v == "/jwks") {
-            rig.answer(n, 200, &jwks(&[(&rsa_a(), "k1")]));
-        }
-        with(|h| h.now_ns += 300_000_000);
-    }
-    let status = rig.reply(2).map(|r| r.status);
-    assert!(matches!(status, Some(401 | 503)), "answered, not left waiting: {status:?}");
 }

@@ -70,41 +70,8 @@ pub(super) fn compile(
     if MADE.contains(&groups_claim) {
         errors.push("groups_header.claim", "names a claim a GitHub login sets itself; use another (\"groups\")");
     }
-    let mut organizations = Vec::new();
-    for (n, org) in raw.organizations.iter().enumerate() {
-        if is_slug(org) {
-            organizations.push(org.to_ascii_lowercase());
-        } else {
-            errors.push(format!("github.organizations[{n}]"), "must be an organisation login like \"flipt-io\"");
-        }
-    }
-    let mut teams = Vec::new();
-    for (n, team) in raw.teams.iter().enumerate() {
-        match team.split_once('/') {
-            Some((org, slug)) if is_slug(org) && is_slug(slug) => teams.push(team.to_ascii_lowercase()),
-            _ => errors
-                .push(format!("github.teams[{n}]"), "must be \"organisation/team-slug\" like \"flipt-io/maintainers\""),
-        }
-    }
-    let issuer = web.as_deref().and_then(|web| {
-        let url = |path: &str| AbsoluteUrl::parse(&format!("{web}{path}")).ok();
-        let endpoints = Metadata {
-            jwks_uri: url("/")?,
-            authorization_endpoint: Some(format!("{web}/login/oauth/authorize")),
-            token_endpoint: Some(format!("{web}/login/oauth/access_token")),
-            userinfo_endpoint: None,
-            end_session_endpoint: None,
-            introspection_endpoint: None,
-            iss_parameter_supported: false,
-        };
-        Some(IssuerConfig {
-            issuer: web.to_string(),
-            discovery_url: url("/")?,
-            audiences: Vec::new(),
-            identity_headers: None,
-            endpoints: Some(endpoints),
-        })
-    });
+    let (organizations, teams) = restrictions(raw, errors);
+    let issuer = web.as_deref().and_then(fixed_endpoints);
     if organizations.is_empty() && teams.is_empty() && !restricted && raw.allow_all_users != Some(true) {
         errors.push(
             "github",
@@ -121,6 +88,48 @@ pub(super) fn compile(
         groups_claim: groups_claim.to_string(),
     };
     (config, issuer)
+}
+
+/// `organizations` and `teams`, lower-case, each checked for GitHub's spelling.
+fn restrictions(raw: &RawGithub, errors: &mut Errors) -> (Vec<String>, Vec<String>) {
+    let mut organizations = Vec::new();
+    for (n, org) in raw.organizations.iter().enumerate() {
+        if is_slug(org) {
+            organizations.push(org.to_ascii_lowercase());
+        } else {
+            errors.push(format!("github.organizations[{n}]"), "must be an organisation login like \"flipt-io\"");
+        }
+    }
+    let mut teams = Vec::new();
+    for (n, team) in raw.teams.iter().enumerate() {
+        match team.split_once('/') {
+            Some((org, slug)) if is_slug(org) && is_slug(slug) => teams.push(team.to_ascii_lowercase()),
+            _ => errors
+                .push(format!("github.teams[{n}]"), "must be \"organisation/team-slug\" like \"flipt-io/maintainers\""),
+        }
+    }
+    (organizations, teams)
+}
+
+/// The issuer entry for GitHub: its endpoints fixed, nothing discovered.
+fn fixed_endpoints(web: &str) -> Option<IssuerConfig> {
+    let url = |path: &str| AbsoluteUrl::parse(&format!("{web}{path}")).ok();
+    let endpoints = Metadata {
+        jwks_uri: url("/")?,
+        authorization_endpoint: Some(format!("{web}/login/oauth/authorize")),
+        token_endpoint: Some(format!("{web}/login/oauth/access_token")),
+        userinfo_endpoint: None,
+        end_session_endpoint: None,
+        introspection_endpoint: None,
+        iss_parameter_supported: false,
+    };
+    Some(IssuerConfig {
+        issuer: web.to_string(),
+        discovery_url: url("/")?,
+        audiences: Vec::new(),
+        identity_headers: None,
+        endpoints: Some(endpoints),
+    })
 }
 
 impl GithubConfig {

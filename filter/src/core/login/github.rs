@@ -153,12 +153,28 @@ impl GithubLogin {
         if status != Some(200) {
             return Err(LoginError::Github { what, status });
         }
-        let bad = || LoginError::Github { what, status };
-        let next = match self.read {
+        let next = self.take(config, body).map_err(|()| LoginError::Github { what, status })?;
+        match next {
+            Some(read) => {
+                self.read = read;
+                let callout = self.call(ctx)?;
+                Ok((self, Next::Call(callout)))
+            }
+            None => {
+                let session = self.session(ctx, config, now_s)?;
+                Ok((self, Next::Done(Box::new(session))))
+            }
+        }
+    }
+
+    /// Reads one API answer into the login; the read that comes next, if any. `Err` when
+    /// the body is not the JSON GitHub documents.
+    fn take(&mut self, config: &GithubConfig, body: &[u8]) -> Result<Option<Read>, ()> {
+        Ok(match self.read {
             Read::User => {
-                let user: User = serde_json::from_slice(body).map_err(|_| bad())?;
+                let user: User = serde_json::from_slice(body).map_err(|_| ())?;
                 if !is_slug(&user.login) {
-                    return Err(bad());
+                    return Err(());
                 }
                 // The account's id, never its login: a login is freed by a rename and can be
                 // registered by someone else.
@@ -171,7 +187,7 @@ impl GithubLogin {
                 Some(Read::Emails)
             }
             Read::Emails => {
-                let emails: Vec<Email> = serde_json::from_slice(body).map_err(|_| bad())?;
+                let emails: Vec<Email> = serde_json::from_slice(body).map_err(|_| ())?;
                 // Only the primary address, and only once GitHub has verified it.
                 if let Some(e) = emails.iter().find(|e| e.primary && e.verified) {
                     self.claims.insert("email".into(), e.email.clone().into());
@@ -180,7 +196,7 @@ impl GithubLogin {
                 self.after(config, None)
             }
             Read::Orgs(page) => {
-                let orgs: Vec<Org> = serde_json::from_slice(body).map_err(|_| bad())?;
+                let orgs: Vec<Org> = serde_json::from_slice(body).map_err(|_| ())?;
                 let full = orgs.len() >= PER_PAGE;
                 self.orgs.extend(orgs.into_iter().map(|o| o.login.to_ascii_lowercase()).filter(|o| is_slug(o)));
                 match full && page < MAX_PAGES {
@@ -189,7 +205,7 @@ impl GithubLogin {
                 }
             }
             Read::Teams(page) => {
-                let teams: Vec<Team> = serde_json::from_slice(body).map_err(|_| bad())?;
+                let teams: Vec<Team> = serde_json::from_slice(body).map_err(|_| ())?;
                 let full = teams.len() >= PER_PAGE;
                 self.teams.extend(
                     teams
@@ -202,18 +218,7 @@ impl GithubLogin {
                     false => None,
                 }
             }
-        };
-        match next {
-            Some(read) => {
-                self.read = read;
-                let callout = self.call(ctx)?;
-                Ok((self, Next::Call(callout)))
-            }
-            None => {
-                let session = self.session(ctx, config, now_s)?;
-                Ok((self, Next::Done(Box::new(session))))
-            }
-        }
+        })
     }
 
     /// What is read after a list ended (`done`), or after the emails (`None`).
