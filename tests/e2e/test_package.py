@@ -222,7 +222,7 @@ def test_envoy_fetches_the_module_over_http_with_its_sha256_and_the_filter_runs(
 
     assert server.paths == [f"/{package.module.name}"]
     assert admin_stat(envoy, "wasm.remote_load_fetch_successes") == 1
-    assert "oidc-gate: configured for issuers" in envoy.proc.own_log()
+    assert "oidc-gate 0.1.0: configured for issuers" in envoy.proc.own_log(), "the version, logged once at start"
     # 401 with the filter's own challenge: an Envoy without the filter would have proxied.
     r = envoy.get("/orders")
     assert r.status == 401, r
@@ -252,7 +252,7 @@ def test_a_wrong_sha256_makes_envoy_refuse_the_module_and_fail_closed(rig, packa
     assert "Retry limit exceeded for fetching data from remote data source." in log
     assert "Plugin oidc-gate failed to load" in log
     assert "Plugin configured to fail closed failed to load" in log
-    assert "oidc-gate: configured for issuers" not in log
+    assert "configured for issuers" not in log
     assert admin_stat(envoy, "wasm.remote_load_fetch_failures") == 1
     assert admin_stat(envoy, "wasm.remote_load_fetch_successes") == 0
 

@@ -269,7 +269,8 @@ impl RootContext for Root {
             Ok(cfg) => {
                 self.metrics = Rc::new(Metrics::define());
                 let issuers: Vec<&str> = cfg.issuers.iter().map(|i| i.issuer.as_str()).collect();
-                host::log(LogLevel::Info, &format!("oidc-gate: configured for issuers {issuers:?}"));
+                let version = env!("CARGO_PKG_VERSION");
+                host::log(LogLevel::Info, &format!("oidc-gate {version}: configured for issuers {issuers:?}"));
                 // Without audiences the login issuer's tokens are refused: a surprise for an API
                 // (a warning), a choice for a site with browser login (said once, quietly).
                 // GitHub issues no tokens to accept.

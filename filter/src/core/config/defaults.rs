@@ -50,6 +50,7 @@ pub fn documented() -> Vec<(&'static str, String)> {
         ("idp_clusters", "`{}`".into()),
         ("client_id", "none".into()),
         ("client_secret", "none".into()),
+        ("bearer", "`{}`".into()),
         ("bearer.audiences", "`[]`".into()),
         ("bearer.issuers", "`[]`".into()),
         ("bearer.algorithms", "all nine".into()),
@@ -102,35 +103,38 @@ pub fn documented() -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The `| key | default | meaning |` rows of a README's "Configuration" section: what the
+/// README documents, checked against [`documented`] and read into the JSON Schema.
+pub fn readme_rows(readme: &str) -> Vec<(String, String, String)> {
+    let section = readme.split("\n## Configuration").nth(1).unwrap_or("");
+    let section = section.split("\n## ").next().unwrap_or("");
+    section
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split(" | ").collect();
+            let key = cells.first()?.strip_prefix("| `")?.strip_suffix('`')?;
+            let meaning = cells.get(2..)?.join(" | ");
+            let meaning = meaning.trim().trim_end_matches('|').trim();
+            Some((key.to_string(), cells.get(1)?.trim().to_string(), meaning.to_string()))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::documented;
-
-    /// The `| key | default | meaning |` rows of the README's "Configuration" section.
-    fn readme_rows() -> Vec<(String, String)> {
-        let readme = include_str!("../../../../README.md");
-        let section = readme.split("\n## Configuration").nth(1).unwrap_or("");
-        let section = section.split("\n## ").next().unwrap_or("");
-        section
-            .lines()
-            .filter_map(|line| {
-                let cells: Vec<&str> = line.split(" | ").collect();
-                let key = cells.first()?.strip_prefix("| `")?.strip_suffix('`')?;
-                Some((key.to_string(), cells.get(1)?.trim().to_string()))
-            })
-            .collect()
-    }
+    use super::{documented, readme_rows};
 
     #[test]
     fn the_readme_table_states_every_default_as_the_code_defines_it() {
-        let rows = readme_rows();
+        let rows = readme_rows(include_str!("../../../../README.md"));
         let code = documented();
         for (key, default) in &code {
-            let row = rows.iter().find(|(k, _)| k == key);
-            assert_eq!(row.map(|(_, d)| d.as_str()), Some(default.as_str()), "README row for `{key}`");
+            let row = rows.iter().find(|(k, _, _)| k == key);
+            assert_eq!(row.map(|(_, d, _)| d.as_str()), Some(default.as_str()), "README row for `{key}`");
         }
-        for (key, _) in &rows {
+        for (key, _, meaning) in &rows {
             assert!(code.iter().any(|(k, _)| k == key), "README documents `{key}`, which the code does not list");
+            assert!(!meaning.is_empty(), "README row for `{key}` says what it means");
         }
     }
 }

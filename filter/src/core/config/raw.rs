@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use super::secret::SecretSource;
 
 #[derive(Deserialize, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     #[serde(default)]
@@ -77,6 +78,7 @@ pub struct RawConfig {
 
 /// Sign in with GitHub (OAuth 2.0 without OpenID Connect), instead of `issuer`.
 #[derive(Deserialize, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawGithub {
     #[serde(default)]
@@ -92,12 +94,14 @@ pub struct RawGithub {
 }
 
 #[derive(Deserialize, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawForwardIdToken {
     pub header: String,
 }
 
 #[derive(Deserialize, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawSession {
     #[serde(default)]
@@ -117,6 +121,7 @@ pub struct RawSession {
 }
 
 #[derive(Deserialize, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawBearer {
     #[serde(default)]
@@ -140,6 +145,7 @@ pub struct RawBearer {
 /// A header that may carry a bearer token besides `Authorization`: `"name"` (holding
 /// `Bearer <token>`) or `{"header": "name", "raw": true}` (holding the bare token).
 #[derive(Deserialize, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum RawTokenHeader {
     Name(String),
@@ -147,6 +153,7 @@ pub enum RawTokenHeader {
 }
 
 #[derive(Deserialize, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawTokenHeaderSpec {
     pub header: String,
@@ -155,6 +162,7 @@ pub struct RawTokenHeaderSpec {
 }
 
 #[derive(Deserialize, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawIntrospection {
     #[serde(default)]
@@ -164,6 +172,7 @@ pub struct RawIntrospection {
 }
 
 #[derive(Deserialize, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawApiToken {
     pub name: String,
@@ -177,6 +186,7 @@ pub struct RawApiToken {
 }
 
 #[derive(Deserialize, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawResourceMetadata {
     pub resource: String,
@@ -185,6 +195,7 @@ pub struct RawResourceMetadata {
 }
 
 #[derive(Deserialize, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawIssuer {
     pub issuer: String,
@@ -197,6 +208,7 @@ pub struct RawIssuer {
 
 /// A path rule: exactly one of `prefix`, `exact`, `regex`.
 #[derive(Deserialize, Debug, Clone)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawPathRule {
     #[serde(default)]
@@ -208,6 +220,7 @@ pub struct RawPathRule {
 }
 
 #[derive(Deserialize, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawAuthorization {
     #[serde(default)]
@@ -222,6 +235,7 @@ pub struct RawAuthorization {
 
 /// `{"any": [...]}` or `{"all": [...]}`.
 #[derive(Deserialize, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawGroupRule {
     #[serde(default)]
@@ -232,6 +246,7 @@ pub struct RawGroupRule {
 
 /// `{"claim": "hd", "equals": "example.com"}`, `"one_of": [...]` or `"matches": "regex"`.
 #[derive(Deserialize, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawClaimRule {
     pub claim: String,
@@ -244,6 +259,7 @@ pub struct RawClaimRule {
 }
 
 #[derive(Deserialize, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawRule {
     pub path: RawPathRule,
@@ -262,6 +278,7 @@ pub struct RawRule {
 }
 
 #[derive(Deserialize, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawUserId {
     pub header: String,
@@ -273,6 +290,7 @@ pub struct RawUserId {
 }
 
 #[derive(Deserialize, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawTransformer {
     pub matches: String,
@@ -280,6 +298,7 @@ pub struct RawTransformer {
 }
 
 #[derive(Deserialize, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawGroupsHeader {
     pub header: String,

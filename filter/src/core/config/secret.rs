@@ -5,6 +5,7 @@ use std::fmt;
 
 /// How a secret is written in the config.
 #[derive(Deserialize, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum SecretSource {
     /// `"value"`: the secret itself.
@@ -14,6 +15,7 @@ pub enum SecretSource {
 }
 
 #[derive(Deserialize, Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EnvRef {
     pub env: String,
