@@ -51,6 +51,8 @@ class Demo:
             "bearer": {"audiences": ["api://orders"]},
             "api_paths": [{"prefix": "/api/"}],
             "bypass": [{"prefix": "/healthz"}],
+            # alice is in "admins", bob is not: /admin shows the 403 page to bob.
+            "authorization": {"rules": [{"path": {"prefix": "/admin"}, "groups_any": ["admins"]}]},
         }
         env = {"OIDC_CLIENT_SECRET": client_secret, "SESSION_KEY": session_key}
         listeners = [envoycfg.listener("demo", self.port, "app", [envoycfg.wasm_filter(WASM, self.plugin_config, env)])]
@@ -59,16 +61,17 @@ class Demo:
         self.config_path.write_text(json.dumps(envoycfg.bootstrap(self.admin_port, listeners, clusters), indent=1))
         self.procs = []
 
-    def start(self):
+    def start(self, with_idp=True):
         try:
-            return self._start()
+            return self._start(with_idp)
         except BaseException:
             self.stop()
             raise
 
-    def _start(self):
+    def _start(self, with_idp):
         self.procs.append(self.idp)
-        self.idp.start()
+        if with_idp:
+            self.idp.start()
         app = Proc("whoami", ["python3", Path(__file__).parent / "whoami.py", self.app_port], self.work)
         self.procs.append(app)
         app.wait_for_log("whoami ready")
