@@ -1,5 +1,9 @@
-"""Hot-path benchmark: requests/s through one Envoy (--concurrency 1), with and without
-oidc-gate, side by side in one run. Envoy runs on CPU 0 and wrk on CPU 1.
+"""Hot-path benchmark: requests/s through one Envoy (--concurrency 1), side by side in one
+run: no filter, the no-op proxy-wasm floor (bench/noop), Envoy's native jwt_authn (with and
+without its cache) and oauth2 (session cookies from a real login through it), and oidc-gate
+(bearer cache hit and miss RS256/ES256, introspected token, session, session with refresh).
+Envoy runs on CPU 0 and wrk on CPU 1. Writes docs/benchmarks.md and docs/benchmarks.png
+(unless --no-report).
 
 Each listener answers with a direct_response route, so the numbers hold Envoy's own
 HTTP work plus whatever the filter adds, and no upstream. Every case runs in each of
@@ -18,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -64,6 +69,70 @@ def measure_logins(port, seconds):
     return done / (time.monotonic() - started)
 
 
+NOOP_WASM = WASM.parent / "noop_filter.wasm"
+
+
+def noop_filter():
+    f = envoycfg.wasm_filter(NOOP_WASM, {})
+    f["typed_config"]["config"]["vm_config"]["vm_id"] = "noop"
+    f["typed_config"]["config"]["root_id"] = ""
+    return f
+
+
+def jwt_authn(idp, cache):
+    """Envoy's native JWT filter, the IdP's JWKS inline (no fetch while measuring)."""
+    jwks = urllib.request.urlopen(f"{idp.issuer}/jwks", timeout=10).read().decode()
+    provider = {"issuer": idp.issuer, "audiences": ["api://orders", "api://orders-es256"],
+                "local_jwks": {"inline_string": jwks}, "forward": True}
+    if cache:
+        provider["jwt_cache_config"] = {"jwt_cache_size": 1000}
+    return {"name": "envoy.filters.http.jwt_authn", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+        "providers": {"idp": provider},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "idp"}}]}}
+
+
+def oauth2_filter(idp):
+    """Envoy's native OAuth2 filter against the same IdP and client."""
+    return {"name": "envoy.filters.http.oauth2", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.oauth2.v3.OAuth2",
+        "config": {
+            "token_endpoint": {"cluster": "idp", "uri": f"{idp.issuer}/token", "timeout": "5s"},
+            "authorization_endpoint": f"{idp.issuer}/auth",
+            "redirect_uri": "http://%REQ(:authority)%/callback",
+            "redirect_path_matcher": {"path": {"exact": "/callback"}},
+            "signout_path": {"path": {"exact": "/signout"}},
+            "credentials": {"client_id": "web", "token_secret": {"name": "oauth2-token"},
+                            "hmac_secret": {"name": "oauth2-hmac"}},
+            "auth_scopes": ["openid", "email", "profile"],
+            "auth_type": "BASIC_AUTH",
+            "forward_bearer_token": True,
+        }}}
+
+
+def prove_filters_run(ports, auth, opaque):
+    """Each filter really runs: a request without credentials does not pass where one with
+    them does (or, for the no-op floor, its response mark is there)."""
+    for name in ("jwt_authn", "jwt_authn_cache", "gate", "gate_nocache", "gate_introspect", "gate_refresh"):
+        assert request(ports[name], "GET", "/", {"accept": "application/json"}).status == 401, name
+        good = f"Bearer {opaque}" if name == "gate_introspect" else auth.split(" ", 1)[1]
+        if name != "gate_refresh":
+            assert request(ports[name], "GET", "/", {"authorization": good}).status == 200, name
+    assert request(ports["oauth2"], "GET", "/", {"accept": "text/html"}).status == 302, "oauth2 without cookies"
+    assert request(ports["noop"], "GET", "/").headers.get("x-noop") == "1", "the no-op filter runs"
+
+
+def browser_cookies(port, prefixes, path="/"):
+    """Logs in through a listener and returns its cookies padded to about 2.8 KB, as a real site has."""
+    b = Browser()
+    chain = b.follow(f"http://127.0.0.1:{port}{path}")
+    assert chain[-1].status == 200, [(r.status, r.url, r.body[:200]) for r in chain]
+    session = "; ".join(f"{k}={v}" for k, v in b.cookies().items() if k.startswith(prefixes))
+    assert session, f"no session cookies from the login on port {port}: {list(b.cookies())}"
+    padding = "; ".join(f"c{i}={'x' * 90}" for i in range(max(0, 28 - len(session) // 100)))
+    return f"cookie: {session}; {padding}"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seconds", type=int, default=5, help="per case and round")
@@ -72,22 +141,26 @@ def main():
     ap.add_argument("--wasm", type=Path, default=WASM, help="the filter module to measure")
     ap.add_argument("--compare", type=Path, help="another module, measured beside --wasm")
     ap.add_argument("--no-logins", action="store_true", help="skip the logins-per-second measure")
+    ap.add_argument("--no-report", action="store_true", help="do not write docs/benchmarks.md and .png")
     args = ap.parse_args()
     modules = {"gate": args.wasm.resolve()}
     if args.compare:
         modules["cmp"] = args.compare.resolve()
 
     work = Path(tempfile.mkdtemp(prefix="oidc-gate-bench-"))
-    names = ["plain", "gate_nocache", "gate_refresh", "gate_introspect", *modules]
+    names = ["plain", "noop", "jwt_authn", "jwt_authn_cache", "oauth2", "gate_nocache", "gate_refresh",
+             "gate_introspect", *modules]
     ports = {name: free_port() for name in names}
     idp = Idp(work, extra=["--redirect-uri", f"http://127.0.0.1:{ports['gate']}/oauth2/callback",
                            "--redirect-uri", f"http://127.0.0.1:{ports['gate_refresh']}/oauth2/callback",
+                           "--redirect-uri", f"http://127.0.0.1:{ports['oauth2']}/callback",
                            "--refresh-tokens"]).start()
+    es_token = idp.client_credentials(resource="api://orders-es256")
     token = idp.client_credentials()
     opaque = idp.opaque_token()
     base_cfg = {
         "issuer": idp.issuer, "idp_cluster": "idp", "client_id": "web", "client_secret": "test-secret",
-        "bearer": {"audiences": ["api://orders"]},
+        "bearer": {"audiences": ["api://orders", "api://orders-es256"]},
         "identity_headers": {"x-user-id": "sub", "x-user-email": "email", "x-user-name": "name"},
         "bypass": [{"prefix": "/healthz"}],
         "session": {"keys": [base64.b64encode(os.urandom(32)).decode()]},
@@ -107,7 +180,11 @@ def main():
     listeners = [direct_listener("plain", ports["plain"], []),
                  direct_listener("gate_nocache", ports["gate_nocache"], [envoycfg.wasm_filter(modules["gate"], no_cache_cfg)]),
                  direct_listener("gate_refresh", ports["gate_refresh"], own_vm(refresh_cfg, "refresh")),
-                 direct_listener("gate_introspect", ports["gate_introspect"], own_vm(introspect_cfg, "introspect"))]
+                 direct_listener("gate_introspect", ports["gate_introspect"], own_vm(introspect_cfg, "introspect")),
+                 direct_listener("noop", ports["noop"], [noop_filter()]),
+                 direct_listener("jwt_authn", ports["jwt_authn"], [jwt_authn(idp, cache=False)]),
+                 direct_listener("jwt_authn_cache", ports["jwt_authn_cache"], [jwt_authn(idp, cache=True)]),
+                 direct_listener("oauth2", ports["oauth2"], [oauth2_filter(idp)])]
     for name, path in modules.items():
         # Each module gets its own VM (vm_id), so the two never share state.
         f = envoycfg.wasm_filter(path, base_cfg)
@@ -115,7 +192,12 @@ def main():
         listeners.append(direct_listener(name, ports[name], [f]))
     admin = free_port()
     cfg_path = work / "bench-envoy.json"
-    cfg_path.write_text(json.dumps(envoycfg.bootstrap(admin, listeners, [envoycfg.cluster("idp", idp.port)])))
+    boot = envoycfg.bootstrap(admin, listeners, [envoycfg.cluster("idp", idp.port)])
+    boot["static_resources"]["secrets"] = [
+        {"name": "oauth2-token", "generic_secret": {"secret": {"inline_string": "test-secret"}}},
+        {"name": "oauth2-hmac", "generic_secret": {"secret": {"inline_string": base64.b64encode(os.urandom(32)).decode()}}},
+    ]
+    cfg_path.write_text(json.dumps(boot))
     envoy = Proc("envoy", ["taskset", "-c", "0"] + envoy_command() + ["-c", cfg_path, "--concurrency", "1", "--disable-hot-restart", "-l", "warning"], work)
     try:
         deadline = time.monotonic() + 30
@@ -133,21 +215,16 @@ def main():
         auth = f"authorization: Bearer {token}"
         # A browser: log in once through Envoy and the IdP, keep the session cookie, and
         # pad the Cookie header with other cookies to about 2.8 KB, as a real site has.
-        browser = Browser()
-        chain = browser.follow(f"http://127.0.0.1:{ports['gate']}/")
-        assert chain[-1].status == 200, [(r.status, r.url) for r in chain]
-        session = "; ".join(f"{k}={v}" for k, v in browser.cookies().items() if k.startswith("__Host-oidc_session"))
-        padding = "; ".join(f"c{i}={'x' * 90}" for i in range(28 - len(session) // 100))
-        cookies = f"cookie: {session}; {padding}"
+        cookies = browser_cookies(ports["gate"], ("__Host-oidc_session",))
         # The same for the refresh listener: its session holds a refresh token too.
-        rbrowser = Browser()
-        chain = rbrowser.follow(f"http://127.0.0.1:{ports['gate_refresh']}/")
-        assert chain[-1].status == 200, [(r.status, r.url) for r in chain]
-        rsession = "; ".join(f"{k}={v}" for k, v in rbrowser.cookies().items() if k.startswith("__Host-oidc_session"))
-        rpadding = "; ".join(f"c{i}={'x' * 90}" for i in range(28 - len(rsession) // 100))
-        rcookies = f"cookie: {rsession}; {rpadding}"
-        assert request(ports["gate_introspect"], "GET", "/", {"authorization": f"Bearer {opaque}"}).status == 200
-        cases = [("no filter, API request with bearer token", "plain", [auth], "/", "api")]
+        rcookies = browser_cookies(ports["gate_refresh"], ("__Host-oidc_session",))
+        # Envoy's oauth2 filter: its cookies from a real login through it.
+        ocookies = browser_cookies(ports["oauth2"], ("BearerToken", "OauthHMAC", "OauthExpires", "IdToken", "RefreshToken"))
+        prove_filters_run(ports, auth, opaque)
+        cases = [("no filter, API request with bearer token", "plain", [auth], "/", "api"),
+                 ("no-op wasm filter (the floor), API request", "noop", [auth], "/", "api"),
+                 ("native jwt_authn, RS256, no cache", "jwt_authn", [auth], "/", "api"),
+                 ("native jwt_authn, RS256, jwt_cache_config", "jwt_authn_cache", [auth], "/", "api")]
         for m in modules:
             tag = "" if m == "gate" else f" [{args.compare.name}]"
             cases += [
@@ -155,17 +232,21 @@ def main():
                 (f"oidc-gate{tag}, no token -> 401", m, ["accept: application/json"], "/", "api"),
                 (f"oidc-gate{tag}, bypassed path", m, [], "/healthz", "api"),
             ]
+        cases += [("oidc-gate, cache off: RS256 verify each request", "gate_nocache", [auth], "/", "api"),
+                  ("oidc-gate, cache off: ES256 verify each request", "gate_nocache",
+                   [f"authorization: Bearer {es_token}"], "/", "api"),
+                  ("native jwt_authn, ES256, no cache", "jwt_authn", [f"authorization: Bearer {es_token}"], "/", "api"),
+                  ("oidc-gate, cached introspected opaque token", "gate_introspect",
+                   [f"authorization: Bearer {opaque}"], "/", "api")]
         cases.append(("no filter, browser request, 2.8 KB cookies", "plain", [cookies], "/", "browser"))
+        cases.append(("no-op wasm filter (the floor), browser request", "noop", [cookies], "/", "browser"))
+        cases.append(("native oauth2, session cookies, 2.8 KB cookies", "oauth2", [ocookies], "/", "browser"))
         for m in modules:
             tag = "" if m == "gate" else f" [{args.compare.name}]"
             cases.append((f"oidc-gate{tag}, valid session cookie, 2.8 KB cookies", m, [cookies], "/", "browser"))
         cases.append(("oidc-gate, session with refresh on (not due)", "gate_refresh", [rcookies], "/", "browser"))
-        cases.append(("oidc-gate, cached introspected opaque token", "gate_introspect",
-                      [f"authorization: Bearer {opaque}"], "/", "api"))
-        cases.append(("oidc-gate, cache off (RSA verify each request)", "gate_nocache", [auth], "/", "api"))
-        for m in modules:
-            wrk(ports[m], 2, args.connections, [auth])  # warm-up
-        wrk(ports["plain"], 2, args.connections, [auth])
+        for label, listener, headers, path, _shape in cases:
+            wrk(ports[listener], 1, args.connections, headers, path)  # warm-up
         samples = {c[0]: [] for c in cases}
         for _ in range(args.rounds):
             for label, listener, headers, path, _shape in cases:
@@ -177,44 +258,111 @@ def main():
                 if "401" in label and bad < total:
                     raise SystemExit(f"{label}: {total - bad} requests passed without a token: the filter is not running")
                 samples[label].append((rps, cpu_us, p99))
-        report(args, modules, cases, samples, envoy)
-        if not args.no_logins:
-            logins = measure_logins(ports["gate"], seconds=min(args.seconds * 2, 10))
-            print(f"\ncomplete browser logins through Envoy (302 -> IdP auto-login -> callback -> code exchange -> 302 -> 200),"
-                  f" one client, IdP on the same 2 cores: {logins:.1f}/s")
+        logins = None if args.no_logins else measure_logins(ports["gate"], seconds=min(args.seconds * 2, 10))
+        lines, medians = report(args, modules, cases, samples, envoy, logins)
+        if not args.no_report and not args.compare:
+            write_report(lines, medians, cases)
     finally:
         envoy.stop()
         idp.stop()
 
 
-def report(args, modules, cases, samples, envoy):
-    """Medians per case; each ratio against the no-filter case of the same shape in the same round."""
+TARGETS = [  # (what, numerator case, denominator case, target or None)
+    ("session cookie vs native oauth2", "oidc-gate, valid session cookie, 2.8 KB cookies",
+     "native oauth2, session cookies, 2.8 KB cookies", 1.10),
+    ("session cookie vs the wasm floor (browser)", "oidc-gate, valid session cookie, 2.8 KB cookies",
+     "no-op wasm filter (the floor), browser request", 0.95),
+    ("bearer cache hit vs the wasm floor (API)", "oidc-gate, valid bearer (cache hit)",
+     "no-op wasm filter (the floor), API request", 0.97),
+    ("bearer cache miss RS256 vs native jwt_authn (no cache)", "oidc-gate, cache off: RS256 verify each request",
+     "native jwt_authn, RS256, no cache", 0.75),
+    ("bearer cache miss ES256 vs native jwt_authn (no cache)", "oidc-gate, cache off: ES256 verify each request",
+     "native jwt_authn, ES256, no cache", None),
+    ("session with refresh on (not due) vs without", "oidc-gate, session with refresh on (not due)",
+     "oidc-gate, valid session cookie, 2.8 KB cookies", None),
+    ("cached introspected token vs cached JWT", "oidc-gate, cached introspected opaque token",
+     "oidc-gate, valid bearer (cache hit)", None),
+]
+
+
+def report(args, modules, cases, samples, envoy, logins=None):
+    """Medians per case; each ratio against the no-filter case of the same shape in the same
+    round; the targets as per-round ratios of two cases measured side by side."""
     base = {shape: label for label, _, _, _, shape in cases if label.startswith("no filter")}
-    print(f"\noidc-gate hot path: Envoy --concurrency 1 on CPU 0, wrk -t1 -c{args.connections} on CPU 1, "
-          f"{args.rounds} interleaved rounds of {args.seconds}s per case; medians (ratio min-max)")
+    out = []
+    say = out.append
+    say(f"Envoy --concurrency 1 on CPU 0, wrk -t1 -c{args.connections} on CPU 1, {args.rounds} interleaved rounds "
+        f"of {args.seconds}s per case; medians (min-max of the per-round ratio).")
     for m, path in modules.items():
-        print(f"{m}: {path} ({path.stat().st_size} bytes)")
-    print(f"envoy: {' '.join(envoy_command())}\n")
-    print(f"| {'case':<62} | {'req/s':>7} | {'vs no filter':>18} | {'Envoy CPU added':>15} |")
-    print(f"|{'-' * 64}|{'-' * 9}|{'-' * 20}|{'-' * 17}|")
-    ratios = {}
+        say(f"- {m}: `{path.name}` ({path.stat().st_size:,} bytes)")
+    say(f"- no-op floor: `{NOOP_WASM.name}` ({NOOP_WASM.stat().st_size:,} bytes)")
+    say(f"- Envoy: `{' '.join(envoy_command())}`\n")
+    say(f"| {'case':<62} | {'req/s':>7} | {'vs no filter':>18} | {'Envoy CPU added':>15} |")
+    say(f"|{'-' * 64}|{'-' * 9}|{'-' * 20}|{'-' * 17}|")
+    medians = {}
     for label, _, _, _, shape in cases:
         rows, base_rows = samples[label], samples[base[shape]]
         r = [a[0] / b[0] for a, b in zip(rows, base_rows)]
         added = [a[1] - b[1] for a, b in zip(rows, base_rows)]
-        ratios[label] = r
         rps = statistics.median(x[0] for x in rows)
-        print(f"| {label:<62} | {rps:>7.0f} | {statistics.median(r):>5.2f} ({min(r):.2f}-{max(r):.2f}) | "
-              f"{statistics.median(added):>+10.1f} us |")
+        medians[label] = statistics.median(r)
+        say(f"| {label:<62} | {rps:>7.0f} | {statistics.median(r):>5.2f} ({min(r):.2f}-{max(r):.2f}) | "
+            f"{statistics.median(added):>+10.1f} us |")
+    say("\n| target | ratio (min-max) | target | met |")
+    say("|---|---|---|---|")
+    for what, num, den, target in TARGETS:
+        if num not in samples or den not in samples:
+            continue
+        per_round = [a[0] / b[0] for a, b in zip(samples[num], samples[den])]
+        med = statistics.median(per_round)
+        met = "" if target is None else ("yes" if med >= target else "no")
+        say(f"| {what} | {med:.2f} ({min(per_round):.2f}-{max(per_round):.2f}) | "
+            f"{'' if target is None else f'>= {target:.2f}'} | {met} |")
+    if logins is not None:
+        say(f"\nComplete browser logins through Envoy (302, IdP auto-login, callback, code exchange, 302, 200), one "
+            f"client, the IdP on the same 2 cores: {logins:.1f}/s")
     if len(modules) > 1:
-        print(f"\n{args.compare.name} against {args.wasm.name}, same rounds (median of per-round ratios of req/s):")
+        say(f"\n{args.compare.name} against {args.wasm.name}, same rounds (median of per-round ratios of req/s):")
         for label, listener, _, _, _ in cases:
             if listener != "cmp":
                 continue
             mine = label.replace(f" [{args.compare.name}]", "")
             per_round = [a[0] / b[0] for a, b in zip(samples[label], samples[mine])]
-            print(f"  {mine.replace('oidc-gate, ', ''):<40} {statistics.median(per_round):.3f} "
-                  f"({min(per_round):.3f}-{max(per_round):.3f})")
+            say(f"  {mine.replace('oidc-gate, ', ''):<40} {statistics.median(per_round):.3f} "
+                f"({min(per_round):.3f}-{max(per_round):.3f})")
+    print("\n" + "\n".join(out))
+    return out, medians
+
+
+def write_report(lines, medians, cases):
+    """docs/benchmarks.md (the table, the machine, the command) and docs/benchmarks.png."""
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "unknown CPU")
+    md = ["# Benchmarks", "",
+          "Measured by `scripts/bench` (this file and the chart are its output; run it on an idle machine).", "",
+          f"Machine: {os.cpu_count()} CPUs ({cpu}), {time.strftime('%Y-%m-%d')}. Command: `scripts/bench "
+          f"{' '.join(sys.argv[1:])}`.", "", *lines, "",
+          "![requests per second relative to no filter](benchmarks.png)", ""]
+    (docs / "benchmarks.md").write_text("\n".join(md))
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    labels = [c[0] for c in cases if not c[0].startswith("no filter") and "[" not in c[0]]
+    values = [medians[label] for label in labels]
+    colors = ["#4c72b0" if label.startswith("oidc-gate") else "#999999" for label in labels]
+    fig, ax = plt.subplots(figsize=(10, 0.42 * len(labels) + 1.2))
+    ax.barh(range(len(labels)), values, color=colors)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.set_xlabel("requests/s relative to Envoy without a filter (same request shape, same round)")
+    for i, v in enumerate(values):
+        ax.text(v + 0.01, i, f"{v:.2f}", va="center", fontsize=8)
+    ax.set_title("oidc-gate (blue) vs the wasm floor and Envoy's native filters (grey)")
+    fig.tight_layout()
+    fig.savefig(docs / "benchmarks.png", dpi=110)
+    print(f"\nwrote {docs / 'benchmarks.md'} and {docs / 'benchmarks.png'}")
 
 
 if __name__ == "__main__":
