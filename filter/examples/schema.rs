@@ -15,7 +15,8 @@ const README: &str = include_str!("../../README.md");
 fn main() {
     let mut schema = serde_json::to_value(schemars::schema_for!(RawConfig)).unwrap_or(Value::Null);
     let defs = schema.get("$defs").cloned().unwrap_or_else(|| json!({}));
-    let defaults: Map<String, Value> = documented().into_iter().map(|(k, d)| (k.to_string(), Value::String(d))).collect();
+    let defaults: Map<String, Value> =
+        documented().into_iter().map(|(k, d)| (k.to_string(), Value::String(d))).collect();
     let mut missing = Vec::new();
     for (key, _, meaning) in readme_rows(README) {
         let default = defaults.get(&key).and_then(Value::as_str).and_then(json_default);
