@@ -3,6 +3,7 @@
 
 use super::{Decision, Denial, Gate, Io, Pending, RequestHeaders};
 use crate::core::login::callback::LoginContext;
+use crate::core::login::Step;
 
 /// A callout's answer: `status` is `None` when there was none (unreachable, timed out).
 pub struct Answer<'a> {
@@ -29,21 +30,25 @@ impl Gate {
         headers: &mut dyn RequestHeaders,
         io: &mut Io<'_>,
     ) -> Decision {
-        let config = self.config.clone();
         match pending {
-            Pending::Login(callback) => {
-                let (Some(login), Some(provider)) = (&config.login, self.providers.first()) else {
-                    return Decision::Deny(Denial::Unavailable);
-                };
-                let ctx = LoginContext { config: &config, login, provider };
-                let step = callback.on_response(&ctx, answer.status, answer.body, now_ms / 1000, io.rng);
-                self.login_step(step, true, None)
-            }
+            Pending::Login(callback) => self.take_up_login(true, |ctx| {
+                callback.on_response(ctx, answer.status, answer.body, now_ms / 1000, io.rng)
+            }),
             Pending::Introspect(call) => {
                 self.introspection_answered(&call, answer.status, answer.body, now_ms, headers, io)
             }
             Pending::Refresh(call) => self.refresh_answered(*call, answer.status, answer.body, now_ms, headers, io),
         }
+    }
+
+    /// A login step taken with the login's context, as a decision.
+    fn take_up_login(&mut self, may_wait: bool, step: impl FnOnce(&LoginContext<'_>) -> Step) -> Decision {
+        let config = self.config.clone();
+        let (Some(login), Some(provider)) = (&config.login, self.providers.first()) else {
+            return Decision::Deny(Denial::Unavailable);
+        };
+        let step = step(&LoginContext { config: &config, login, provider });
+        self.login_step(step, may_wait, None)
     }
 
     /// Takes up a request that waited with an exchange under way (`Decision::Wait` with
@@ -55,15 +60,9 @@ impl Gate {
         headers: &mut dyn RequestHeaders,
         io: &mut Io<'_>,
     ) -> Decision {
-        let config = self.config.clone();
         match pending {
             Pending::Login(callback) => {
-                let (Some(login), Some(provider)) = (&config.login, self.providers.first()) else {
-                    return Decision::Deny(Denial::Unavailable);
-                };
-                let ctx = LoginContext { config: &config, login, provider };
-                let step = callback.after_keys(&ctx, now_ms / 1000, io.rng);
-                self.login_step(step, false, None)
+                self.take_up_login(false, |ctx| callback.after_keys(ctx, now_ms / 1000, io.rng))
             }
             // Introspections and refreshes do not wait with a pending call: decide again.
             Pending::Introspect(_) | Pending::Refresh(_) => self.decide(headers, now_ms, false, io),
