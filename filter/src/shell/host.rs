@@ -128,9 +128,12 @@ impl SharedStore for HostStore<'_> {
 /// If the header names cannot be read, the request is refused rather than let through
 /// with a spelling that might pass.
 pub fn set_identity_headers(all_headers: &[String], identity: &Identity) -> Result<(), abi::HostError> {
-    let names = abi::header_names(MapType::HttpRequestHeaders)?;
-    for spoofed in other_spellings(all_headers, names.iter().map(String::as_str)) {
-        abi::remove_header(MapType::HttpRequestHeaders, spoofed)?;
+    // Only the names to remove are copied out of the host's buffer (usually none).
+    let spoofed: Vec<String> = abi::with_header_names(MapType::HttpRequestHeaders, |names| {
+        other_spellings(all_headers, names).into_iter().map(str::to_string).collect()
+    })?;
+    for name in &spoofed {
+        abi::remove_header(MapType::HttpRequestHeaders, name)?;
     }
     for header in all_headers {
         match identity.headers.iter().find(|(name, _)| name == header) {

@@ -110,15 +110,16 @@ pub fn header(map: MapType, name: &str) -> Result<Option<Vec<u8>>, HostError> {
     })
 }
 
-pub fn header_names(map: MapType) -> Result<Vec<String>, HostError> {
-    with(|h| match map {
+pub fn with_header_names<T>(map: MapType, f: impl FnOnce(&mut dyn Iterator<Item = &str>) -> T) -> Result<T, HostError> {
+    let names: Vec<String> = with(|h| match map {
         MapType::HttpRequestHeaders => Ok(h
             .request_headers
             .get(&h.current)
             .map(|m| m.iter().map(|(n, _)| n.clone()).collect())
             .unwrap_or_default()),
         _ => Err(HostError(BAD_ARGUMENT)),
-    })
+    })?;
+    Ok(f(&mut names.iter().map(String::as_str)))
 }
 
 pub fn remove_header(map: MapType, name: &str) -> Result<(), HostError> {

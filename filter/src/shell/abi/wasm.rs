@@ -141,31 +141,38 @@ pub fn header(map: MapType, name: &str) -> Result<Option<Vec<u8>>, HostError> {
 }
 
 /// The names of every header in a map (lower-case, as Envoy keeps them).
-pub fn header_names(map: MapType) -> Result<Vec<String>, HostError> {
+/// Runs `f` over the names of a header map, borrowed from the host's buffer: no string is
+/// made per header (this runs on every request). Names that are not UTF-8 are skipped.
+pub fn with_header_names<T>(map: MapType, f: impl FnOnce(&mut dyn Iterator<Item = &str>) -> T) -> Result<T, HostError> {
     let (mut data, mut size) = (null_mut(), 0usize);
     // SAFETY: the host writes a buffer pointer and size, which `take` owns.
     let status = unsafe { proxy_get_header_map_pairs(map as u32, &mut data, &mut size) };
     match status {
-        OK => Ok(names_of(&unsafe { take(data, size) })),
-        NOT_FOUND => Ok(Vec::new()),
+        OK => {
+            let bytes = unsafe { take(data, size) };
+            let mut names = names_of(&bytes);
+            let out = f(&mut names);
+            Ok(out)
+        }
+        NOT_FOUND => Ok(f(&mut std::iter::empty())),
         other => Err(HostError(other)),
     }
 }
 
 /// The names in the ABI's map encoding (see [`serialize`]); a malformed buffer gives as
 /// many names as it holds in full.
-fn names_of(bytes: &[u8]) -> Vec<String> {
+fn names_of(bytes: &[u8]) -> impl Iterator<Item = &str> {
     let word = |at: usize| bytes.get(at..at + 4).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(u32::from_le_bytes);
-    let Some(count) = word(0) else { return Vec::new() };
-    let mut names = Vec::new();
-    let mut data = 4 + 8 * count as usize;
-    for i in 0..count as usize {
-        let (Some(n), Some(v)) = (word(4 + 8 * i), word(8 + 8 * i)) else { break };
-        let Some(name) = bytes.get(data..data + n as usize) else { break };
-        names.push(String::from_utf8_lossy(name).into_owned());
-        data += n as usize + 1 + v as usize + 1;
-    }
-    names
+    let count = word(0).unwrap_or(0) as usize;
+    let mut data = 4 + 8 * count;
+    (0..count)
+        .map_while(move |i| {
+            let (n, v) = (word(4 + 8 * i)? as usize, word(8 + 8 * i)? as usize);
+            let name = bytes.get(data..data + n)?;
+            data += n + 1 + v + 1;
+            Some(name)
+        })
+        .filter_map(|name| std::str::from_utf8(name).ok())
 }
 
 pub fn remove_header(map: MapType, name: &str) -> Result<(), HostError> {
