@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::core::idp::token_endpoint::TokenEndpointError;
 use crate::core::token::JwtError;
 use crate::core::web::pages::Page;
 
@@ -81,6 +82,17 @@ impl fmt::Display for LoginError {
             LoginError::SessionTooLarge => f.write_str("session too large for the cookie chunks"),
             LoginError::Github { what, status } => write!(f, "GitHub API /{what} answered {status:?}"),
             LoginError::NotAllowed(reason) => write!(f, "not allowed: {reason}"),
+        }
+    }
+}
+
+/// A code exchange that gave no tokens, as the login's error.
+impl From<TokenEndpointError> for LoginError {
+    fn from(e: TokenEndpointError) -> Self {
+        match e {
+            TokenEndpointError::Unreachable => LoginError::TokenEndpoint { status: None, error: None },
+            TokenEndpointError::Refused { status, error } => LoginError::TokenEndpoint { status: Some(status), error },
+            TokenEndpointError::NotJson => LoginError::BadTokenResponse,
         }
     }
 }

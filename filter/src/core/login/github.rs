@@ -15,7 +15,7 @@ use super::callback::LoginContext;
 use super::id_token::keep_tokens;
 use super::LoginError;
 use crate::core::config::GithubConfig;
-use crate::core::idp::token_endpoint::{self, TokenEndpointError, TokenResponse};
+use crate::core::idp::token_endpoint::{self, TokenResponse};
 use crate::core::idp::Callout;
 use crate::core::session::Session;
 use crate::core::token::b64token;
@@ -99,11 +99,7 @@ pub fn on_token_response(
     status: Option<u16>,
     body: &[u8],
 ) -> Result<(GithubLogin, Callout), LoginError> {
-    let tokens = token_endpoint::parse(status, body).map_err(|e| match e {
-        TokenEndpointError::Unreachable => LoginError::TokenEndpoint { status: None, error: None },
-        TokenEndpointError::Refused { status, error } => LoginError::TokenEndpoint { status: Some(status), error },
-        TokenEndpointError::NotJson => LoginError::BadTokenResponse,
-    })?;
+    let tokens = token_endpoint::parse(status, body)?;
     if !tokens.access_token.as_deref().is_some_and(b64token) {
         return Err(LoginError::BadTokenResponse);
     }

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::callback::LoginContext;
 use super::{Flow, LoginError};
-use crate::core::idp::token_endpoint::{self, TokenEndpointError, TokenResponse};
+use crate::core::idp::token_endpoint::{self, TokenResponse};
 use crate::core::idp::Callout;
 use crate::core::session::Session;
 use crate::core::token::{b64token, decode, Expect, JwtError};
@@ -28,11 +28,7 @@ pub fn on_token_response(
     body: &[u8],
     now_s: u64,
 ) -> Result<Checked, LoginError> {
-    let tokens = token_endpoint::parse(status, body).map_err(|e| match e {
-        TokenEndpointError::Unreachable => LoginError::TokenEndpoint { status: None, error: None },
-        TokenEndpointError::Refused { status, error } => LoginError::TokenEndpoint { status: Some(status), error },
-        TokenEndpointError::NotJson => LoginError::BadTokenResponse,
-    })?;
+    let tokens = token_endpoint::parse(status, body)?;
     let id_token = tokens.id_token.clone().ok_or(LoginError::BadTokenResponse)?;
     let claims = verified_claims(ctx, &id_token, Some(&flow.nonce), now_s)?;
     let sub = claims.get("sub").and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or(LoginError::MissingSub)?;
