@@ -8,26 +8,18 @@ AuthorizationPolicy. A real login and a real bearer request go through it."""
 import base64
 import json
 
-import pytest
-
 from rig import envoycfg
 from rig.browser import Browser
 from rig.harness import Envoy
 from rig.procs import ROOT, WASM
-
-try:
-    import yaml
-except ImportError:  # pragma: no cover
-    yaml = None
+from rig.samples import load_docs
 
 SAMPLE = ROOT / "envoy" / "istio" / "wasmplugin.yaml"
 IDP_CLUSTER = "outbound|443||idp.example.com"
 
 
 def docs():
-    if yaml is None:
-        pytest.fail("PyYAML is not installed: .venv/bin/pip install -r tests/requirements.txt")
-    return [d for d in yaml.safe_load_all(SAMPLE.read_text()) if d]
+    return load_docs(SAMPLE)
 
 
 def rendered_wasm_filter(plugin: dict, issuer: str) -> dict:

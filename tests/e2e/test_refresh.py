@@ -5,7 +5,6 @@ grant, and keeps serving it while the IdP fails."""
 import threading
 import time
 
-import pytest
 
 from rig.browser import Browser
 from rig.harness import request

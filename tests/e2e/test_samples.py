@@ -21,12 +21,13 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from rig.harness import wait_envoy_ready
 from rig.procs import ROOT, Proc, envoy_command, free_port, wait_for_port
+from rig.samples import load_docs, walk
 
 try:  # pinned in tests/requirements.txt; a missing one fails these tests, not the collection
     import yaml
@@ -44,25 +45,8 @@ WRONG_HOST = "evil.example.test"
 
 # ---------------------------------------------------------------- YAML helpers
 
-def load_docs(path: Path) -> list:
-    if yaml is None:
-        pytest.fail("PyYAML is not installed: .venv/bin/pip install -r tests/requirements.txt")
-    return [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
-
-
 def sample_files() -> list:
     return sorted(SAMPLES.rglob("*.yaml")) + sorted(SAMPLES.rglob("*.yml"))
-
-
-def walk(node):
-    """Every mapping in a parsed YAML tree."""
-    if isinstance(node, dict):
-        yield node
-        for v in node.values():
-            yield from walk(v)
-    elif isinstance(node, list):
-        for v in node:
-            yield from walk(v)
 
 
 def typed(node, type_name: str) -> list:
@@ -356,20 +340,6 @@ def admin_stats(admin_port: int, name_filter: str) -> dict:
     return out
 
 
-def wait_live(admin_port: int, proc: Proc, timeout: float = 30) -> None:
-    wait_for_port(admin_port, timeout, proc.popen)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if get(admin_port, "/ready")[1].strip() == "LIVE":
-                return
-        except OSError:
-            pass
-        assert proc.alive(), f"envoy exited:\n{proc.log()[-4000:]}"
-        time.sleep(0.05)
-    raise TimeoutError(f"envoy not LIVE after {timeout}s:\n{proc.log()[-4000:]}")
-
-
 def plain_envoy_samples() -> list:
     """The samples that are Envoy bootstraps with an idp cluster (envoy.yaml, login.yaml)."""
     if yaml is None:
@@ -422,7 +392,7 @@ def test_sample_idp_tls_refuses_a_trusted_certificate_for_another_name(sample, l
         envoy = Proc("envoy", envoy_command() + ["-c", config_path, "--concurrency", "1", "--disable-hot-restart",
                                                  "-l", "info", "--component-log-level", "connection:debug"], log_dir)
         started.append(envoy)
-        wait_live(admin_port, envoy)
+        wait_envoy_ready(admin_port, envoy)
         wait_for_port(port, 10, envoy.popen)
 
         discovery = "/.well-known/openid-configuration"

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from rig.procs import ROOT
+from rig.samples import load_docs, walk
 
 try:
     import jsonschema
@@ -25,21 +26,11 @@ def validator():
     return jsonschema.Draft202012Validator(schema)
 
 
-def walk(node):
-    if isinstance(node, dict):
-        yield node
-        for v in node.values():
-            yield from walk(v)
-    elif isinstance(node, list):
-        for v in node:
-            yield from walk(v)
-
-
 def sample_configs():
     """(where, plugin config) for every sample that carries one."""
     found = []
     for path in sorted((ROOT / "envoy").rglob("*.yaml")):
-        for doc in (d for d in yaml.safe_load_all(path.read_text()) if d):
+        for doc in load_docs(path):
             rel = path.relative_to(ROOT)
             for f in walk(doc):
                 if f.get("name") == "envoy.filters.http.wasm":

@@ -2,7 +2,6 @@
 Flower's headers, static API tokens, opaque tokens through introspection (RFC 7662),
 device-flow tokens (RFC 8628), and the protected-resource metadata (RFC 9728)."""
 import hashlib
-import json
 import threading
 import time
 

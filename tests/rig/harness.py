@@ -44,6 +44,22 @@ def request(port, method, path, headers=None, body=None, timeout=20):
         conn.close()
 
 
+def wait_envoy_ready(admin_port: int, proc: Proc, timeout: float = 30) -> None:
+    """Until Envoy's admin /ready says LIVE; raises if Envoy exits or the time runs out."""
+    wait_for_port(admin_port, timeout, proc.popen)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if request(admin_port, "GET", "/ready").body.strip() == b"LIVE":
+                return
+        except OSError:
+            pass
+        if not proc.alive():
+            raise RuntimeError(f"envoy exited:\n{proc.log()[-4000:]}")
+        time.sleep(0.05)
+    raise TimeoutError(f"envoy not LIVE after {timeout}s:\n{proc.log()[-4000:]}")
+
+
 class Idp:
     """The real OpenID provider (oidc-provider), restartable on the same port."""
 
@@ -268,17 +284,7 @@ class Envoy:
         return self
 
     def wait_ready(self, timeout=30):
-        wait_for_port(self.admin_port, timeout, self.proc.popen)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if request(self.admin_port, "GET", "/ready").body.strip() == b"LIVE":
-                    break
-            except OSError:
-                pass
-            if not self.proc.alive():
-                raise RuntimeError(f"envoy exited:\n{self.proc.log()[-4000:]}")
-            time.sleep(0.05)
+        wait_envoy_ready(self.admin_port, self.proc, timeout)
         wait_for_port(self.port, timeout, self.proc.popen)
 
     def stop(self):
@@ -301,4 +307,4 @@ class Envoy:
         return out
 
 
-__all__ = ["Envoy", "Github", "Idp", "request", "start_echo", "Response"]
+__all__ = ["Envoy", "Github", "Idp", "request", "start_echo", "Response", "wait_envoy_ready"]

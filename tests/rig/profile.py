@@ -17,36 +17,22 @@ import json
 from pathlib import Path
 
 from . import harness
+from .samples import load_docs, walk
 from .procs import ROOT, WASM, Proc, envoy_command, free_port
 
-try:
-    import yaml
-except ImportError:  # pragma: no cover - pinned in tests/requirements.txt
-    yaml = None
 
 EXAMPLES = ROOT / "envoy" / "examples"
 WASM_FILTER = "envoy.filters.http.wasm"
 
 
-def _walk(node):
-    if isinstance(node, dict):
-        yield node
-        for v in node.values():
-            yield from _walk(v)
-    elif isinstance(node, list):
-        for v in node:
-            yield from _walk(v)
-
-
 def plugin_config(bootstrap: dict) -> dict:
     """The filter's JSON configuration in a bootstrap."""
-    [wasm] = [f for f in _walk(bootstrap) if f.get("name") == WASM_FILTER]
+    [wasm] = [f for f in walk(bootstrap) if f.get("name") == WASM_FILTER]
     return json.loads(wasm["typed_config"]["config"]["configuration"]["value"])
 
 
 def load(path: Path) -> dict:
-    assert yaml is not None, "PyYAML is missing: .venv/bin/pip install -r tests/requirements.txt"
-    [doc] = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+    [doc] = load_docs(path)
     return doc
 
 
@@ -71,7 +57,7 @@ class ProfileEnvoy(harness.Envoy):
         missing = set(clusters) - names
         assert not missing, f"{self.path.name} has no cluster {missing}"
         boot["static_resources"]["clusters"] = [self._cluster(c, clusters) for c in boot["static_resources"]["clusters"]]
-        [wasm] = [f for f in _walk(boot) if f.get("name") == WASM_FILTER]
+        [wasm] = [f for f in walk(boot) if f.get("name") == WASM_FILTER]
         config = wasm["typed_config"]["config"]
         config["vm_config"]["code"] = {"local": {"filename": str(WASM)}}
         text = config["configuration"]["value"]

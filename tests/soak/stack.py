@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from rig import envoycfg
-from rig.harness import Idp, request
+from rig.harness import Idp, request, wait_envoy_ready
 from rig.procs import WASM, Proc, envoy_command, free_port, wait_for_port
 
 SOAK_DIR = Path(__file__).resolve().parent
@@ -100,17 +100,7 @@ class Stack:
                                  "--drain-time-s", str(DRAIN_S), "--drain-strategy", "immediate"]
         self.envoy = Proc("envoy", cmd, self.run_dir)
         self.procs.append(self.envoy)
-        deadline = time.monotonic() + 60
-        wait_for_port(self.admin_port, 60, self.envoy.popen)
-        while time.monotonic() < deadline:
-            try:
-                if request(self.admin_port, "GET", "/ready").body.strip() == b"LIVE":
-                    break
-            except OSError:
-                pass
-            if not self.envoy.alive():
-                raise RuntimeError(f"envoy exited:\n{self.envoy.log()[-4000:]}")
-            time.sleep(0.1)
+        wait_envoy_ready(self.admin_port, self.envoy, 60)
         for port in self.ports.values():
             wait_for_port(port, 30, self.envoy.popen)
         self.envoy_pid = find_envoy_pid(self.envoy.pid)
