@@ -4,7 +4,9 @@
 
 use super::defaults;
 use super::errors::Errors;
-use super::raw::RawGithub;
+use super::raw::{RawConfig, RawGithub};
+use crate::core::authz::AuthzConfig;
+use crate::core::identity::IdentityConfig;
 use crate::core::idp::{IssuerConfig, Metadata};
 use crate::core::web::AbsoluteUrl;
 
@@ -38,9 +40,35 @@ fn is_slug(s: &str) -> bool {
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
+/// The `github` section in the whole config: compiled, its issuer entry put first among
+/// `issuers`, and what GitHub cannot do refused.
+pub(super) fn section(
+    raw: &RawConfig,
+    github: &RawGithub,
+    groups_claim: &str,
+    (identity, authz): (&IdentityConfig, &AuthzConfig),
+    issuers: &mut Vec<IssuerConfig>,
+    errors: &mut Errors,
+) -> GithubConfig {
+    let groups_read = identity.kept.iter().any(|k| k == groups_claim);
+    // GitHub's organisations and teams are lower-case in the groups claim.
+    if authz.groups_named().any(|g| g.bytes().any(|b| b.is_ascii_uppercase())) {
+        errors.push("authorization", "names a group with upper-case letters; GitHub's are lower-case here");
+    }
+    let (config, issuer) = compile(github, groups_claim, groups_read, authz.restricts_everyone(), errors);
+    if issuer.as_ref().is_some_and(|gh| issuers.iter().any(|i| i.issuer == gh.issuer)) {
+        errors.push("bearer.issuers", "lists GitHub's web_url, which issues no JWTs");
+    }
+    issuers.splice(0..0, issuer);
+    if raw.session.is_none() {
+        errors.push("github", "needs \"session\": GitHub sign-in is a browser login");
+    }
+    config
+}
+
 /// The `github` section and the issuer entry that stands for it (its endpoints fixed, not
 /// discovered).
-pub(super) fn compile(
+fn compile(
     raw: &RawGithub,
     groups_claim: &str,
     groups_read: bool,

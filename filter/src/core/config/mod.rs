@@ -77,23 +77,10 @@ fn compile(raw: &RawConfig, env: &dyn Env) -> Result<Config, Vec<ConfigError>> {
     let groups_claim = raw.groups_header.as_ref().and_then(|g| g.claim.clone()).unwrap_or_else(|| "groups".into());
     let authz = authz::compile(raw.authorization.as_ref(), &groups_claim, &mut errors);
     let identity = identity_config(raw, &issuers, &authz, &mut errors);
-    let github = raw.github.as_ref().map(|g| {
-        let groups_read = identity.kept.contains(&groups_claim);
-        let restricted = authz.restricts_everyone();
-        // GitHub's organisations and teams are lower-case in the groups claim.
-        if authz.groups_named().any(|g| g.bytes().any(|b| b.is_ascii_uppercase())) {
-            errors.push("authorization", "names a group with upper-case letters; GitHub's are lower-case here");
-        }
-        let (config, issuer) = github::compile(g, &groups_claim, groups_read, restricted, &mut errors);
-        if issuer.as_ref().is_some_and(|gh| issuers.iter().any(|i| i.issuer == gh.issuer)) {
-            errors.push("bearer.issuers", "lists GitHub's web_url, which issues no JWTs");
-        }
-        issuers.splice(0..0, issuer);
-        if raw.session.is_none() {
-            errors.push("github", "needs \"session\": GitHub sign-in is a browser login");
-        }
-        config
-    });
+    let github = raw
+        .github
+        .as_ref()
+        .map(|g| github::section(raw, g, &groups_claim, (&identity, &authz), &mut issuers, &mut errors));
     let bearer = bearer::compile(&raw.bearer, &identity.all_headers, &mut errors);
     let bypass = path_rules("bypass", Some(&raw.bypass), &mut errors);
     let timing = timing(raw, &mut errors);
