@@ -158,6 +158,14 @@ fn main() {
                 .to_string(),
             ),
             (
+                // The fuzzer put its own marker into a plain field; the target took it for a
+                // leaked secret (CI, 2026-11-25). A marker the input holds is no secret.
+                "regression_marker_in_realm_is_not_a_secret",
+                json!({"issuer": ISS, "idp_cluster": "idp", "realm": "MARKERenvSecret-a1b2",
+                "bearer": {"audiences": ["api"]}})
+                .to_string(),
+            ),
+            (
                 "wrong_types",
                 json!({"issuer": 5, "session": {"keys": "not-a-list"}, "client_secret": {"env": 1},
                 "bypass": [{"prefix": "nope", "regex": "("}], "clock_skew": "1 fortnight"})
