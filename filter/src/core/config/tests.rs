@@ -346,3 +346,28 @@ fn one_groups_claim_feeds_the_rules_and_the_header() {
             .unwrap();
     assert_eq!((c.authz.groups_claim.as_str(), c.identity.groups_header.unwrap().claim.as_str()), ("roles", "roles"));
 }
+
+/// The `json` blocks of a Markdown page.
+fn json_blocks(page: &str) -> Vec<String> {
+    page.split("```json\n").skip(1).filter_map(|rest| rest.split("\n```").next()).map(str::to_string).collect()
+}
+
+#[test]
+fn every_idp_page_config_loads() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../envoy/idps");
+    let env = MapEnv::with(&[
+        ("OIDC_CLIENT_SECRET", "validate-only"),
+        ("SESSION_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
+    ]);
+    for name in ["google", "entra", "okta", "auth0", "keycloak", "cognito", "dex", "gitlab"] {
+        let page = std::fs::read_to_string(dir.join(format!("{name}.md"))).unwrap();
+        let blocks = json_blocks(&page);
+        assert!(!blocks.is_empty(), "{name}.md has no json config");
+        for block in blocks {
+            if let Err(errors) = load(block.as_bytes(), &env) {
+                let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                panic!("{name}.md: {errors:?}");
+            }
+        }
+    }
+}

@@ -183,9 +183,8 @@ fn an_entra_groups_overage_is_resolved_through_graph_at_login() {
     assert!(got.graph.is_none() && got.session.claims.contains_key("_claim_names"));
 }
 
-#[test]
-fn the_whole_callback_runs_userinfo_then_graph() {
-    let c = entra(json!({"identity_headers": {"x-name": "name"}}));
+/// A login through userinfo and Microsoft Graph, Graph answering `graph_answer`.
+fn whole_callback(c: &Config, graph_answer: &[u8]) -> Step {
     let p = entra_provider(&c);
     let ctx = LoginContext { config: &c, login: c.login.as_ref().unwrap(), provider: &p };
     let (q, cookie) = {
@@ -215,6 +214,26 @@ fn the_whole_callback_runs_userinfo_then_graph() {
         panic!("no Graph call")
     };
     assert_eq!(graph.method, "POST");
-    let step = cb.on_response(&ctx, Some(200), br#"{"value":["g-admins"]}"#, NOW, &mut Rng(3));
+    cb.on_response(&ctx, Some(200), graph_answer, NOW, &mut Rng(3))
+}
+
+#[test]
+fn the_whole_callback_runs_userinfo_then_graph() {
+    let c = entra(json!({"identity_headers": {"x-name": "name"}}));
+    let step = whole_callback(&c, br#"{"value":["g-admins"]}"#);
+    assert!(matches!(step, Step::Done(_)), "{step:?}");
+}
+
+#[test]
+fn more_graph_groups_than_the_session_cookie_holds_fail_the_login() {
+    let c = entra(json!({"identity_headers": {"x-name": "name"}, "groups_header": {"header": "x-groups"}}));
+    let ids: Vec<String> = (0..1000).map(|i| format!("bbbbbbbb-0000-4000-8000-{i:012}")).collect();
+    let step = whole_callback(&c, json!({"value": ids}).to_string().as_bytes());
+    assert!(matches!(step, Step::Failed(_, LoginError::SessionTooLarge)), "{step:?}");
+    // Without a groups header only the groups the rules name are kept: the same answer fits.
+    let c = entra(json!({"identity_headers": {"x-name": "name"}}));
+    let mut ids = ids;
+    ids.push("g-admins".into());
+    let step = whole_callback(&c, json!({"value": ids}).to_string().as_bytes());
     assert!(matches!(step, Step::Done(_)), "{step:?}");
 }
