@@ -105,6 +105,17 @@ def test_entra_templated_issuer_accepts_the_listed_tenant_only(idps):
     assert bearer(envoy, "entra", v1).status == 200, "v1 issuer through a {tenantid} alias"
 
 
+def test_entra_templated_issuer_without_tenants_accepts_no_token_and_says_so_at_start(idps):
+    q, envoy = idps
+    issuer = f"{q.url('entra.login')}/organizations/v2.0"
+    assert (f"oidc-gate-entra_no_tenants: oidc-gate: issuer {issuer} is multi-tenant ({{tenantid}}) and tenants is empty: "
+            "it accepts no token") in envoy_log(envoy)
+    token = q.sign("entra", {"iss": f"{q.url('entra.login')}/{TENANT_A}/v2.0", "tid": TENANT_A, "sub": "s", "aud": "api://gate"})
+    assert bearer(envoy, "entra", token).status == 200
+    r = bearer(envoy, "entra_no_tenants", token)
+    assert r.status == 401 and "issuer is not trusted" in r.headers["www-authenticate"], r
+
+
 def test_entra_groups_overage_denies_group_rules_with_a_reason_and_graph_resolves_it(idps):
     q, envoy = idps
     base = q.url("entra.login")

@@ -23,11 +23,15 @@ function persona(name, spec) {
   };
 }
 
-export function personas(port, { sign, newKey, random, now, CLIENT }) {
+// What every builder uses: the ports, URL helpers and the signing tools of quirks.mjs.
+function context(port, tools) {
   const at = (role) => `http://127.0.0.1:${port[role]}`;
   const named = (host, role) => `http://${host}:${port[role]}`;
   const pick = (o, keys) => Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
+  return { ...tools, at, named, pick };
+}
 
+function googlePersonas({ sign, newKey, random, now, CLIENT, at, named, pick }) {
   // Google: https://developers.google.com/identity/openid-connect/openid-connect (discovery at
   // accounts.google.com names endpoints on oauth2.googleapis.com, openidconnect.googleapis.com
   // and www.googleapis.com; ID tokens' iss is "https://accounts.google.com" or
@@ -63,7 +67,10 @@ export function personas(port, { sign, newKey, random, now, CLIENT }) {
     accessToken: () => `ya29.${random()}`,
     userinfo: (u) => pick(u, ['sub', 'name', 'email', 'email_verified', 'hd']),
   });
+  return { google };
+}
 
+function entraPersonas({ sign, newKey, random, now, CLIENT, at, named, pick }) {
   // Microsoft Entra ID (v2.0): https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc
   // (multi-tenant discovery names "https://login.microsoftonline.com/{tenantid}/v2.0"; validate
   // iss per tenant), id-token-claims-reference (tid, oid, groups, _claim_names/_claim_sources on
@@ -109,7 +116,10 @@ export function personas(port, { sign, newKey, random, now, CLIENT }) {
     accessToken: () => `eyJ0eXAi.graph.${random()}`,
     userinfo: (u) => ({ sub: `sub-${u.oid}`, name: u.name, family_name: u.name.split(' ')[1], given_name: u.name.split(' ')[0], picture: `${graph}/v1.0/me/photo/$value` }),
   });
+  return { entra };
+}
 
+function oktaPersonas({ sign, newKey, random, now, CLIENT, at, named, pick }) {
   // Okta: https://developer.okta.com/docs/concepts/auth-servers/ (org server at the domain,
   // custom servers at /oauth2/<id>, "default" with aud api://default; org-server access tokens
   // "can't be validated locally": introspect them) and /oauth2/v1/introspect.
@@ -148,7 +158,10 @@ export function personas(port, { sign, newKey, random, now, CLIENT }) {
     }),
     idClaims: (u) => u, accessToken: () => random(), userinfo: (u) => u,
   });
+  return { okta, 'okta-default': oktaDefault };
+}
 
+function auth0Personas({ sign, newKey, random, now, CLIENT, at, named, pick }) {
   // Auth0: https://auth0.com/docs/secure/tokens/access-tokens (opaque unless the authorize
   // request names an audience; then a JWT whose aud holds the API and /userinfo),
   // .../create-namespaced-custom-claims, https://auth0.com/docs/api/authentication#logout
@@ -184,7 +197,10 @@ export function personas(port, { sign, newKey, random, now, CLIENT }) {
       : random(24)),
     userinfo: (u) => ({ ...pick(u, ['sub', 'email', 'email_verified', 'name']), [ns]: u.roles }),
   });
+  return { auth0 };
+}
 
+function keycloakPersonas({ sign, newKey, random, now, CLIENT, at, named, pick }) {
   // Keycloak: https://www.keycloak.org/docs/latest/server_admin/ (realm issuer /realms/<realm>,
   // endpoints under /protocol/openid-connect/, realm_access.roles and resource_access.<client>.roles
   // from the "roles" client scope, the "typ" claim ID / Bearer / Refresh, aud "account" until an
@@ -216,7 +232,10 @@ export function personas(port, { sign, newKey, random, now, CLIENT }) {
     accessToken: (u) => sign(keycloak.keys[0], { iss: kRealm, typ: 'Bearer', aud: 'account', azp: CLIENT.id, sub: u.sub, iat: now(), exp: now() + 300, realm_access: { roles: u.realm } }),
     userinfo: (u) => pick(u, ['sub', 'preferred_username', 'email', 'email_verified']),
   });
+  return { keycloak };
+}
 
+function cognitoPersonas({ sign, newKey, random, now, CLIENT, at, named, pick }) {
   // AWS Cognito user pools: https://docs.aws.amazon.com/cognito/latest/developerguide/ (issuer
   // https://cognito-idp.<region>.amazonaws.com/<pool id>; the OAuth endpoints on the pool's
   // domain <prefix>.auth.<region>.amazoncognito.com: /oauth2/authorize, /oauth2/token,
@@ -248,7 +267,10 @@ export function personas(port, { sign, newKey, random, now, CLIENT }) {
     accessToken: (u, grant) => sign(cognito.keys[0], { iss: cIssuer, sub: u.sub, client_id: CLIENT.id, token_use: 'access', scope: grant.scope, auth_time: now(), iat: now(), exp: now() + 3600, jti: random(8), username: u['cognito:username'], 'cognito:groups': u.groups }),
     userinfo: (u) => ({ ...pick(u, ['sub', 'email', 'email_verified']), username: u['cognito:username'] }),
   });
+  return { cognito };
+}
 
+function dexPersonas({ sign, newKey, random, now, CLIENT, at, named, pick }) {
   // Dex: https://dexidp.io/docs/configuration/custom-scopes-claims-clients/ (groups only with
   // the "groups" scope, federated_claims {connector_id, user_id} only with "federated:id"),
   // issuer with a path (Kubeflow's http://dex.auth.svc.cluster.local:5556/dex).
@@ -279,7 +301,10 @@ export function personas(port, { sign, newKey, random, now, CLIENT }) {
     accessToken: () => random(),
     userinfo: (u) => pick(u, ['sub', 'email', 'email_verified', 'name']),
   });
+  return { dex };
+}
 
+function gitlabPersonas({ sign, newKey, random, now, CLIENT, at, named, pick }) {
   // GitLab: https://docs.gitlab.com/integration/openid_connect_provider/ (the ID token has
   // groups_direct; userinfo has groups, every group with its parents, with the openid scope).
   const lBase = at('gitlab');
@@ -304,6 +329,11 @@ export function personas(port, { sign, newKey, random, now, CLIENT }) {
     accessToken: () => random(32),
     userinfo: (u) => ({ sub: u.sub, nickname: u.nickname, preferred_username: u.nickname, email: u.email, email_verified: u.email_verified, groups: u.all }),
   });
+  return { gitlab };
+}
 
-  return { google, entra, okta, 'okta-default': oktaDefault, auth0, keycloak, cognito, dex, gitlab };
+export function personas(port, tools) {
+  const ctx = context(port, tools);
+  return Object.assign({}, ...[googlePersonas, entraPersonas, oktaPersonas, auth0Personas, keycloakPersonas,
+    cognitoPersonas, dexPersonas, gitlabPersonas].map((build) => build(ctx)));
 }

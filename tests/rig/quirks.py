@@ -86,6 +86,7 @@ def configs(q: Quirks) -> dict:
                    "authorization": {"claims": [{"claim": "hd", "equals": "example.com"}]}},
         "entra": entra,
         "entra_graph": {**entra, "graph_url": f"http://graph.microsoft.test:{p['entra.graph']}"},
+        "entra_no_tenants": {**entra, "tenants": []},
         "okta": {**CLIENT, "issuer": okta, "idp_cluster": "okta",
                  "bearer": {"audiences": [okta], "introspection": {},
                             "issuers": [{"issuer": f"{okta}/oauth2/default", "audiences": ["api://default"]}]},

@@ -108,7 +108,8 @@ impl Gate {
         kind::access_token(jwt.claims()).map_err(invalid)?;
         let iss = provider.config.rule.checked(jwt.claims()).map_err(invalid)?;
         let skew = self.config.clock_skew;
-        let exp = if kind::unaudienced_client(jwt.claims(), &self.config.bearer.client_ids) {
+        // `bearer.client_ids` name clients of the login issuer (client ids are per IdP).
+        let exp = if idx == 0 && kind::unaudienced_client(jwt.claims(), &self.config.bearer.client_ids) {
             kind::check_without_audience(jwt.claims(), now_s, skew).map_err(invalid)?
         } else {
             let expect = Expect { issuer: iss, audiences: &provider.config.audiences, now_s, skew };

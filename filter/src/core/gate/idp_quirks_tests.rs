@@ -190,6 +190,16 @@ fn cognito_access_tokens_without_aud_pass_for_listed_clients_and_id_tokens_never
     assert_eq!(refused(decide(&mut g, &mut io, "/", &id)), JwtError::IdTokenAsBearer);
     let mut unlisted = gate(json!({}));
     assert_eq!(refused(decide(&mut unlisted, &mut io, "/", &cognito(json!({})))), JwtError::WrongAudience);
+    // Client ids are the login issuer's: another issuer's audience-less token is refused.
+    let mut two = gate(json!({"bearer": {"client_ids": ["app-client"],
+        "issuers": [{"issuer": "https://other.example", "audiences": ["api"]}]}}));
+    let clusters = two.config.clusters.clone();
+    let doc = discovery(json!({"issuer": "https://other.example"}));
+    feed(&mut two.providers[1], &clusters, &doc, &jwks(&[(&rsa_a(), "k1")]), NOW_MS);
+    let other =
+        token(json!({"iss": "https://other.example", "aud": null, "client_id": "app-client", "token_use": "access"}));
+    assert_eq!(refused(decide(&mut two, &mut io, "/", &other)), JwtError::WrongAudience);
+    assert!(matches!(decide(&mut two, &mut io, "/", &cognito(json!({}))), Decision::Allow { .. }));
 }
 
 #[test]

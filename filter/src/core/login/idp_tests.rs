@@ -185,8 +185,8 @@ fn an_entra_groups_overage_is_resolved_through_graph_at_login() {
 
 /// A login through userinfo and Microsoft Graph, Graph answering `graph_answer`.
 fn whole_callback(c: &Config, graph_answer: &[u8]) -> Step {
-    let p = entra_provider(&c);
-    let ctx = LoginContext { config: &c, login: c.login.as_ref().unwrap(), provider: &p };
+    let p = entra_provider(c);
+    let ctx = LoginContext { config: c, login: c.login.as_ref().unwrap(), provider: &p };
     let (q, cookie) = {
         let r = start(ctx.login, p.metadata.as_ref().unwrap(), &origin(), "/admin", None, NOW, &mut Rng(0)).unwrap();
         let loc = location(&r);
