@@ -340,6 +340,16 @@ fn one_groups_claim_feeds_the_rules_and_the_header() {
     assert!(
         c.identity.kept.contains(&"realm_access".to_string()) && c.identity.kept.contains(&"_claim_names".to_string())
     );
+    // A namespaced name is kept whole, never by a first "part" that no claim has.
+    let c = load(
+        with(json!({"groups_claim": "https://example.com/roles", "groups_header": {"header": "x-groups"}}))
+            .to_string()
+            .as_bytes(),
+        &env(),
+    )
+    .unwrap();
+    assert!(c.identity.kept.contains(&"https://example.com/roles".to_string()));
+    assert!(!c.identity.kept.iter().any(|k| k == "https://example"), "{:?}", c.identity.kept);
     // The older spelling alone still works.
     let c =
         load(with(json!({"groups_header": {"header": "x-groups", "claim": "roles"}})).to_string().as_bytes(), &env())
