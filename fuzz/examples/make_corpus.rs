@@ -92,6 +92,26 @@ fn main() {
             ),
             ("userinfo", s.userinfo.clone()),
             (
+                "graph_member_objects",
+                json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(Edm.String)",
+                "value": ["fee2c45b-915a-4a64-b130-f4eb9e75525e", "4fe90ae7-065a-478b-9400-e0a0e1cbd540"]})
+                .to_string(),
+            ),
+            (
+                "claims_overage",
+                json!({"_claim_names": {"groups": "src1"}, "sub": "olga", "tid": "t1",
+                "iss": "https://login.microsoftonline.com/t1/v2.0",
+                "_claim_sources": {"src1": {"endpoint": "https://graph.windows.net/t1/users/u/getMemberObjects"}}})
+                .to_string(),
+            ),
+            (
+                "claims_namespaced",
+                json!({"https://example.com/roles": ["admin"], "https://example": {"com/roles": ["x"]},
+                "sub": "ann", "typ": "Bearer", "token_use": "access", "tid": "t2",
+                "iss": "https://sts.windows.net/t2/"})
+                .to_string(),
+            ),
+            (
                 "claims_nested",
                 json!({"sub": "bob", "email": "bob@example.com", "email_verified": "TRUE",
                 "groups": ["a", "b"], "realm_access": {"roles": ["admin", 7, true]}})

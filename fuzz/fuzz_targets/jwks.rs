@@ -2,7 +2,9 @@
 //! (`token::KeySet::parse`), a discovery document (`idp::Metadata::parse`), a token
 //! endpoint answer (`idp::token_endpoint::parse`), an introspection answer
 //! (`idp::introspection::parse`), a userinfo answer (`login::id_token::on_userinfo_response`),
-//! and claims to identity headers (`IdentityConfig::identity`, `claim_value`).
+//! Microsoft Graph's `getMemberObjects` answer (`idp::graph::parse`), and claims to identity
+//! headers (`IdentityConfig::identity`, `claim_value`), to an overage, a token kind and an
+//! issuer (`identity::overage`, `token::kind`, `token::IssuerRule`).
 //!
 //! Input: one JSON body (any bytes), given to every parser; the seeds are real answers.
 //! Properties:
@@ -19,22 +21,28 @@
 //!   `nbf`, `iss`, `aud` (or, without it, `client_id`) and `token_type` allow it; `active` is not among the claims;
 //! - userinfo: accepted only for the session's `sub`; it never changes a claim the ID
 //!   token gave (the `email`/`email_verified` pair stays one document's);
+//! - Graph: group ids only from a 200 whose `value` is an array, one id per element, each
+//!   1 to 64 of `[A-Za-z0-9-]`;
 //! - identity: header values never carry control characters nor exceed the limit, and
-//!   with `require_email_verified`, an unverified `email` reaches no header.
+//!   with `require_email_verified`, an unverified `email` reaches no header;
+//! - claims: an overage only without the groups claim; a kind accepted only for `typ`
+//!   `Bearer` (or none) and `token_use` `access` (or none); an `iss` accepted by a
+//!   multi-tenant rule only for a listed `tid`, filled into the template or a `{tenantid}` alias.
 #![no_main]
 
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use oidc_gate::core::config::Config;
-use oidc_gate::core::identity::{claim_value, IdentityConfig, MAX_HEADER_VALUE};
+use oidc_gate::core::identity::{claim_value, overage, IdentityConfig, MAX_HEADER_VALUE};
+use oidc_gate::core::idp::graph;
 use oidc_gate::core::idp::introspection::{self, Expect};
 use oidc_gate::core::idp::token_endpoint::{self, TokenEndpointError};
 use oidc_gate::core::idp::{Metadata, Provider};
 use oidc_gate::core::login::callback::LoginContext;
 use oidc_gate::core::login::id_token::on_userinfo_response;
 use oidc_gate::core::session::Session;
-use oidc_gate::core::token::{Alg, KeySet};
+use oidc_gate::core::token::{kind, Alg, IssuerRule, KeySet};
 use oidc_gate_fuzz::scene::{config, feed};
 use oidc_gate_fuzz::{discovery, jwks, ISS, NOW_MS, NOW_S};
 use serde_json::{json, Map, Value};
@@ -70,8 +78,44 @@ fn run(f: &Fixture, data: &[u8]) {
     token_answer(data, value.as_ref(), object);
     introspection_answer(data, object);
     userinfo_answer(f, data, object);
+    graph_answer(data, object);
     if let Some(claims) = object {
         identity(f, claims);
+        claim_rules(claims);
+    }
+}
+
+fn graph_answer(data: &[u8], object: Option<&Map<String, Value>>) {
+    for status in [200, 403] {
+        let Ok(groups) = graph::parse(Some(status), data) else { continue };
+        assert_eq!(status, 200, "groups from a {status}");
+        let listed =
+            object.and_then(|o| o.get("value")).and_then(Value::as_array).expect("groups without a value array");
+        assert_eq!(groups.len(), listed.len(), "an element dropped or added");
+        for g in &groups {
+            let plain = g.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            assert!(!g.is_empty() && g.len() <= 64 && plain, "group id {g:?}");
+        }
+    }
+}
+
+const ENTRA: &str = "https://login.microsoftonline.com/organizations/v2.0";
+
+fn claim_rules(claims: &Map<String, Value>) {
+    if overage::overage(claims, "groups") {
+        assert!(!claims.contains_key("groups"), "an overage beside the groups");
+    }
+    if kind::access_token(claims).is_ok() {
+        let typ = claims.get("typ");
+        assert!(typ.is_none_or(|t| t.as_str().is_some_and(|t| t.eq_ignore_ascii_case("bearer"))), "typ {typ:?}");
+        let token_use = claims.get("token_use");
+        assert!(token_use.is_none_or(|t| t == "access"), "token_use {token_use:?}");
+    }
+    let rule = IssuerRule::new(ENTRA, vec!["https://sts.windows.net/{tenantid}/".into()], vec!["t1".into()]);
+    if let Ok(iss) = rule.checked(claims) {
+        assert_eq!(claims.get("tid").and_then(Value::as_str), Some("t1"), "iss {iss:?} of an unlisted tenant");
+        let allowed = ["https://login.microsoftonline.com/t1/v2.0", "https://sts.windows.net/t1/"];
+        assert!(allowed.contains(&iss), "iss {iss:?} accepted");
     }
 }
 

@@ -1,6 +1,7 @@
 """schema/oidc-gate.schema.json (made by scripts/schema from the config types and the README's
 key table; scripts/test checks it is current) validates every sample's plugin config: plain
-Envoy, the profiles, Istio's pluginConfig and Envoy Gateway's config; and it refuses what the
+Envoy, the profiles, Istio's pluginConfig, Envoy Gateway's config and the json blocks of the
+IdP pages (envoy/idps/*.md); and it refuses what the
 filter refuses (an unknown key, at any depth)."""
 import json
 
@@ -16,6 +17,7 @@ except ImportError:  # pragma: no cover
     jsonschema = yaml = None
 
 SCHEMA = ROOT / "schema" / "oidc-gate.schema.json"
+IDPS = ("google", "entra", "okta", "auth0", "keycloak", "cognito", "dex", "gitlab")
 
 
 def validator():
@@ -40,7 +42,15 @@ def sample_configs():
             if doc.get("kind") == "EnvoyExtensionPolicy":
                 for w in doc["spec"]["wasm"]:
                     found.append((f"{rel} EnvoyExtensionPolicy", w["config"]))
+    for path in sorted((ROOT / "envoy" / "idps").glob("*.md")):
+        for n, block in enumerate(json_blocks(path.read_text())):
+            found.append((f"{path.relative_to(ROOT)} json[{n}]", json.loads(block)))
     return found
+
+
+def json_blocks(markdown: str) -> list:
+    """The ```json blocks of a Markdown page (each IdP page's filter configs)."""
+    return [rest.split("\n```")[0] for rest in markdown.split("```json\n")[1:]]
 
 
 def test_every_sample_config_validates_against_the_schema():
@@ -50,7 +60,8 @@ def test_every_sample_config_validates_against_the_schema():
     for expected in ("envoy/envoy.yaml", "envoy/login.yaml", "envoy/istio/wasmplugin.yaml",
                      "envoy/envoy-gateway/extension-policy.yaml", "envoy/examples/flipt/envoy-github.yaml",
                      "envoy/examples/flyte/envoy.yaml", "envoy/examples/kubeflow/envoy.yaml",
-                     "envoy/examples/flower/envoy.yaml", "envoy/examples/flipt/envoy.yaml"):
+                     "envoy/examples/flower/envoy.yaml", "envoy/examples/flipt/envoy.yaml",
+                     *(f"envoy/idps/{idp}.md" for idp in IDPS)):
         assert expected in where, f"no plugin config found in {expected}"
     for w, cfg in configs:
         errors = [f"{'/'.join(map(str, e.path))}: {e.message}" for e in v.iter_errors(cfg)]

@@ -283,6 +283,15 @@ impl RootContext for Root {
                         ),
                     );
                 }
+                if let Some(i) = cfg.issuers.first().filter(|i| i.rule.templated() && i.rule.tenants.is_empty()) {
+                    host::log(
+                        LogLevel::Warn,
+                        &format!(
+                            "oidc-gate: issuer {} is multi-tenant ({{tenantid}}) and tenants is empty: it accepts no token (list the tenant ids to accept in tenants)",
+                            i.issuer
+                        ),
+                    );
+                }
                 if let Some(login) = cfg.login.as_ref().filter(|l| !l.session.cookies.session().starts_with("__Host-"))
                 {
                     host::log(

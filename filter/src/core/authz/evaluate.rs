@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::{Access, AuthzConfig, ClaimRule, ClaimTest, GroupRule, Requirements, Rule};
-use crate::core::identity::{email_verified, lookup};
+use crate::core::identity::{email_verified, lookup, overage};
 
 /// The outcome for a caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +66,9 @@ impl AuthzConfig {
             }
         }
         let groups = groups(claims, &self.groups_claim);
+        let overage = || overage::overage(claims, &self.groups_claim);
         match &self.required_groups {
+            Some(GroupRule::Any(_) | GroupRule::All(_)) if overage() => return forbidden(overage::REASON),
             Some(GroupRule::Any(any)) if !any.iter().any(|g| groups.contains(&g.as_str())) => {
                 return forbidden("in none of required_groups.any");
             }
@@ -86,6 +88,10 @@ impl AuthzConfig {
     fn meets(&self, req: &Requirements, claims: &Map<String, Value>, bearer: bool) -> Verdict {
         let groups = groups(claims, &self.groups_claim);
         let deny = |reason: &str| Verdict::Deny(Refusal::Forbidden { reason: reason.to_string() });
+        let reads_groups = !req.groups_any.is_empty() || !req.groups_all.is_empty();
+        if reads_groups && overage::overage(claims, &self.groups_claim) {
+            return deny(overage::REASON);
+        }
         if !req.groups_any.is_empty() && !req.groups_any.iter().any(|g| groups.contains(&g.as_str())) {
             return deny("in none of the rule's groups_any");
         }

@@ -20,6 +20,7 @@ pub const MAX_CACHE_SIZE: usize = 20_000;
 pub const INTROSPECTION_CACHE_TTL: Duration = Duration::from_secs(60);
 pub const INTROSPECTION_INACTIVE_TTL: Duration = Duration::from_secs(10);
 
+pub const GROUPS_CLAIM: &str = "groups";
 pub const CLIENT_AUTH: &str = "client_secret_basic";
 pub const GITHUB_WEB_URL: &str = "https://github.com";
 pub const GITHUB_API_URL: &str = "https://api.github.com";
@@ -40,6 +41,8 @@ pub fn documented() -> Vec<(&'static str, String)> {
     let list = |v: &[&str]| format!("`[{}]`", v.iter().map(|x| format!("\"{x}\"")).collect::<Vec<_>>().join(", "));
     vec![
         ("issuer", "required (or `github`)".into()),
+        ("issuer_aliases", "`[]`".into()),
+        ("tenants", "`[]`".into()),
         ("github", "none".into()),
         ("github.organizations", "`[]`".into()),
         ("github.teams", "`[]`".into()),
@@ -67,8 +70,10 @@ pub fn documented() -> Vec<(&'static str, String)> {
         ("user_id", "none".into()),
         ("user_id.prefix", "`\"\"`".into()),
         ("user_id.transformers", "`[]`".into()),
+        ("groups_claim", s(GROUPS_CLAIM)),
         ("groups_header", "none".into()),
-        ("groups_header.claim", "`\"groups\"`".into()),
+        ("groups_header.claim", s(GROUPS_CLAIM)),
+        ("graph_url", "none".into()),
         ("groups_header.separator", "`\",\"`".into()),
         ("authorization", "none".into()),
         ("authorization.allowed_email_domains", "`[]`".into()),
@@ -98,6 +103,8 @@ pub fn documented() -> Vec<(&'static str, String)> {
         ("redirect_uri", "none".into()),
         ("logout_path", s(LOGOUT_PATH)),
         ("post_logout_redirect", s(POST_LOGOUT_REDIRECT)),
+        ("logout_url", "none".into()),
+        ("authorization_params", "`{}`".into()),
         ("api_paths", "`[]`".into()),
         ("allowed_redirect_hosts", "`[]`".into()),
     ]

@@ -8,6 +8,7 @@ use super::raw::{RawConfig, RawGithub};
 use crate::core::authz::AuthzConfig;
 use crate::core::identity::IdentityConfig;
 use crate::core::idp::{IssuerConfig, Metadata};
+use crate::core::token::IssuerRule;
 use crate::core::web::AbsoluteUrl;
 
 /// The compiled `github` section.
@@ -153,6 +154,7 @@ fn fixed_endpoints(web: &str) -> Option<IssuerConfig> {
     };
     Some(IssuerConfig {
         issuer: web.to_string(),
+        rule: IssuerRule::new(web, Vec::new(), Vec::new()),
         discovery_url: url("/")?,
         audiences: Vec::new(),
         identity_headers: None,

@@ -8,6 +8,8 @@ use super::raw::RawConfig;
 use super::secret::Env;
 use crate::core::identity::{self, HeaderMapping};
 use crate::core::idp::{Client, ClientAuth, Clusters, IssuerConfig};
+use crate::core::token::issuer::TENANT;
+use crate::core::token::IssuerRule;
 use crate::core::web::AbsoluteUrl;
 
 /// The login `issuer` first, then `bearer.issuers`, each with its accepted audiences.
@@ -32,9 +34,13 @@ pub(super) fn issuers(raw: &RawConfig, errors: &mut Errors) -> Vec<IssuerConfig>
             }
         }
         (None | Some(""), None) => errors.push("issuer", "required: the OpenID provider's issuer URL (or github)"),
-        (Some(issuer), None) => {
-            issuers.extend(issuer_config(errors, "issuer", issuer, raw.bearer.audiences.clone(), None))
-        }
+        (Some(issuer), None) => issuers.extend(
+            issuer_config(errors, "issuer", issuer, raw.bearer.audiences.clone(), None)
+                .map(|i| IssuerConfig { rule: login_rule(raw, issuer, errors), ..i }),
+        ),
+    }
+    if raw.github.is_some() && !(raw.issuer_aliases.is_empty() && raw.tenants.is_empty()) {
+        errors.push("issuer_aliases", "applies to an OpenID issuer's tokens; GitHub issues none");
     }
     for (n, extra) in raw.bearer.issuers.iter().enumerate() {
         let field = format!("bearer.issuers[{n}]");
@@ -83,7 +89,34 @@ fn issuer_config(
     }
     let discovery = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
     let discovery_url = AbsoluteUrl::parse(&discovery).ok()?;
-    Some(IssuerConfig { issuer: issuer.to_string(), discovery_url, audiences, identity_headers, endpoints: None })
+    let rule = IssuerRule::new(issuer, Vec::new(), Vec::new());
+    Some(IssuerConfig { issuer: issuer.to_string(), rule, discovery_url, audiences, identity_headers, endpoints: None })
+}
+
+/// The login issuer's rule: `issuer_aliases` and `tenants` (see [`IssuerRule`]).
+fn login_rule(raw: &RawConfig, issuer: &str, errors: &mut Errors) -> IssuerRule {
+    for (n, alias) in raw.issuer_aliases.iter().enumerate() {
+        let plain = !alias.is_empty() && alias.bytes().all(|b| b.is_ascii_graphic());
+        if !plain || alias.matches(TENANT).count() > 1 || alias == issuer {
+            errors.push(
+                format!("issuer_aliases[{n}]"),
+                "must be another printable issuer value, with {tenantid} at most once",
+            );
+        }
+    }
+    let rule = IssuerRule::new(issuer, raw.issuer_aliases.clone(), raw.tenants.clone());
+    for (n, tenant) in raw.tenants.iter().enumerate() {
+        if tenant.is_empty() || !tenant.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b)) {
+            errors.push(format!("tenants[{n}]"), "must be a tenant id (letters, digits, '-', '.', '_')");
+        }
+    }
+    if !raw.tenants.is_empty() && !rule.templated() {
+        errors.push(
+            "tenants",
+            "applies to a multi-tenant issuer (…/organizations/v2.0, …/common/v2.0) or an issuer_aliases entry with {tenantid}",
+        );
+    }
+    rule
 }
 
 pub(super) fn clusters(raw: &RawConfig, errors: &mut Errors) -> Clusters {

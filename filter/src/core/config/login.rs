@@ -25,6 +25,14 @@ pub struct LoginConfig {
     pub redirect_uri: Option<AbsoluteUrl>,
     pub logout_path: String,
     pub post_logout_redirect: String,
+    /// `logout_url`: where logout goes instead of the discovered `end_session_endpoint`,
+    /// with `{client_id}` and `{post_logout_redirect}` filled in (URL-encoded).
+    pub logout_url: Option<String>,
+    /// `authorization_params`: fixed parameters added to every authorization request.
+    pub authorization_params: Vec<(String, String)>,
+    /// `graph_url`: Microsoft Graph's `getMemberObjects` for the signed-in user, asked at
+    /// login when the ID token's groups overflowed.
+    pub graph: Option<AbsoluteUrl>,
     pub api_paths: Vec<PathRule>,
     pub allowed_redirect_hosts: Vec<String>,
     /// `forward_access_token`: session requests carry `Authorization: Bearer <access token>`.
@@ -104,6 +112,9 @@ pub(super) fn compile(
         s.errors.push("logout_path", "must differ from callback_path");
     }
     let post_logout_redirect = post_logout(&mut s, raw);
+    let logout_url = logout_url(&mut s, raw);
+    let authorization_params = authorization_params(&mut s, raw);
+    let graph = graph(&mut s, raw, github);
     let api_paths = super::path_rules("api_paths", s.key("api_paths", &raw.api_paths), s.errors);
     let allowed_redirect_hosts = redirect_hosts(&mut s, raw);
     let forward_access_token = s.key("forward_access_token", &raw.forward_access_token).copied().unwrap_or(false);
@@ -131,6 +142,9 @@ pub(super) fn compile(
         redirect_uri,
         logout_path,
         post_logout_redirect,
+        logout_url,
+        authorization_params,
+        graph,
         api_paths,
         allowed_redirect_hosts,
         forward_access_token,
@@ -203,6 +217,66 @@ fn post_logout(s: &mut Section<'_>, raw: &RawConfig) -> String {
         s.errors.push("post_logout_redirect", "must be a local path like \"/\" or an absolute http(s) URL");
     }
     target.to_string()
+}
+
+/// The placeholders of `logout_url`.
+pub const LOGOUT_PLACEHOLDERS: [&str; 2] = ["{client_id}", "{post_logout_redirect}"];
+
+/// `logout_url`: an absolute URL once its placeholders are filled, no other `{…}`.
+fn logout_url(s: &mut Section<'_>, raw: &RawConfig) -> Option<String> {
+    let template = s.key("logout_url", &raw.logout_url)?;
+    let filled = LOGOUT_PLACEHOLDERS.iter().fold(template.clone(), |t, p| t.replace(p, "x"));
+    if AbsoluteUrl::parse(&filled).is_err() || filled.contains(['{', '}']) {
+        s.errors
+            .push("logout_url", "must be an absolute http(s) URL; placeholders: {client_id}, {post_logout_redirect}");
+    }
+    Some(template.clone())
+}
+
+/// What the filter itself sends on an authorization request: not to be overridden.
+const OWN_PARAMS: [&str; 8] = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+];
+
+fn authorization_params(s: &mut Section<'_>, raw: &RawConfig) -> Vec<(String, String)> {
+    let Some(params) = s.key("authorization_params", &raw.authorization_params) else { return Vec::new() };
+    for (name, value) in params {
+        let field = format!("authorization_params.{name}");
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+            s.errors.push(field, "is not a parameter name (letters, digits, '-', '_', '.')");
+        } else if OWN_PARAMS.contains(&name.as_str()) {
+            s.errors.push(field, "is set by the filter itself (scopes go in \"scopes\")");
+        } else if value.is_empty() || value.chars().any(char::is_control) {
+            s.errors.push(field, "must be a non-empty value without control characters");
+        }
+    }
+    params.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// `graph_url`: `https://graph.microsoft.com` (or a national cloud's), without a path.
+fn graph(s: &mut Section<'_>, raw: &RawConfig, github: Option<&GithubConfig>) -> Option<AbsoluteUrl> {
+    let base = s.key("graph_url", &raw.graph_url)?;
+    if github.is_some() {
+        s.errors.push("graph_url", "reads Microsoft Entra ID groups; GitHub has none");
+    }
+    let url = AbsoluteUrl::parse(&format!("{}/v1.0/me/getMemberObjects", base.trim_end_matches('/')));
+    match url {
+        Ok(u) if AbsoluteUrl::parse(base).is_ok_and(|b| b.path_and_query == "/" || b.path_and_query.is_empty()) => {
+            Some(u)
+        }
+        _ => {
+            s.errors
+                .push("graph_url", "must be an absolute http(s) URL without a path, like https://graph.microsoft.com");
+            None
+        }
+    }
 }
 
 fn redirect_hosts(s: &mut Section<'_>, raw: &RawConfig) -> Vec<String> {

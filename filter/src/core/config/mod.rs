@@ -74,9 +74,9 @@ fn compile(raw: &RawConfig, env: &dyn Env) -> Result<Config, Vec<ConfigError>> {
     let mut issuers = idp::issuers(raw, &mut errors);
     let clusters = idp::clusters(raw, &mut errors);
     let client = idp::client(raw, env, &mut errors);
-    let groups_claim = raw.groups_header.as_ref().and_then(|g| g.claim.clone()).unwrap_or_else(|| "groups".into());
+    let groups_claim = groups_claim(raw, &mut errors);
     let authz = authz::compile(raw.authorization.as_ref(), &groups_claim, &mut errors);
-    let identity = identity_config(raw, &issuers, &authz, &mut errors);
+    let identity = identity_config(raw, &issuers, &authz, &groups_claim, &mut errors);
     let github = raw
         .github
         .as_ref()
@@ -116,15 +116,37 @@ fn compile(raw: &RawConfig, env: &dyn Env) -> Result<Config, Vec<ConfigError>> {
     })
 }
 
+/// Where the groups come from, for the rules and the groups header alike: `groups_claim`,
+/// or (as before it existed) `groups_header.claim`, else `groups`. Both set must agree.
+fn groups_claim(raw: &RawConfig, errors: &mut Errors) -> String {
+    let from_header = raw.groups_header.as_ref().and_then(|g| g.claim.as_deref());
+    match (raw.groups_claim.as_deref(), from_header) {
+        (Some(""), _) => {
+            errors.push("groups_claim", "must name a claim");
+            defaults::GROUPS_CLAIM.to_string()
+        }
+        (Some(a), Some(b)) if a != b => {
+            errors.push(
+                "groups_header.claim",
+                "differs from groups_claim: the groups come from one claim, for the rules and the header (set groups_claim only)",
+            );
+            a.to_string()
+        }
+        (Some(c), _) | (None, Some(c)) => c.to_string(),
+        (None, None) => defaults::GROUPS_CLAIM.to_string(),
+    }
+}
+
 fn identity_config(
     raw: &RawConfig,
     issuers: &[IssuerConfig],
     authz: &AuthzConfig,
+    groups_claim: &str,
     errors: &mut Errors,
 ) -> IdentityConfig {
     let headers = identity::compile("identity_headers", &raw.identity_headers, errors);
     let user_id = raw.user_id.as_ref().map(|u| UserIdHeader::compile(u, errors));
-    let groups_header = raw.groups_header.as_ref().map(|g| GroupsHeader::compile(g, errors));
+    let groups_header = raw.groups_header.as_ref().map(|g| GroupsHeader::compile(g, groups_claim, errors));
     let mut all_headers: Vec<String> = headers.iter().map(|m| m.header.clone()).collect();
     let mut read: Vec<String> = headers.iter().map(|m| m.claim.clone()).collect();
     for own in issuers.iter().filter_map(|i| i.identity_headers.as_ref()) {
@@ -136,6 +158,11 @@ fn identity_config(
     read.extend(user_id.iter().map(|u| u.claim.clone()));
     read.extend(groups_header.iter().map(|g| g.claim.clone()));
     read.extend(authz.claims_read());
+    if read.iter().any(|c| c == groups_claim) {
+        // An Entra ID groups overage leaves these instead of the groups: kept, so that the
+        // rules can say why a group is missing (and a login can resolve them).
+        read.extend(identity::overage::MARKERS.iter().map(|m| m.to_string()));
+    }
     read.extend(["sub".to_string(), "email_verified".to_string()]);
     // A dotted name is kept whole (a namespaced claim) and by its first part (a nested one).
     let mut kept: Vec<String> =

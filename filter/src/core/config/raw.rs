@@ -13,6 +13,10 @@ pub struct RawConfig {
     #[serde(default)]
     pub issuer: Option<String>,
     #[serde(default)]
+    pub issuer_aliases: Vec<String>,
+    #[serde(default)]
+    pub tenants: Vec<String>,
+    #[serde(default)]
     pub github: Option<RawGithub>,
     #[serde(default)]
     pub idp_cluster: Option<String>,
@@ -51,7 +55,11 @@ pub struct RawConfig {
     #[serde(default)]
     pub user_id: Option<RawUserId>,
     #[serde(default)]
+    pub groups_claim: Option<String>,
+    #[serde(default)]
     pub groups_header: Option<RawGroupsHeader>,
+    #[serde(default)]
+    pub graph_url: Option<String>,
     // Browser login: each of these needs `session` (the login compiler reports any of
     // them given without it).
     #[serde(default)]
@@ -66,6 +74,10 @@ pub struct RawConfig {
     pub logout_path: Option<String>,
     #[serde(default)]
     pub post_logout_redirect: Option<String>,
+    #[serde(default)]
+    pub logout_url: Option<String>,
+    #[serde(default)]
+    pub authorization_params: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub api_paths: Option<Vec<RawPathRule>>,
     #[serde(default)]

@@ -252,3 +252,132 @@ fn errors_of_text(bytes: &[u8]) -> Vec<String> {
         Err(errs) => errs.iter().map(ToString::to_string).collect(),
     }
 }
+
+#[test]
+fn idp_interop_keys_are_checked_with_their_field() {
+    let key = crate::core::testing::session_key(5);
+    let login = |extra: Value| {
+        let mut v = with(json!({"client_secret": "s", "session": {"keys": [key.clone()]}}));
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        errors_of(v)
+    };
+    assert_eq!(
+        errors_of(with(json!({"tenants": ["t1"]}))),
+        vec!["tenants: applies to a multi-tenant issuer (…/organizations/v2.0, …/common/v2.0) or an issuer_aliases entry with {tenantid}"]
+    );
+    assert!(errors_of(with(json!({"issuer": "https://login.microsoftonline.com/common/v2.0", "tenants": ["t1"]})))
+        .is_empty());
+    assert!(errors_of(with(json!({"issuer_aliases": ["https://sts.windows.net/{tenantid}/"], "tenants": ["t1"]})))
+        .is_empty());
+    assert_eq!(
+        errors_of(with(json!({"issuer": "https://login.microsoftonline.com/common/v2.0", "tenants": ["a/b"]}))),
+        vec!["tenants[0]: must be a tenant id (letters, digits, '-', '.', '_')"]
+    );
+    assert_eq!(
+        errors_of(with(json!({"issuer_aliases": ["", "x{tenantid}{tenantid}"]}))),
+        vec![
+            "issuer_aliases[0]: must be another printable issuer value, with {tenantid} at most once",
+            "issuer_aliases[1]: must be another printable issuer value, with {tenantid} at most once"
+        ]
+    );
+    assert_eq!(
+        errors_of(with(json!({"groups_claim": "roles", "groups_header": {"header": "x-groups", "claim": "groups"}}))),
+        vec!["groups_header.claim: differs from groups_claim: the groups come from one claim, for the rules and the header (set groups_claim only)"]
+    );
+    assert!(errors_of(with(
+        json!({"groups_claim": "roles", "groups_header": {"header": "x-groups", "claim": "roles"}})
+    ))
+    .is_empty());
+    assert_eq!(errors_of(with(json!({"groups_claim": ""}))), vec!["groups_claim: must name a claim"]);
+    assert_eq!(
+        errors_of(with(json!({"logout_url": "https://x/logout"}))),
+        vec!["logout_url: needs \"session\" (browser login is on only with session keys)"]
+    );
+    assert_eq!(
+        login(json!({"logout_url": "/v2/logout?returnTo={post_logout_redirect}"})),
+        vec!["logout_url: must be an absolute http(s) URL; placeholders: {client_id}, {post_logout_redirect}"]
+    );
+    assert_eq!(
+        login(json!({"logout_url": "https://x/logout?u={return_to}"})),
+        vec!["logout_url: must be an absolute http(s) URL; placeholders: {client_id}, {post_logout_redirect}"]
+    );
+    assert_eq!(
+        login(json!({"authorization_params": {"state": "x", "audience": "", "a b": "c", "prompt": "login"}})),
+        vec![
+            "authorization_params.a b: is not a parameter name (letters, digits, '-', '_', '.')",
+            "authorization_params.audience: must be a non-empty value without control characters",
+            "authorization_params.state: is set by the filter itself (scopes go in \"scopes\")"
+        ]
+    );
+    assert_eq!(
+        login(json!({"graph_url": "https://graph.microsoft.com/v1.0"})),
+        vec!["graph_url: must be an absolute http(s) URL without a path, like https://graph.microsoft.com"]
+    );
+    let c = load(
+        with(json!({"client_secret": "s", "session": {"keys": [key.clone()]}, "graph_url": "https://graph.microsoft.com/"}))
+            .to_string()
+            .as_bytes(),
+        &env(),
+    )
+    .unwrap();
+    assert_eq!(c.login.unwrap().graph.unwrap().as_string(), "https://graph.microsoft.com/v1.0/me/getMemberObjects");
+}
+
+#[test]
+fn one_groups_claim_feeds_the_rules_and_the_header() {
+    let c = load(
+        with(json!({"groups_claim": "realm_access.roles", "groups_header": {"header": "x-groups"},
+            "authorization": {"required_groups": {"any": ["a"]}}}))
+        .to_string()
+        .as_bytes(),
+        &env(),
+    )
+    .unwrap();
+    assert_eq!(c.authz.groups_claim, "realm_access.roles");
+    assert_eq!(c.identity.groups_header.unwrap().claim, "realm_access.roles");
+    assert!(
+        c.identity.kept.contains(&"realm_access".to_string()) && c.identity.kept.contains(&"_claim_names".to_string())
+    );
+    // A namespaced name is kept whole, never by a first "part" that no claim has.
+    let c = load(
+        with(json!({"groups_claim": "https://example.com/roles", "groups_header": {"header": "x-groups"}}))
+            .to_string()
+            .as_bytes(),
+        &env(),
+    )
+    .unwrap();
+    assert!(c.identity.kept.contains(&"https://example.com/roles".to_string()));
+    assert!(!c.identity.kept.iter().any(|k| k == "https://example"), "{:?}", c.identity.kept);
+    // The older spelling alone still works.
+    let c =
+        load(with(json!({"groups_header": {"header": "x-groups", "claim": "roles"}})).to_string().as_bytes(), &env())
+            .unwrap();
+    assert_eq!((c.authz.groups_claim.as_str(), c.identity.groups_header.unwrap().claim.as_str()), ("roles", "roles"));
+}
+
+/// The `json` blocks of a Markdown page.
+fn json_blocks(page: &str) -> Vec<String> {
+    page.split("```json\n").skip(1).filter_map(|rest| rest.split("\n```").next()).map(str::to_string).collect()
+}
+
+#[test]
+fn every_idp_page_config_loads() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../envoy/idps");
+    let env = MapEnv::with(&[
+        ("OIDC_CLIENT_SECRET", "validate-only"),
+        ("SESSION_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
+    ]);
+    for name in ["google", "entra", "okta", "auth0", "keycloak", "cognito", "dex", "gitlab"] {
+        let page = std::fs::read_to_string(dir.join(format!("{name}.md"))).unwrap();
+        let blocks = json_blocks(&page);
+        assert!(!blocks.is_empty(), "{name}.md has no json config");
+        for block in blocks {
+            if let Err(errors) = load(block.as_bytes(), &env) {
+                let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                panic!("{name}.md: {errors:?}");
+            }
+        }
+    }
+}

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use super::{Counter, Decision, Denial, Gate, Io, WaitFor};
 use crate::core::identity::Identity;
 use crate::core::token::cache::{key_of, Cached};
-use crate::core::token::{decode, Expect, JwtError};
+use crate::core::token::{decode, kind, Expect, JwtError, Untrusted};
 
 /// A bearer token that does not pass, or not yet.
 pub(super) enum NotYet {
@@ -57,16 +57,34 @@ impl Gate {
         if token.bytes().filter(|b| *b == b'.').count() != 2 && self.config.bearer.introspection.is_some() {
             return self.introspected(token, now_ms, may_wait, io);
         }
-        self.jwt(token, now_ms, may_wait)
+        match self.jwt(token, now_ms, may_wait) {
+            // A JWT of the login issuer signed by a key it does not publish (Okta's org
+            // authorization server): only the IdP can say, through introspection.
+            Err(NotYet::Refused(Denial::InvalidToken(JwtError::UnknownKey)))
+                if self.config.bearer.introspection.is_some() && self.login_issuer_token(token) =>
+            {
+                self.introspected(token, now_ms, may_wait, io)
+            }
+            other => other,
+        }
+    }
+
+    /// The provider whose issuer rule accepts the token's stated `iss` (with any of its
+    /// tenants), unverified: only to choose the keys. The verified claims are checked
+    /// against the rule again, with the token's own `tid`.
+    fn issuer_of(&self, untrusted: &Untrusted<'_>) -> Option<usize> {
+        let iss = untrusted.unverified_issuer()?;
+        self.providers.iter().position(|p| p.signs_tokens() && p.config.rule.accepts_response_iss(iss))
+    }
+
+    fn login_issuer_token(&self, token: &str) -> bool {
+        decode(token, self.config.bearer.algorithms).ok().is_some_and(|t| self.issuer_of(&t) == Some(0))
     }
 
     fn jwt(&mut self, token: &str, now_ms: u64, may_wait: bool) -> Result<Rc<Identity>, NotYet> {
         let now_s = now_ms / 1000;
         let untrusted = decode(token, self.config.bearer.algorithms).map_err(invalid)?;
-        let idx = untrusted
-            .unverified_issuer()
-            .and_then(|iss| self.providers.iter().position(|p| p.signs_tokens() && p.issuer() == iss))
-            .ok_or(invalid(JwtError::UnknownIssuer))?;
+        let idx = self.issuer_of(&untrusted).ok_or(invalid(JwtError::UnknownIssuer))?;
         let min_refetch = self.config.jwks_refetch_min_interval;
         let provider = self.providers.get_mut(idx).ok_or(invalid(JwtError::UnknownIssuer))?;
         let Some(keys) = provider.keys.clone() else {
@@ -86,13 +104,17 @@ impl Gate {
         // ID tokens prove a login to this client; they are no API credential, and one
         // that leaked (an `id_token_hint` in a logout URL, say) must not open the API.
         jwt.access_token().map_err(invalid)?;
-        let expect = Expect {
-            issuer: &provider.config.issuer,
-            audiences: &provider.config.audiences,
-            now_s,
-            skew: self.config.clock_skew,
+        // Kinds some IdPs state in the claims (Keycloak's `typ`, Cognito's `token_use`).
+        kind::access_token(jwt.claims()).map_err(invalid)?;
+        let iss = provider.config.rule.checked(jwt.claims()).map_err(invalid)?;
+        let skew = self.config.clock_skew;
+        // `bearer.client_ids` name clients of the login issuer (client ids are per IdP).
+        let exp = if idx == 0 && kind::unaudienced_client(jwt.claims(), &self.config.bearer.client_ids) {
+            kind::check_without_audience(jwt.claims(), now_s, skew).map_err(invalid)?
+        } else {
+            let expect = Expect { issuer: iss, audiences: &provider.config.audiences, now_s, skew };
+            jwt.check(&expect).map_err(invalid)?
         };
-        let exp = jwt.check(&expect).map_err(invalid)?;
         let identity = self.config.identity.identity(provider.config.identity_headers.as_deref(), jwt.claims());
         self.tokens.insert(key_of(token), Cached { exp, refresh_at: u64::MAX, identity: identity.clone() }, now_s);
         Ok(identity)

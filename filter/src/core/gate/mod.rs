@@ -214,6 +214,8 @@ mod bearer_tests;
 #[cfg(test)]
 mod github_tests;
 #[cfg(test)]
+mod idp_quirks_tests;
+#[cfg(test)]
 mod refresh_tests;
 #[cfg(test)]
 mod tests;

@@ -15,11 +15,19 @@ pub fn email_verified(claims: &Map<String, Value>) -> bool {
     }
 }
 
+/// Whether a claim name is namespaced (`https://example.com/roles`, Auth0's custom
+/// claims): a name with `/` or `:` is always one name, never a path.
+pub fn namespaced(claim: &str) -> bool {
+    claim.contains(['/', ':'])
+}
+
+/// A claim by name; a dotted name (`realm_access.roles`) reads nested objects when no
+/// claim has that exact name, unless it is [`namespaced`].
 pub fn lookup<'a>(claims: &'a Map<String, Value>, claim: &str) -> Option<&'a Value> {
     if let Some(v) = claims.get(claim) {
         return Some(v);
     }
-    if !claim.contains('.') {
+    if !claim.contains('.') || namespaced(claim) {
         return None;
     }
     let mut parts = claim.split('.');
@@ -75,7 +83,10 @@ pub fn read_name<'a>(claims: &Map<String, Value>, claim: &'a str) -> &'a str {
     }
 }
 
-/// The top-level name of a dotted claim name.
+/// The top-level name of a dotted claim name (a namespaced name is its own).
 pub fn top_level(claim: &str) -> &str {
+    if namespaced(claim) {
+        return claim;
+    }
     claim.split('.').next().unwrap_or(claim)
 }

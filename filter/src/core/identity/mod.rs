@@ -4,6 +4,7 @@
 
 pub mod claims;
 pub mod headers;
+pub mod overage;
 pub mod shaped;
 
 use serde_json::{Map, Value};
@@ -104,6 +105,7 @@ impl IdentityConfig {
         self.kept
             .iter()
             .filter(|k| !["sub", "email_verified", "scope", "scp"].contains(&k.as_str()))
+            .filter(|k| !overage::MARKERS.contains(&k.as_str()))
             .any(|k| !claims.contains_key(k))
     }
 }

@@ -63,7 +63,8 @@ pub struct GroupsHeader {
 }
 
 impl GroupsHeader {
-    pub fn compile(raw: &RawGroupsHeader, errors: &mut Errors) -> GroupsHeader {
+    /// `claim`: where the groups come from (`groups_claim`, see the config compiler).
+    pub fn compile(raw: &RawGroupsHeader, claim: &str, errors: &mut Errors) -> GroupsHeader {
         if let Err(e) = check_header_name(&raw.header) {
             errors.push("groups_header.header", e);
         }
@@ -71,8 +72,7 @@ impl GroupsHeader {
         if separator.is_empty() || !safe(&separator) {
             errors.push("groups_header.separator", "must be a non-empty printable separator");
         }
-        let claim = raw.claim.clone().unwrap_or_else(|| "groups".to_string());
-        GroupsHeader { header: raw.header.clone(), claim, separator }
+        GroupsHeader { header: raw.header.clone(), claim: claim.to_string(), separator }
     }
 
     /// The groups joined by the separator. A group containing the separator would read as
@@ -124,10 +124,8 @@ mod tests {
     fn groups_are_joined_and_a_group_holding_the_separator_sets_nothing() {
         let mut errors = Errors::default();
         let g = GroupsHeader::compile(
-            &serde_json::from_value(
-                json!({"header": "kubeflow-groups", "claim": "realm_access.roles", "separator": ";"}),
-            )
-            .unwrap(),
+            &serde_json::from_value(json!({"header": "kubeflow-groups", "separator": ";"})).unwrap(),
+            "realm_access.roles",
             &mut errors,
         );
         let claims = |v: Value| json!({"realm_access": {"roles": v}}).as_object().unwrap().clone();

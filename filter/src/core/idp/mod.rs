@@ -4,6 +4,7 @@
 
 pub mod callout;
 pub mod client;
+pub mod graph;
 pub mod introspection;
 pub mod metadata;
 pub mod provider;

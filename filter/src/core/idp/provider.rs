@@ -9,13 +9,15 @@ use std::time::Duration;
 use super::callout::{CalloutTarget, Clusters};
 use super::metadata::Metadata;
 use crate::core::identity::HeaderMapping;
-use crate::core::token::KeySet;
+use crate::core::token::{IssuerRule, KeySet};
 use crate::core::web::AbsoluteUrl;
 
 /// One trusted token issuer, as configured.
 #[derive(Debug, Clone)]
 pub struct IssuerConfig {
     pub issuer: String,
+    /// Which `iss` values its tokens may carry (exact, aliases, a tenant template).
+    pub rule: IssuerRule,
     pub discovery_url: AbsoluteUrl,
     pub audiences: Vec<String>,
     /// Identity headers for this issuer's tokens; `None`: the top-level ones.
@@ -210,7 +212,7 @@ impl Provider {
             Some(s) => return self.fail(now_ms, FetchError::Status(s)),
         }
         match kind {
-            FetchKind::Discovery => match Metadata::parse(body, &self.config.issuer) {
+            FetchKind::Discovery => match Metadata::parse(body, self.config.rule.discovery_issuer()) {
                 Ok(m) => {
                     self.metadata = Some(m);
                     self.jwks_due = true;

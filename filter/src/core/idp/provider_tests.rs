@@ -13,6 +13,7 @@ const MIN_REFETCH: Duration = Duration::from_secs(30);
 fn provider() -> Provider {
     Provider::new(IssuerConfig {
         issuer: ISS.to_string(),
+        rule: crate::core::token::IssuerRule::new(ISS, vec![], vec![]),
         discovery_url: AbsoluteUrl::parse("https://idp.example.com/.well-known/openid-configuration").unwrap(),
         audiences: vec!["api".into()],
         identity_headers: None,

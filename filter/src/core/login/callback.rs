@@ -4,7 +4,7 @@
 
 use super::flow::Flow;
 use super::github::{self, GithubLogin, Next};
-use super::id_token::{on_token_response, on_userinfo_response};
+use super::id_token::{on_graph_response, on_token_response, on_userinfo_response};
 use super::LoginError;
 use crate::core::authz::Refusal;
 use crate::core::config::{Config, LoginConfig};
@@ -49,8 +49,11 @@ enum Stage {
     /// The ID token names a key the JWKS lacks (the IdP rotated its keys): its token
     /// response waits for a re-fetch, to be checked again.
     AwaitKeys(Vec<u8>),
-    /// The ID token passed; userinfo is asked for the claims it lacks.
-    Userinfo(Box<Session>),
+    /// The ID token passed; userinfo is asked for the claims it lacks (then Microsoft
+    /// Graph, when this call is there).
+    Userinfo(Box<Session>, Option<Callout>),
+    /// Microsoft Graph is asked for the groups of an overage.
+    Graph(Box<Session>),
     /// GitHub: the person is read from its API.
     Github(Box<GithubLogin>),
 }
@@ -60,7 +63,8 @@ impl std::fmt::Debug for Stage {
         f.write_str(match self {
             Stage::Token => "Token",
             Stage::AwaitKeys(_) => "AwaitKeys([redacted])",
-            Stage::Userinfo(_) => "Userinfo",
+            Stage::Userinfo(..) => "Userinfo",
+            Stage::Graph(_) => "Graph",
             Stage::Github(_) => "Github",
         })
     }
@@ -131,7 +135,7 @@ impl Callback {
         }
         let metadata = ctx.provider.metadata.as_ref().ok_or(LoginError::NoMetadata)?;
         match form::get(params, "iss") {
-            Some(iss) if iss != ctx.provider.issuer() => return Err(LoginError::IssMismatch),
+            Some(iss) if !ctx.provider.config.rule.accepts_response_iss(iss) => return Err(LoginError::IssMismatch),
             None if metadata.iss_parameter_supported => return Err(LoginError::IssMissing),
             _ => {}
         }
@@ -171,12 +175,16 @@ impl Callback {
                 Err(e) => Err(e),
             },
             Stage::Token => match on_token_response(ctx, &self.flow, status, body, now_s) {
-                Ok(checked) => match checked.userinfo {
-                    Some(callout) => {
-                        self.stage = Stage::Userinfo(Box::new(checked.session));
+                Ok(checked) => match (checked.userinfo, checked.graph) {
+                    (Some(callout), graph) => {
+                        self.stage = Stage::Userinfo(Box::new(checked.session), graph);
                         return Step::Call(self, callout);
                     }
-                    None => Ok(checked.session),
+                    (None, Some(callout)) => {
+                        self.stage = Stage::Graph(Box::new(checked.session));
+                        return Step::Call(self, callout);
+                    }
+                    (None, None) => Ok(checked.session),
                 },
                 Err(LoginError::IdToken(JwtError::UnknownKey)) if !self.refetched => {
                     self.refetched = true;
@@ -186,7 +194,15 @@ impl Callback {
                 Err(e) => Err(e),
             },
             Stage::AwaitKeys(_) => Err(LoginError::IdToken(JwtError::UnknownKey)),
-            Stage::Userinfo(mut session) => on_userinfo_response(ctx, &mut session, status, body).map(|()| *session),
+            Stage::Userinfo(mut session, graph) => match (on_userinfo_response(ctx, &mut session, status, body), graph)
+            {
+                (Ok(()), Some(callout)) => {
+                    self.stage = Stage::Graph(session);
+                    return Step::Call(self, callout);
+                }
+                (result, _) => result.map(|()| *session),
+            },
+            Stage::Graph(mut session) => on_graph_response(ctx, &mut session, status, body).map(|()| *session),
         };
         match session.and_then(|s| self.finish(ctx, &s, rng)) {
             Ok(response) => Step::Done(response),

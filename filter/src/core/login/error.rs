@@ -41,6 +41,11 @@ pub enum LoginError {
         status: Option<u16>,
     },
     UserinfoSubMismatch,
+    /// Microsoft Graph did not give the groups of an overage (`None` status: malformed).
+    Graph {
+        status: Option<u16>,
+        malformed: bool,
+    },
     /// A refresh returned an ID token for another `sub`.
     RefreshedSubMismatch,
     SessionTooLarge,
@@ -78,6 +83,12 @@ impl fmt::Display for LoginError {
             LoginError::MissingSub => f.write_str("ID token has no sub"),
             LoginError::Userinfo { status } => write!(f, "userinfo answered {status:?}"),
             LoginError::UserinfoSubMismatch => f.write_str("userinfo sub differs from the ID token's"),
+            LoginError::Graph { malformed: true, .. } => {
+                f.write_str("Microsoft Graph getMemberObjects answer is not the documented JSON")
+            }
+            LoginError::Graph { status, .. } => {
+                write!(f, "Microsoft Graph getMemberObjects answered {status:?} (groups overage not resolved)")
+            }
             LoginError::RefreshedSubMismatch => f.write_str("refreshed ID token names another sub"),
             LoginError::SessionTooLarge => f.write_str("session too large for the cookie chunks"),
             LoginError::Github { what, status } => write!(f, "GitHub API /{what} answered {status:?}"),
@@ -109,11 +120,13 @@ impl LoginError {
             | LoginError::NoMetadata
             | LoginError::TokenEndpoint { status: None, .. }
             | LoginError::Userinfo { status: None }
+            | LoginError::Graph { status: None, malformed: false }
             | LoginError::Github { status: None, .. } => (Page::IdpUnreachable, None),
             // Envoy answers a callout it could not connect or that timed out with 503 or 504
             // itself; a gateway in front of the IdP does the same (502 too).
             LoginError::TokenEndpoint { status: Some(502..=504), error: None }
             | LoginError::Userinfo { status: Some(502..=504) }
+            | LoginError::Graph { status: Some(502..=504), .. }
             | LoginError::Github { status: Some(502..=504), .. } => (Page::IdpUnreachable, None),
             LoginError::TokenEndpoint { error: Some(e), .. } => (Page::LoginFailed, Some(e)),
             LoginError::NotAllowed(_) => (Page::NotAllowed, None),

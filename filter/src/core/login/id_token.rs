@@ -6,6 +6,8 @@ use serde_json::{Map, Value};
 
 use super::callback::LoginContext;
 use super::{Flow, LoginError};
+use crate::core::identity::overage;
+use crate::core::idp::graph::{self, GraphError};
 use crate::core::idp::token_endpoint::{self, TokenResponse};
 use crate::core::idp::Callout;
 use crate::core::session::Session;
@@ -18,6 +20,8 @@ use crate::core::web::AbsoluteUrl;
 pub struct Checked {
     pub session: Session,
     pub userinfo: Option<Callout>,
+    /// Microsoft Graph, for the groups of an overage (after userinfo, if any).
+    pub graph: Option<Callout>,
 }
 
 /// Validates the token response and its ID token.
@@ -37,15 +41,44 @@ pub fn on_token_response(
     session.id_token = config.keep_id_token.then(|| id_token.clone());
     keep_tokens(&mut session, ctx, &tokens, now_s);
     let userinfo = ctx.provider.metadata.as_ref().and_then(|m| m.userinfo_endpoint.as_deref());
-    let callout = match (ctx.config.identity.lacks(&claims), userinfo, tokens.access_token) {
-        (true, Some(url), Some(access_token)) if b64token(&access_token) => {
+    let access_token = tokens.access_token.as_deref().filter(|t| b64token(t));
+    let callout = match (ctx.config.identity.lacks(&claims), userinfo, access_token) {
+        (true, Some(url), Some(access_token)) => {
             let url = AbsoluteUrl::parse(url).map_err(|_| LoginError::NoEndpoint)?;
             let auth = vec![("authorization", format!("Bearer {access_token}"))];
             Some(Callout::get(ctx.config.clusters.target(&url), auth))
         }
         _ => None,
     };
-    Ok(Checked { session, userinfo: callout })
+    // An Entra ID groups overage: the groups are read from Microsoft Graph, when configured.
+    let graph = match (&ctx.login.graph, access_token) {
+        (Some(url), Some(token)) if overage::overage(&claims, &ctx.config.authz.groups_claim) => {
+            Some(graph::request(ctx.config.clusters.target(url), token))
+        }
+        _ => None,
+    };
+    Ok(Checked { session, userinfo: callout, graph })
+}
+
+/// Puts the groups Microsoft Graph answered in place of the overage markers: all of them
+/// with a groups header (it shows them all), else only those the rules name (the session
+/// cookie stays small).
+pub fn on_graph_response(
+    ctx: &LoginContext<'_>,
+    session: &mut Session,
+    status: Option<u16>,
+    body: &[u8],
+) -> Result<(), LoginError> {
+    let mut groups = graph::parse(status, body).map_err(|e| match e {
+        GraphError::Status(status) => LoginError::Graph { status, malformed: false },
+        GraphError::Malformed => LoginError::Graph { status, malformed: true },
+    })?;
+    if ctx.config.identity.groups_header.is_none() {
+        let named: Vec<&str> = ctx.config.authz.groups_named().collect();
+        groups.retain(|g| named.contains(&g.as_str()));
+    }
+    overage::resolve(&mut session.claims, &ctx.config.authz.groups_claim, groups);
+    Ok(())
 }
 
 /// The ID token's claims once its signature, `iss`, `aud`, `exp`, `iat`, `nonce` and
@@ -60,7 +93,8 @@ fn verified_claims(
     let jwt =
         decode(id_token, ctx.config.bearer.algorithms).and_then(|t| t.verify(&keys)).map_err(LoginError::IdToken)?;
     let audiences = [ctx.login.client_id.clone()];
-    let expect = Expect { issuer: ctx.provider.issuer(), audiences: &audiences, now_s, skew: ctx.config.clock_skew };
+    let issuer = ctx.provider.config.rule.checked(jwt.claims()).map_err(LoginError::IdToken)?;
+    let expect = Expect { issuer, audiences: &audiences, now_s, skew: ctx.config.clock_skew };
     jwt.check(&expect).map_err(LoginError::IdToken)?;
     let claims = jwt.into_claims();
     if nonce.is_some_and(|n| claims.get("nonce").and_then(Value::as_str) != Some(n)) {

@@ -36,8 +36,10 @@ pub fn logout(
     } else {
         login.post_logout_redirect.clone()
     };
-    let location = match metadata.and_then(|m| m.end_session_endpoint.as_deref()) {
-        Some(endpoint) => {
+    let location = match (&login.logout_url, metadata.and_then(|m| m.end_session_endpoint.as_deref())) {
+        // The IdP's own logout (Auth0's /v2/logout, Cognito's /logout): its parameters.
+        (Some(template), _) => fill_logout_url(template, &login.client_id, &back),
+        (None, Some(endpoint)) => {
             let mut params = vec![("client_id", login.client_id.as_str()), ("post_logout_redirect_uri", back.as_str())];
             if let Some(t) = id_token.as_deref() {
                 params.push(("id_token_hint", t));
@@ -45,7 +47,13 @@ pub fn logout(
             let sep = if endpoint.contains('?') { '&' } else { '?' };
             format!("{endpoint}{sep}{}", form::serialize(&params))
         }
-        None => login.post_logout_redirect.clone(),
+        (None, None) => login.post_logout_redirect.clone(),
     };
     LocalResponse::redirect(location, clear.iter().map(|n| cookies::clear_cookie(n, &ATTRS)).collect())
+}
+
+/// `logout_url` with `{client_id}` and `{post_logout_redirect}` replaced by their values,
+/// URL-encoded (a value never adds a parameter or changes the path).
+pub fn fill_logout_url(template: &str, client_id: &str, back: &str) -> String {
+    template.replace("{client_id}", &form::encode(client_id)).replace("{post_logout_redirect}", &form::encode(back))
 }

@@ -18,4 +18,6 @@ pub use flow::Flow;
 pub use start::start;
 
 #[cfg(test)]
+mod idp_tests;
+#[cfg(test)]
 mod tests;

@@ -29,7 +29,7 @@ pub fn start(
     let mut set_cookies = vec![flow.set_cookie(&login.session, rng).ok_or(LoginError::SessionTooLarge)?];
     set_cookies.extend(drop_old_flows(&login.session, cookie_header, now_s));
     let redirect_uri = login.redirect_uri_for(origin.scheme, &origin.authority);
-    let query = form::serialize(&[
+    let mut params = vec![
         ("response_type", "code"),
         ("client_id", &login.client_id),
         ("redirect_uri", &redirect_uri),
@@ -38,7 +38,10 @@ pub fn start(
         ("nonce", &flow.nonce),
         ("code_challenge", &challenge),
         ("code_challenge_method", "S256"),
-    ]);
+    ];
+    // `authorization_params`: Auth0's `audience`, Google's `hd`, Entra's `domain_hint`.
+    params.extend(login.authorization_params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let query = form::serialize(&params);
     let sep = if endpoint.contains('?') { '&' } else { '?' };
     Ok(LocalResponse::redirect(format!("{endpoint}{sep}{query}"), set_cookies))
 }

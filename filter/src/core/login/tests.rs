@@ -29,6 +29,7 @@ fn provider(iss_supported: bool) -> Provider {
     let c = config();
     let mut p = Provider::new(IssuerConfig {
         issuer: ISS.into(),
+        rule: crate::core::token::IssuerRule::new(ISS, vec![], vec![]),
         discovery_url: AbsoluteUrl::parse("https://idp.example.com/.well-known/openid-configuration").unwrap(),
         audiences: vec!["web".into()],
         identity_headers: None,

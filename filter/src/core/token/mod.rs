@@ -5,13 +5,16 @@ pub mod alg;
 pub mod api_tokens;
 pub mod cache;
 pub mod error;
+pub mod issuer;
 pub mod jwk;
 pub mod jwt;
+pub mod kind;
 pub mod rsa_pub;
 
 pub use alg::{Alg, AlgSet};
 pub use api_tokens::ApiTokens;
 pub use error::JwtError;
+pub use issuer::IssuerRule;
 pub use jwk::KeySet;
 pub use jwt::{decode, Expect, Jwt, Untrusted};
 
