@@ -1,7 +1,7 @@
 //! Writes the seed corpora, `fuzz/corpus/<target>/<name>`, from real values: tokens the
 //! test keys sign, sessions sealed under the fixture's keys, a login started by the gate
-//! itself, and the IdP's documents and answers. Each run rewrites every corpus whole,
-//! with the same bytes (everything is deterministic).
+//! itself, and the IdP's documents and answers. Each run rewrites every corpus whole
+//! (keeping the `regression*` crash inputs), with the same bytes (everything is deterministic).
 //!
 //!     cd fuzz && cargo +nightly-2026-10-30 run --example make_corpus
 
@@ -14,7 +14,12 @@ use serde_json::json;
 
 fn write(target: &str, seeds: &[(String, String)]) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target);
-    let _ = fs::remove_dir_all(&dir);
+    // Rewritten whole, but for the crash inputs kept as regression seeds (`regression*`).
+    for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+        if !entry.file_name().to_string_lossy().starts_with("regression") {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
     fs::create_dir_all(&dir).expect("the corpus folder");
     for (name, body) in seeds {
         fs::write(dir.join(name), body).expect("a seed file");
