@@ -91,6 +91,7 @@ fn alice(claims: Value) -> Session {
         access_token: None,
         access_exp: None,
         renewals: 0,
+        sid: None,
     }
 }
 

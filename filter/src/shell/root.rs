@@ -148,6 +148,11 @@ impl Root {
             Carried::Calling(token, pending) => {
                 self.callouts.insert(token, Owner::Request(id, pending));
             }
+            // Only a request decided at its headers reads its body (a paused one never
+            // becomes a back-channel logout).
+            Carried::ReadBody => {
+                host::send(&Denial::Unavailable.response("oidc-gate", None));
+            }
             Carried::Answered | Carried::Paused => {}
         }
     }
@@ -342,6 +347,7 @@ impl RootContext for Root {
             metrics: self.metrics.clone(),
             set_cookies: Vec::new(),
             pending: None,
+            body: super::http::Body::Pass,
         }))
     }
 

@@ -97,6 +97,7 @@ pub fn documented() -> Vec<(&'static str, String)> {
         ("callback_path", s(CALLBACK_PATH)),
         ("redirect_uri", "none".into()),
         ("logout_path", s(LOGOUT_PATH)),
+        ("backchannel_logout_path", "none".into()),
         ("post_logout_redirect", s(POST_LOGOUT_REDIRECT)),
         ("api_paths", "`[]`".into()),
         ("allowed_redirect_hosts", "`[]`".into()),

@@ -74,6 +74,8 @@ pub struct RawConfig {
     pub forward_access_token: Option<bool>,
     #[serde(default)]
     pub forward_id_token: Option<RawForwardIdToken>,
+    #[serde(default)]
+    pub backchannel_logout_path: Option<String>,
 }
 
 /// Sign in with GitHub (OAuth 2.0 without OpenID Connect), instead of `issuer`.

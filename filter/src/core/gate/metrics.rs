@@ -25,6 +25,11 @@ pub enum Counter {
     SessionRefreshFailed,
     /// The IdP refused a session's refresh token: the session ended.
     SessionEnded,
+    /// A back-channel logout had ended the session a request carried.
+    SessionRevoked,
+    /// A logout token accepted, or refused, at `backchannel_logout_path`.
+    BackchannelLogout,
+    BackchannelLogoutRefused,
     LoginStarted,
     LoginCompleted,
     LoginFailed,
@@ -57,7 +62,7 @@ const JWT_ERRORS: [JwtError; 13] = [
     JwtError::Inactive,
 ];
 
-const PLAIN: [Counter; 29] = [
+const PLAIN: [Counter; 32] = [
     Counter::AllowedBearer,
     Counter::AllowedSession,
     Counter::AllowedBypass,
@@ -74,6 +79,9 @@ const PLAIN: [Counter; 29] = [
     Counter::SessionRefreshed,
     Counter::SessionRefreshFailed,
     Counter::SessionEnded,
+    Counter::SessionRevoked,
+    Counter::BackchannelLogout,
+    Counter::BackchannelLogoutRefused,
     Counter::LoginStarted,
     Counter::LoginCompleted,
     Counter::LoginFailed,
@@ -124,6 +132,9 @@ impl Counter {
             Counter::SessionRefreshed => "session.refreshed",
             Counter::SessionRefreshFailed => "session.refresh_failed",
             Counter::SessionEnded => "session.ended",
+            Counter::SessionRevoked => "session.revoked",
+            Counter::BackchannelLogout => "backchannel_logout.accepted",
+            Counter::BackchannelLogoutRefused => "backchannel_logout.refused",
             Counter::LoginStarted => "login.started",
             Counter::LoginCompleted => "login.completed",
             Counter::LoginFailed => "login.failed",

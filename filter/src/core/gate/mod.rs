@@ -4,6 +4,7 @@
 //! redirect, a 401, a page). Each step lives in its own file; the shell carries out the
 //! [`Decision`].
 
+mod backchannel;
 mod bearer;
 pub mod decision;
 pub mod denial;
@@ -30,6 +31,7 @@ use crate::core::config::Config;
 use crate::core::identity::Identity;
 use crate::core::idp::Provider;
 use crate::core::rand::Random;
+use crate::core::shared::revoked::Revocations;
 use crate::core::shared::SharedStore;
 use crate::core::token::cache::{Refused, TokenCache};
 use crate::core::web::cookies;
@@ -51,6 +53,8 @@ pub struct Gate {
     /// Set while a request is decided again right after its own call's answer: then it
     /// takes what that answer left and never calls again (no call loops).
     answering: bool,
+    /// This worker's copy of the back-channel logouts (shared data is the truth).
+    revocations: Revocations,
 }
 
 /// What a decision may use from outside the core: randomness, the data shared with the
@@ -86,7 +90,16 @@ impl Gate {
         let tokens = TokenCache::new(config.bearer.cache_size);
         let sessions = TokenCache::new(config.bearer.cache_size);
         let refused = TokenCache::new(config.bearer.cache_size);
-        Gate { config, providers, tokens, sessions, refused, anonymous: Rc::new(Identity::default()), answering: false }
+        Gate {
+            config,
+            providers,
+            tokens,
+            sessions,
+            refused,
+            anonymous: Rc::new(Identity::default()),
+            answering: false,
+            revocations: Revocations::default(),
+        }
     }
 
     /// An issuer's keys changed: cached verifications may name keys that are gone.
@@ -113,6 +126,9 @@ impl Gate {
             return decision;
         }
         if let Some(login) = &config.login {
+            if let Some(decision) = backchannel::endpoint(login, &mut req) {
+                return decision;
+            }
             if let Some(decision) = self.endpoint(login, &mut req, now_ms, may_wait) {
                 return decision;
             }
@@ -209,6 +225,8 @@ fn bad_host() -> Decision {
 
 #[cfg(test)]
 mod authz_tests;
+#[cfg(test)]
+mod backchannel_tests;
 #[cfg(test)]
 mod bearer_tests;
 #[cfg(test)]

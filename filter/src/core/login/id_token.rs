@@ -35,6 +35,9 @@ pub fn on_token_response(
     let config = &ctx.login.session;
     let mut session = Session::new(sub, now_s, config, ctx.config.identity.kept_claims(&claims));
     session.id_token = config.keep_id_token.then(|| id_token.clone());
+    if ctx.login.backchannel.is_some() {
+        session.sid = claims.get("sid").and_then(Value::as_str).map(str::to_string);
+    }
     keep_tokens(&mut session, ctx, &tokens, now_s);
     let userinfo = ctx.provider.metadata.as_ref().and_then(|m| m.userinfo_endpoint.as_deref());
     let callout = match (ctx.config.identity.lacks(&claims), userinfo, tokens.access_token) {

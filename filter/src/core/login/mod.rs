@@ -4,6 +4,7 @@
 //! session cookie (the shell only carries its callouts); [`id_token`] validates what the
 //! token endpoint and userinfo answer; [`logout`] ends the session.
 
+pub mod backchannel;
 pub mod callback;
 pub mod error;
 pub mod flow;
