@@ -141,7 +141,8 @@ fn every_invalid_logout_token_is_refused_with_its_reason_and_ends_nothing() {
         (sign(&rsa_a(), Alg::RS256, "unknown", &claims(json!({}))), LogoutError::Token(JwtError::UnknownKey)),
         (logout_token(json!({"iss": "https://evil.example.com"})), LogoutError::Token(JwtError::UnknownIssuer)),
         (logout_token(json!({"aud": "other-client"})), LogoutError::Token(JwtError::WrongAudience)),
-        (sign_with_header(&rsa_a(), header("JWT+at"), &claims(json!({}))), LogoutError::WrongType),
+        (sign_with_header(&rsa_a(), header("at+jwt"), &claims(json!({}))), LogoutError::WrongType),
+        (sign(&rsa_a(), Alg::RS256, "k1", &claims(json!({}))), LogoutError::WrongType),
         (logout_token(json!({"iat": null})), LogoutError::Stale),
         (logout_token(json!({"iat": NOW_S - 61})), LogoutError::Stale),
         (logout_token(json!({"iat": NOW_S + 61})), LogoutError::Stale),
@@ -170,7 +171,7 @@ fn every_invalid_logout_token_is_refused_with_its_reason_and_ends_nothing() {
     // A typ of application/logout+jwt, or none, is fine.
     let long_typ = sign_with_header(&rsa_a(), header("application/logout+jwt"), &claims(json!({"jti": "j8"})));
     assert_eq!(post(&mut g, &mut io, &long_typ, NOW_MS).0, 200);
-    let no_typ = sign(&rsa_a(), Alg::RS256, "k1", &claims(json!({"jti": "j9", "sid": "s9"})));
+    let no_typ = sign_with_header(&rsa_a(), json!({"alg": "RS256", "kid": "k1"}), &claims(json!({"jti": "j9"})));
     assert_eq!(post(&mut g, &mut io, &no_typ, NOW_MS).0, 200);
 }
 
