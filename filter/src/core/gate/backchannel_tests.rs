@@ -9,8 +9,7 @@ use crate::core::login::backchannel::{LogoutError, EVENT, MAX_BODY};
 use crate::core::session;
 use crate::core::testing::keys::{jwks, rsa_a, rsa_b, sign, sign_with_header};
 use crate::core::testing::{
-    cookie_header, discovery, feed, login_config, session as alice, FixedRng, MapHeaders, TestIo, ISS, NOW_MS,
-    NOW_S,
+    cookie_header, discovery, feed, login_config, session as alice, FixedRng, MapHeaders, TestIo, ISS, NOW_MS, NOW_S,
 };
 use crate::core::token::{Alg, JwtError};
 use crate::core::web::form;
@@ -46,11 +45,8 @@ fn logout_token(overrides: Value) -> String {
 
 fn post(g: &mut Gate, io: &mut TestIo, token: &str, now_ms: u64) -> (u32, Counter, String) {
     let body = form::serialize(&[("logout_token", token)]);
-    let h = MapHeaders::new(&[
-        (":path", PATH),
-        (":method", "POST"),
-        ("content-type", "application/x-www-form-urlencoded"),
-    ]);
+    let h =
+        MapHeaders::new(&[(":path", PATH), (":method", "POST"), ("content-type", "application/x-www-form-urlencoded")]);
     assert!(matches!(io.run(|io| g.decide(&mut h.clone(), now_ms, true, io)), Decision::ReadBody));
     match io.run(|io| g.backchannel_logout(Some(body.as_bytes()), now_ms, io)) {
         Decision::Respond { response, counter, .. } => {
@@ -95,7 +91,10 @@ fn a_logout_token_ends_the_session_on_every_worker_cached_or_not_and_later_login
     // Both workers have the session cached.
     assert_eq!(status(&mut w1, &mut io, &s1, NOW_MS), 200);
     assert_eq!(status(&mut w2, &mut io, &s1, NOW_MS), 200);
-    assert_eq!(post(&mut w1, &mut io, &logout_token(json!({})), NOW_MS), (200, Counter::BackchannelLogout, String::new()));
+    assert_eq!(
+        post(&mut w1, &mut io, &logout_token(json!({})), NOW_MS),
+        (200, Counter::BackchannelLogout, String::new())
+    );
     for w in [&mut w1, &mut w2] {
         assert_eq!(status(w, &mut io, &s1, NOW_MS + 1000), 401, "an API-like request: 401");
         assert_eq!(status(w, &mut io, &other, NOW_MS + 1000), 200, "alice's other IdP session");

@@ -94,7 +94,11 @@ impl Gate {
         };
         let exp = jwt.check(&expect).map_err(invalid)?;
         let identity = self.config.identity.identity(provider.config.identity_headers.as_deref(), jwt.claims());
-        self.tokens.insert(key_of(token), Cached { exp, refresh_at: u64::MAX, identity: identity.clone(), mark: None }, now_s);
+        self.tokens.insert(
+            key_of(token),
+            Cached { exp, refresh_at: u64::MAX, identity: identity.clone(), mark: None },
+            now_s,
+        );
         Ok(identity)
     }
 }

@@ -112,7 +112,9 @@ impl Gate {
 
     /// Whether a back-channel logout ended this session (always `false` when off).
     fn revoked(&self, login: &LoginConfig, session: &Session, now_s: u64) -> bool {
-        login.backchannel.is_some() && !self.revocations.is_empty_at(now_s) && self.revocations.ended(&mark(session), now_s)
+        login.backchannel.is_some()
+            && !self.revocations.is_empty_at(now_s)
+            && self.revocations.ended(&mark(session), now_s)
     }
 
     /// What the app gets from a session: the mapped claims, and the forwarded tokens.

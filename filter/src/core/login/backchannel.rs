@@ -131,7 +131,9 @@ pub fn validate(ctx: &LoginContext<'_>, token: &str, now_s: u64) -> Result<Logou
     };
     let (sid, sub) = (text("sid")?, text("sub")?);
     let ends = match (sid, sub) {
-        (Some(sid), Some(sub)) => vec![(Kind::Sid, key(Kind::Sid, sid)), (Kind::SidlessSub, key(Kind::SidlessSub, sub))],
+        (Some(sid), Some(sub)) => {
+            vec![(Kind::Sid, key(Kind::Sid, sid)), (Kind::SidlessSub, key(Kind::SidlessSub, sub))]
+        }
         (Some(sid), None) => vec![(Kind::Sid, key(Kind::Sid, sid))],
         (None, Some(sub)) => vec![(Kind::Sub, key(Kind::Sub, sub))],
         (None, None) => return Err(LogoutError::NoSubject),

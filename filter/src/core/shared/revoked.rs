@@ -69,7 +69,10 @@ impl RevocationKeys {
     pub fn new(scope: &str) -> Self {
         let digest = Sha256::digest(scope.as_bytes());
         let id: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
-        RevocationKeys { version: format!("oidc-gate/logout/{id}/version"), list: format!("oidc-gate/logout/{id}/list") }
+        RevocationKeys {
+            version: format!("oidc-gate/logout/{id}/version"),
+            list: format!("oidc-gate/logout/{id}/list"),
+        }
     }
 }
 

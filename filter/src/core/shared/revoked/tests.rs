@@ -52,7 +52,10 @@ impl SharedStore for Counting {
 fn a_logout_by_sid_ends_that_idp_session_only_and_only_sessions_begun_before_it() {
     let mut store = LocalStore::default();
     create(&mut store, &keys());
-    assert_eq!(record(&mut store, &keys(), &logout("j1", &[(Kind::Sid, "s1")]), NOW), Ok(Recorded { overflowed: false }));
+    assert_eq!(
+        record(&mut store, &keys(), &logout("j1", &[(Kind::Sid, "s1")]), NOW),
+        Ok(Recorded { overflowed: false })
+    );
     let r = copy(&mut store);
     assert!(r.ended(&Mark::new(NOW - 10, "alice", Some("s1")), NOW));
     assert!(r.ended(&Mark::new(NOW, "alice", Some("s1")), NOW + 5), "begun in the second of the logout");
@@ -135,12 +138,8 @@ fn a_full_list_fails_safe_every_older_session_ends_and_older_tokens_are_refused(
     let mut store = LocalStore::default();
     create(&mut store, &keys());
     // Full but for one entry, of logouts still live.
-    let entry = |n: usize| Entry {
-        kind: Kind::Sid,
-        key: key(Kind::Sid, &format!("s{n}")),
-        at: NOW - 5,
-        until: NOW + LIFETIME,
-    };
+    let entry =
+        |n: usize| Entry { kind: Kind::Sid, key: key(Kind::Sid, &format!("s{n}")), at: NOW - 5, until: NOW + LIFETIME };
     let full = List { entries: (0..MAX_ENTRIES - 1).map(entry).collect(), ..List::default() };
     let cas = store.get(&keys().list).unwrap().1;
     assert!(store.set(&keys().list, &full.encode(), cas));
