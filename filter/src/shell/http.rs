@@ -111,10 +111,19 @@ impl HttpContext for Http {
             .unwrap_or(Decision::Deny(Denial::Unavailable));
         if self.carry(&worker, decision, &mut rng) {
             Action::Continue
-        } else {
-            if self.body == Body::Read && end_of_stream {
+        } else if self.body == Body::Read {
+            if end_of_stream {
                 self.logout_body(Some(b""));
+                return Action::Pause;
             }
+            // Proxy-Wasm hands a body only to a filter that lets the headers go on
+            // (proxy-wasm-cpp-host#143): they go on without anything that could pass for an
+            // identity, the body is held here, and the answer is given at its end (Envoy
+            // then resets the upstream request, which never saw the body).
+            let headers = worker.try_borrow().map(|w| w.gate.config.identity.all_headers.clone()).unwrap_or_default();
+            host::strip_for_body(&headers);
+            Action::Continue
+        } else {
             Action::Pause
         }
     }
@@ -136,6 +145,10 @@ impl HttpContext for Http {
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        if self.body == Body::Read {
+            // An upstream that answers a back-channel logout's headers early waits for ours.
+            return Action::Pause;
+        }
         if self.set_cookies.is_empty() {
             // A request resumed by the root left its cookies with the worker.
             let resumed = self.worker.as_ref().and_then(|w| w.try_borrow_mut().ok()?.paused.take_cookies(self.id));
