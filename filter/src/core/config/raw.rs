@@ -277,6 +277,10 @@ pub struct RawRule {
     pub claims: Vec<RawClaimRule>,
     #[serde(default)]
     pub allow: Option<String>,
+    #[serde(default)]
+    pub acr_values: Option<Vec<String>>,
+    #[serde(default)]
+    pub max_age: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]

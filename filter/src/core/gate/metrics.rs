@@ -13,6 +13,8 @@ pub enum Counter {
     /// A credential that may not pass here (an authorization requirement or rule).
     DeniedForbidden,
     DeniedInsufficientScope,
+    /// A route's step-up (`acr_values`, `max_age`) not met: RFC 9470's 401.
+    DeniedInsufficientUserAuthentication,
     /// A request the filter cannot read (a `Host` that is not host[:port]).
     DeniedBadRequest,
     DeniedInvalidToken(JwtError),
@@ -31,6 +33,8 @@ pub enum Counter {
     BackchannelLogout,
     BackchannelLogoutRefused,
     LoginStarted,
+    /// A session sent to sign in again for a route's step-up.
+    LoginStepUp,
     LoginCompleted,
     LoginFailed,
     Logout,
@@ -62,7 +66,7 @@ const JWT_ERRORS: [JwtError; 13] = [
     JwtError::Inactive,
 ];
 
-const PLAIN: [Counter; 32] = [
+const PLAIN: [Counter; 34] = [
     Counter::AllowedBearer,
     Counter::AllowedSession,
     Counter::AllowedBypass,
@@ -70,6 +74,7 @@ const PLAIN: [Counter; 32] = [
     Counter::DeniedMissingToken,
     Counter::DeniedForbidden,
     Counter::DeniedInsufficientScope,
+    Counter::DeniedInsufficientUserAuthentication,
     Counter::DeniedBadRequest,
     Counter::DeniedUnavailable,
     Counter::CacheHit,
@@ -83,6 +88,7 @@ const PLAIN: [Counter; 32] = [
     Counter::BackchannelLogout,
     Counter::BackchannelLogoutRefused,
     Counter::LoginStarted,
+    Counter::LoginStepUp,
     Counter::LoginCompleted,
     Counter::LoginFailed,
     Counter::Logout,
@@ -121,6 +127,7 @@ impl Counter {
             Counter::AllowedPublic => "allowed.public",
             Counter::DeniedForbidden => "denied.forbidden",
             Counter::DeniedInsufficientScope => "denied.insufficient_scope",
+            Counter::DeniedInsufficientUserAuthentication => "denied.insufficient_user_authentication",
             Counter::DeniedMissingToken => "denied.missing_token",
             Counter::DeniedBadRequest => "denied.bad_request",
             Counter::DeniedInvalidToken(e) => return format!("oidc_gate.denied.invalid_token.{}", e.reason()),
@@ -136,6 +143,7 @@ impl Counter {
             Counter::BackchannelLogout => "backchannel_logout.accepted",
             Counter::BackchannelLogoutRefused => "backchannel_logout.refused",
             Counter::LoginStarted => "login.started",
+            Counter::LoginStepUp => "login.step_up",
             Counter::LoginCompleted => "login.completed",
             Counter::LoginFailed => "login.failed",
             Counter::Logout => "logout",

@@ -16,6 +16,7 @@ mod refresh;
 pub mod request;
 mod resume;
 mod session;
+mod step_up;
 mod unauthenticated;
 
 use std::rc::Rc;
@@ -26,7 +27,7 @@ pub use metrics::Counter;
 pub use request::{bearer_token, Request, RequestHeaders};
 pub use resume::Answer;
 
-use crate::core::authz::{Access, Verdict};
+use crate::core::authz::{Access, Rule, Verdict};
 use crate::core::config::Config;
 use crate::core::identity::Identity;
 use crate::core::idp::Provider;
@@ -165,7 +166,12 @@ impl Gate {
         match credential {
             Credential::Verified { identity, counter, set_cookies } => {
                 match config.authz.check(rule, &identity.claims, counter == Counter::AllowedBearer) {
-                    Verdict::Allow => self.allow(identity, counter, req, set_cookies),
+                    Verdict::Allow => match rule.and_then(Rule::step_up) {
+                        Some(step) if !step.met_by(&identity.claims, now_ms / 1000, config.clock_skew) => {
+                            self.step_up(req, step, (counter, set_cookies), (now_ms / 1000, may_wait), io)
+                        }
+                        _ => self.allow(identity, counter, req, set_cookies),
+                    },
                     Verdict::Deny(_) if public => anyone(self, req, set_cookies),
                     Verdict::Deny(refusal) => self.forbidden(req, &identity, refusal, counter, io),
                 }
@@ -233,5 +239,7 @@ mod bearer_tests;
 mod github_tests;
 #[cfg(test)]
 mod refresh_tests;
+#[cfg(test)]
+mod step_up_tests;
 #[cfg(test)]
 mod tests;

@@ -16,7 +16,7 @@ pub mod start;
 pub use callback::{Callback, CallbackRequest, Step};
 pub use error::LoginError;
 pub use flow::Flow;
-pub use start::start;
+pub use start::{start, Ask, Start};
 
 #[cfg(test)]
 mod tests;

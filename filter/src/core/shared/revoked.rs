@@ -26,6 +26,8 @@ const RETRIES: usize = 16;
 const FORMAT: u8 = 1;
 const HEADER: usize = 1 + 8 + 8 + 4;
 const ENTRY: usize = 1 + 16 + 8 + 8;
+/// The most bytes the list takes in shared data (about 135 KB).
+pub const MAX_LIST_BYTES: usize = HEADER + ENTRY * MAX_ENTRIES;
 
 /// What an entry names: the first 16 bytes of a SHA-256 of its kind and value (never the
 /// value itself).
