@@ -75,6 +75,8 @@ pub fn documented() -> Vec<(&'static str, String)> {
         ("authorization.required_groups", "none".into()),
         ("authorization.claims", "`[]`".into()),
         ("authorization.rules", "`[]`".into()),
+        ("authorization.rules[].acr_values", "none".into()),
+        ("authorization.rules[].max_age", "none".into()),
         ("bypass", "`[]`".into()),
         ("clock_skew", d(CLOCK_SKEW)),
         ("metadata_refresh", d(METADATA_REFRESH)),
