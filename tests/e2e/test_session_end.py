@@ -1,6 +1,8 @@
-"""Sessions ended from the IdP's side, end to end against one shared site (the real IdP,
-a real Envoy with two workers): back-channel logout (OpenID Connect Back-Channel Logout 1.0)
-ends a session on every worker; a replayed or badly signed logout token ends nothing."""
+"""What the IdP says about a session, end to end against one shared site (the real IdP, a
+real Envoy with two workers): back-channel logout (OpenID Connect Back-Channel Logout 1.0)
+ends a session on every worker, a replayed or badly signed logout token ends nothing; and
+step-up per route (acr_values, max_age) sends a session back to the IdP, or gives an API
+client RFC 9470's 401."""
 import json
 import re
 import shutil
@@ -29,7 +31,8 @@ def site(echo, request):
     log_dir.mkdir(parents=True)
     rig = Rig(log_dir, echo)
     idp = rig.idp()
-    cfg = login_config(idp, backchannel_logout_path=BACKCHANNEL)
+    cfg = login_config(idp, backchannel_logout_path=BACKCHANNEL, authorization={"rules": [
+        {"path": {"prefix": "/billing"}, "acr_values": ["mfa"], "max_age": "15m"}]})
     envoy = rig.envoy(cfg, idp.port, start=False, concurrency=2)
     idp.extra += ["--redirect-uri", f"{envoy.url}/oauth2/callback", "--post-logout-uri", f"{envoy.url}/",
                   "--backchannel-logout-uri", f"{envoy.url}{BACKCHANNEL}"]
@@ -112,3 +115,61 @@ def test_a_replayed_or_badly_signed_logout_token_is_refused_and_ends_nothing(sit
     assert bad.status == 400 and bad.json()["error_description"] == "The logout token's signature is invalid", bad
     assert spread(envoy, cookie, n=16) == [200] * 16, "alice's session lives on every worker"
     assert envoy.stats()["oidc_gate.backchannel_logout.refused"] >= 2
+
+
+def acr_refused(idp, refuse: bool):
+    """Test route: the IdP's sign-in ignores acr_values (an IdP that cannot meet them)."""
+    idp._call("/__test/acr", json_body={"refuse": refuse})
+
+
+def test_a_route_with_acr_values_sends_a_session_without_it_to_the_idp_again_then_lets_it_in(site):
+    idp, envoy = site
+    b = Browser()
+    login(b, envoy)  # signed in with the IdP's default acr, "pwd"
+    r = b.get(envoy.url + "/billing/invoices?year=2026")
+    assert r.status == 302, r
+    auth = urllib.parse.urlsplit(r.headers["location"])
+    q = dict(urllib.parse.parse_qsl(auth.query))
+    assert f"{auth.scheme}://{auth.netloc}{auth.path}" == f"{idp.issuer}/auth"
+    assert (q["acr_values"], q["max_age"], q["prompt"]) == ("mfa", "900", "login")
+    chain = b.follow(r.headers["location"])
+    callback = next(c for c in chain if c.url.startswith(f"{envoy.url}/oauth2/callback"))
+    assert callback.headers["location"] == "/billing/invoices?year=2026", "the original URL kept"
+    last = chain[-1]
+    assert last.status == 200 and last.json()["path"] == "/billing/invoices?year=2026", last
+    assert last.json()["headers"]["x-user-id"] == "alice"
+    assert b.get(envoy.url + "/billing/next").status == 200, "the stronger session stays in"
+    assert envoy.stats()["oidc_gate.login.step_up"] == 1
+
+
+def test_an_idp_that_cannot_meet_the_acr_ends_on_a_page_not_in_a_loop(site):
+    idp, envoy = site
+    b = Browser()
+    login(b, envoy)
+    acr_refused(idp, True)
+    try:
+        chain = b.follow(envoy.url + "/billing")
+    finally:
+        acr_refused(idp, False)
+    last = chain[-1]
+    assert last.status == 403 and b"A stronger sign-in is needed" in last.body, last
+    assert len(chain) <= 6, [c.url for c in chain]
+    assert b.get(envoy.url + "/some/page").status == 200, "the old session stays as it was"
+
+
+def test_api_clients_without_the_acr_get_the_rfc_9470_challenge(site):
+    idp, envoy = site
+    b = Browser()
+    login(b, envoy)
+    challenge = ('Bearer realm="oidc-gate", error="insufficient_user_authentication", '
+                 'error_description="A stronger or more recent authentication is required", acr_values="mfa", max_age="900"')
+    r = request(envoy.port, "GET", "/billing/x", {"cookie": session_cookie(b), **API})
+    assert r.status == 401 and r.headers["www-authenticate"] == challenge, r
+    assert r.json()["error"] == "insufficient_user_authentication"
+    now = int(time.time())
+    claims = {"iss": idp.issuer, "sub": "svc", "aud": "api://orders", "iat": now, "exp": now + 300}
+    weak = idp.sign({**claims, "acr": "pwd", "auth_time": now})
+    r = request(envoy.port, "GET", "/billing/x", {"authorization": f"Bearer {weak}"})
+    assert r.status == 401 and r.headers["www-authenticate"] == challenge, r
+    strong = idp.sign({**claims, "acr": "mfa", "auth_time": now})
+    assert request(envoy.port, "GET", "/billing/x", {"authorization": f"Bearer {strong}"}).status == 200
