@@ -31,12 +31,13 @@ import Provider from 'oidc-provider';
 import * as jose from 'jose';
 
 function args(argv) {
-  const out = { port: 0, keys: null, login: 'auto', clientSecret: 'test-secret', redirectUris: [], postLogoutUris: [], idTokenClaims: 'all', autoUser: 'alice', metadataDelayMs: 0, testRoutes: true, refreshTokens: false, rotateRefreshTokens: false, accessTokenTtl: 600, refreshTokenTtl: 3600, backchannelLogoutUri: null };
+  const out = { port: 0, keys: null, login: 'auto', clientSecret: 'test-secret', redirectUris: [], postLogoutUris: [], idTokenClaims: 'all', autoUser: 'alice', metadataDelayMs: 0, testRoutes: true, refreshTokens: false, rotateRefreshTokens: false, accessTokenTtl: 600, refreshTokenTtl: 3600 };
   const seconds = (k, v) => { const n = Number(v); if (!Number.isInteger(n) || n <= 0) throw new Error(`${k} needs a positive number of seconds`); return n; };
   for (let i = 2; i < argv.length; i += 1) {
     const [k, v] = [argv[i], argv[i + 1]];
     if (k === '--port') { out.port = Number(v); i += 1; }
     else if (k === '--keys') { out.keys = v; i += 1; }
+    else if (k === '--backchannel-logout-uri') { out.backchannelLogoutUri = v; i += 1; }
     else if (k === '--login') { out.login = v; i += 1; }
     else if (k === '--client-secret') { out.clientSecret = v; i += 1; }
     else if (k === '--redirect-uri') { out.redirectUris.push(v); i += 1; }
@@ -49,7 +50,6 @@ function args(argv) {
     else if (k === '--rotate-refresh-tokens') { out.rotateRefreshTokens = true; }
     else if (k === '--access-token-ttl') { out.accessTokenTtl = seconds(k, v); i += 1; }
     else if (k === '--refresh-token-ttl') { out.refreshTokenTtl = seconds(k, v); i += 1; }
-    else if (k === '--backchannel-logout-uri') { out.backchannelLogoutUri = v; i += 1; }
     else throw new Error(`unknown argument ${k}`);
   }
   return out;
