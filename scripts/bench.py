@@ -41,6 +41,16 @@ def direct_listener(name, port, filters):
     return lst
 
 
+def backchannel_listener(port, filters):
+    """A direct listener whose back-channel logout path routes to an upstream (the IdP's
+    cluster): a logout's headers go on before the filter reads its body, and a
+    direct_response would answer them first."""
+    lst = direct_listener("gate_backchannel", port, filters)
+    routes = lst["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
+    routes.insert(0, {"match": {"prefix": "/oauth2/backchannel-logout"}, "route": {"cluster": "idp"}})
+    return lst
+
+
 def cpu_seconds(pid):
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -184,7 +194,7 @@ def main():
                  direct_listener("gate_nocache", ports["gate_nocache"], [envoycfg.wasm_filter(modules["gate"], no_cache_cfg)]),
                  direct_listener("gate_refresh", ports["gate_refresh"], own_vm(refresh_cfg, "refresh")),
                  direct_listener("gate_introspect", ports["gate_introspect"], own_vm(introspect_cfg, "introspect")),
-                 direct_listener("gate_backchannel", ports["gate_backchannel"], own_vm(backchannel_cfg, "backchannel")),
+                 backchannel_listener(ports["gate_backchannel"], own_vm(backchannel_cfg, "backchannel")),
                  direct_listener("noop", ports["noop"], [noop_filter()]),
                  direct_listener("jwt_authn", ports["jwt_authn"], [jwt_authn(idp, cache=False)]),
                  direct_listener("jwt_authn_cache", ports["jwt_authn_cache"], [jwt_authn(idp, cache=True)]),

@@ -146,8 +146,18 @@ impl HttpContext for Http {
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         if self.body == Body::Read {
-            // An upstream that answers a back-channel logout's headers early waits for ours.
-            return Action::Pause;
+            // The route answered before the logout's body came (a direct_response route): the
+            // logout cannot be taken now. The IdP is told so (503, to try again), never 200.
+            self.body = Body::Held;
+            host::log(
+                LogLevel::Warn,
+                "oidc-gate: back-channel logout: the route answered before the request body came (a direct_response \
+                 route?); answered 503, the logout not taken",
+            );
+            host::set_response_header(":status", "503");
+            host::set_response_header("retry-after", "5");
+            host::set_response_header("cache-control", "no-store");
+            return Action::Continue;
         }
         if self.set_cookies.is_empty() {
             // A request resumed by the root left its cookies with the worker.
