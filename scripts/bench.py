@@ -41,6 +41,16 @@ def direct_listener(name, port, filters):
     return lst
 
 
+def backchannel_listener(port, filters):
+    """A direct listener whose back-channel logout path routes to an upstream (the IdP's
+    cluster): a logout's headers go on before the filter reads its body, and a
+    direct_response would answer them first."""
+    lst = direct_listener("gate_backchannel", port, filters)
+    routes = lst["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
+    routes.insert(0, {"match": {"prefix": "/oauth2/backchannel-logout"}, "route": {"cluster": "idp"}})
+    return lst
+
+
 def cpu_seconds(pid):
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -149,10 +159,11 @@ def main():
 
     work = Path(tempfile.mkdtemp(prefix="oidc-gate-bench-"))
     names = ["plain", "noop", "jwt_authn", "jwt_authn_cache", "oauth2", "gate_nocache", "gate_refresh",
-             "gate_introspect", *modules]
+             "gate_introspect", "gate_backchannel", *modules]
     ports = {name: free_port() for name in names}
     idp = Idp(work, extra=["--redirect-uri", f"http://127.0.0.1:{ports['gate']}/oauth2/callback",
                            "--redirect-uri", f"http://127.0.0.1:{ports['gate_refresh']}/oauth2/callback",
+                           "--redirect-uri", f"http://127.0.0.1:{ports['gate_backchannel']}/oauth2/callback",
                            "--redirect-uri", f"http://127.0.0.1:{ports['oauth2']}/callback",
                            "--refresh-tokens"]).start()
     es_token = idp.client_credentials(resource="api://orders-es256")
@@ -168,6 +179,8 @@ def main():
     no_cache_cfg = {**base_cfg, "bearer": {**base_cfg["bearer"], "cache_size": 0}}
     # Sessions that keep a refresh token (the IdP's access tokens live 10 min: never due here).
     refresh_cfg = {**base_cfg, "session": {**base_cfg["session"], "refresh": True, "refresh_margin": "30s"}}
+    # Back-channel logout on: each session request reads the logouts' version in shared data.
+    backchannel_cfg = {**base_cfg, "backchannel_logout_path": "/oauth2/backchannel-logout"}
     # Opaque tokens through introspection, cached (one call per 10 minutes).
     introspect_cfg = {**base_cfg, "bearer": {**base_cfg["bearer"], "client_ids": ["service"],
                                              "introspection": {"cache_ttl": "10m"}}}
@@ -181,6 +194,7 @@ def main():
                  direct_listener("gate_nocache", ports["gate_nocache"], [envoycfg.wasm_filter(modules["gate"], no_cache_cfg)]),
                  direct_listener("gate_refresh", ports["gate_refresh"], own_vm(refresh_cfg, "refresh")),
                  direct_listener("gate_introspect", ports["gate_introspect"], own_vm(introspect_cfg, "introspect")),
+                 backchannel_listener(ports["gate_backchannel"], own_vm(backchannel_cfg, "backchannel")),
                  direct_listener("noop", ports["noop"], [noop_filter()]),
                  direct_listener("jwt_authn", ports["jwt_authn"], [jwt_authn(idp, cache=False)]),
                  direct_listener("jwt_authn_cache", ports["jwt_authn_cache"], [jwt_authn(idp, cache=True)]),
@@ -218,6 +232,16 @@ def main():
         cookies = browser_cookies(ports["gate"], ("__Host-oidc_session",))
         # The same for the refresh listener: its session holds a refresh token too.
         rcookies = browser_cookies(ports["gate_refresh"], ("__Host-oidc_session",))
+        # With back-channel logout on, and three logouts of other people recorded (so every
+        # request also looks its session up in the worker's copy of the list).
+        bcookies = browser_cookies(ports["gate_backchannel"], ("__Host-oidc_session",))
+        for n in range(3):
+            logout = idp.sign({"iss": idp.issuer, "aud": "web", "iat": int(time.time()), "jti": f"bench-{n}",
+                               "sub": f"someone-{n}", "events": {"http://schemas.openid.net/event/backchannel-logout": {}}},
+                              header={"typ": "logout+jwt"})
+            done = request(ports["gate_backchannel"], "POST", "/oauth2/backchannel-logout",
+                           {"content-type": "application/x-www-form-urlencoded"}, f"logout_token={logout}".encode())
+            assert done.status == 200, done
         # Envoy's oauth2 filter: its cookies from a real login through it.
         ocookies = browser_cookies(ports["oauth2"], ("BearerToken", "OauthHMAC", "OauthExpires", "IdToken", "RefreshToken"))
         prove_filters_run(ports, auth, opaque)
@@ -245,6 +269,8 @@ def main():
             tag = "" if m == "gate" else f" [{args.compare.name}]"
             cases.append((f"oidc-gate{tag}, valid session cookie, 2.8 KB cookies", m, [cookies], "/", "browser"))
         cases.append(("oidc-gate, session with refresh on (not due)", "gate_refresh", [rcookies], "/", "browser"))
+        cases.append(("oidc-gate, session with back-channel logout on (3 logouts)", "gate_backchannel", [bcookies], "/",
+                      "browser"))
         for label, listener, headers, path, _shape in cases:
             wrk(ports[listener], 1, args.connections, headers, path)  # warm-up
         samples = {c[0]: [] for c in cases}
@@ -279,6 +305,8 @@ TARGETS = [  # (what, numerator case, denominator case, target or None)
     ("bearer cache miss ES256 vs native jwt_authn (no cache)", "oidc-gate, cache off: ES256 verify each request",
      "native jwt_authn, ES256, no cache", None),
     ("session with refresh on (not due) vs without", "oidc-gate, session with refresh on (not due)",
+     "oidc-gate, valid session cookie, 2.8 KB cookies", None),
+    ("session with back-channel logout on vs off", "oidc-gate, session with back-channel logout on (3 logouts)",
      "oidc-gate, valid session cookie, 2.8 KB cookies", None),
     ("cached introspected token vs cached JWT", "oidc-gate, cached introspected opaque token",
      "oidc-gate, valid bearer (cache hit)", None),

@@ -61,12 +61,20 @@ fn plain(text: &str) -> String {
     text.replace('`', "").replace("\\|", "|")
 }
 
-/// The schema node of a dotted key (`bearer.introspection.cache_ttl`), following `$ref`s
-/// into a copy of `$defs` inlined where needed, and `anyOf` options (an optional object).
+/// The schema node of a dotted key (`bearer.introspection.cache_ttl`; `[]` after a part
+/// names the items of a list: `authorization.rules[].max_age`), following `$ref`s into a
+/// copy of `$defs` inlined where needed, and `anyOf` options (an optional object).
 fn property<'a>(schema: &'a mut Value, defs: &Value, key: &str) -> Option<&'a mut Value> {
     let mut node = schema;
     for part in key.split('.') {
-        node = object_of(node, defs)?.get_mut("properties")?.get_mut(part)?;
+        let (name, items) = match part.strip_suffix("[]") {
+            Some(name) => (name, true),
+            None => (part, false),
+        };
+        node = object_of(node, defs)?.get_mut("properties")?.get_mut(name)?;
+        if items {
+            node = node.get_mut("items")?;
+        }
     }
     Some(node)
 }

@@ -256,6 +256,23 @@ fn main() {
             ("bypass", page("").replace("/x?y=1", "/static/app.js")),
             ("bypass_trick", page("").replace("/x?y=1", "/static/%2e%2e/admin")),
             ("healthz", "@nowait\n:path /healthz\n:method GET".into()),
+            (
+                "backchannel_logout",
+                ":path /oauth2/backchannel-logout\n:method POST\ncontent-type application/x-www-form-urlencoded".into(),
+            ),
         ]),
     );
+
+    let form = |token: &str| format!("logout_token={token}");
+    let mut logout: Vec<(String, String)> =
+        s.logout_tokens.iter().enumerate().map(|(i, t)| (format!("token_{i:02}"), form(t))).collect();
+    let valid = &s.logout_tokens[0];
+    logout.extend(named([
+        ("twice", format!("{}&{}", form(valid), form(valid))),
+        ("other_fields", format!("state=x&{}&z=%41", form(valid))),
+        ("bad_escape", "logout_token=%zz".into()),
+        ("empty", String::new()),
+        ("bad_signature", form(&format!("{}AAAA", &valid[..valid.len() - 4]))),
+    ]));
+    write("logout_token", &logout);
 }

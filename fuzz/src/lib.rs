@@ -27,6 +27,8 @@ pub const NOW_S: u64 = NOW_MS / 1000;
 pub const REFRESH: Duration = Duration::from_secs(600);
 /// The static API token of the fixture config (only its SHA-256 is configured).
 pub const API_TOKEN: &str = "ci-token-0123";
+/// Where the fixture config takes back-channel logouts.
+pub const BACKCHANNEL_PATH: &str = "/oauth2/backchannel-logout";
 /// The hosts the fixture config allows redirects to, besides its own origin.
 pub const ALLOWED_HOST: &str = "app.example.com";
 
@@ -71,8 +73,8 @@ pub fn session_key(byte: u8) -> String {
 /// Flyte's and Flower's headers), opaque tokens by introspection, one static API token,
 /// browser login with refresh and two session keys (5 seals, 6 still opens), identity
 /// headers (nested, Kubeflow's user id and groups), a rule that lets only `admins` under
-/// `/admin` (nobody in the fixture is one), bypass rules, API paths and an allowed
-/// redirect host.
+/// `/admin` (nobody in the fixture is one), bypass rules, API paths, an allowed
+/// redirect host, and back-channel logout.
 pub fn config_json() -> Value {
     json!({
         "issuer": ISS, "idp_cluster": "idp", "client_id": "web", "client_secret": "s3cret",
@@ -93,7 +95,8 @@ pub fn config_json() -> Value {
         "api_paths": [{"prefix": "/api/"}],
         "session": {"keys": [session_key(5), session_key(6)], "refresh": true, "refresh_margin": "30s"},
         "forward_access_token": true,
-        "allowed_redirect_hosts": [ALLOWED_HOST]
+        "allowed_redirect_hosts": [ALLOWED_HOST],
+        "backchannel_logout_path": BACKCHANNEL_PATH
     })
 }
 

@@ -42,6 +42,40 @@ pub struct Scene {
     pub token_response: String,
     /// The userinfo answer for the login's `sub`.
     pub userinfo: String,
+    /// Logout tokens the fixture key signs (`typ` `logout+jwt`, `iat` `NOW_S`): the first
+    /// ones valid (by `sid` and `sub`, by `sub`, by `sid`), then ones the gate refuses.
+    pub logout_tokens: Vec<String>,
+}
+
+/// The logout tokens of the scene (see [`Scene::logout_tokens`]).
+pub fn logout_tokens() -> Vec<String> {
+    let event = json!({"http://schemas.openid.net/event/backchannel-logout": {}});
+    let base = json!({"iss": ISS, "aud": "web", "iat": NOW_S, "exp": NOW_S + 120, "jti": "j-1", "sub": "alice",
+        "sid": "s1", "events": event});
+    let header = json!({"alg": "RS256", "kid": "rsa", "typ": "logout+jwt"});
+    let with = |changes: Value| {
+        let mut c = base.clone();
+        for (k, v) in changes.as_object().into_iter().flatten() {
+            match v {
+                Value::Null => c.as_object_mut().map(|o| o.remove(k)),
+                v => c.as_object_mut().map(|o| o.insert(k.clone(), v.clone())),
+            };
+        }
+        crate::keys::sign_with_header(&rsa_a(), &header, &c)
+    };
+    vec![
+        with(json!({})),
+        with(json!({"jti": "j-2", "sid": null})),
+        with(json!({"jti": "j-3", "sub": null})),
+        with(json!({"jti": "j-4", "nonce": "n"})),
+        with(json!({"jti": "j-5", "events": null})),
+        with(json!({"jti": "j-6", "aud": "other"})),
+        with(json!({"jti": "j-7", "iat": NOW_S - 3600})),
+        with(json!({"jti": "j-8", "sid": null, "sub": null})),
+        with(json!({"jti": null})),
+        // A key the JWKS lacks: refused, and never a reason to fetch the keys again.
+        crate::keys::sign_with_header(&rsa_a(), &json!({"alg": "RS256", "kid": "rotated", "typ": "logout+jwt"}), &base),
+    ]
 }
 
 /// The fixture config, loaded.
@@ -91,6 +125,7 @@ fn alice(claims: Value) -> Session {
         access_token: None,
         access_exp: None,
         renewals: 0,
+        sid: None,
     }
 }
 
@@ -182,6 +217,7 @@ impl Scene {
             id_token,
             token_response,
             userinfo,
+            logout_tokens: logout_tokens(),
         }
     }
 

@@ -5,6 +5,7 @@
 //                [--auto-user alice|bob|carol] [--metadata-delay-ms N] [--no-test-routes]
 //                [--refresh-tokens] [--rotate-refresh-tokens]
 //                [--access-token-ttl SECONDS] [--refresh-token-ttl SECONDS]
+//                [--backchannel-logout-uri URI]
 // Prints "idp ready <issuer>" when listening. Test-only routes live under /__test/
 // (stats, sign, misbehave, fault, revoke-grant, approve-device).
 //   --refresh-tokens         refresh tokens on every code/device grant, not only for offline_access
@@ -14,6 +15,12 @@
 //                            Without it refresh tokens are never rotated (library default replaced)
 //   --access-token-ttl S     access token and ID token lifetime (default 600)
 //   --refresh-token-ttl S    refresh token lifetime (default 3600; grant and session live at least as long)
+//   --backchannel-logout-uri URI  the web client's backchannel_logout_uri (Back-Channel Logout 1.0,
+//                            session required: ID tokens carry sid); the IdP's end_session posts
+//                            logout tokens there
+// Authentication context: acr values "pwd" and "mfa". Auto-login signs in with the first of the
+// request's acr_values it knows (else "pwd"); POST /__test/acr {"refuse": true} makes it ignore
+// acr_values (an IdP that cannot meet them), {} undoes it.
 // Clients: web (confidential, code + refresh + client_credentials), service (confidential,
 // client_credentials), cli (public, device_code + refresh). Endpoints beyond the basics:
 // /token/introspection (RFC 7662), /token/revocation (RFC 7009), /device/auth (RFC 8628).
@@ -30,6 +37,7 @@ function args(argv) {
     const [k, v] = [argv[i], argv[i + 1]];
     if (k === '--port') { out.port = Number(v); i += 1; }
     else if (k === '--keys') { out.keys = v; i += 1; }
+    else if (k === '--backchannel-logout-uri') { out.backchannelLogoutUri = v; i += 1; }
     else if (k === '--login') { out.login = v; i += 1; }
     else if (k === '--client-secret') { out.clientSecret = v; i += 1; }
     else if (k === '--redirect-uri') { out.redirectUris.push(v); i += 1; }
@@ -127,6 +135,8 @@ const provider = new Provider(issuer, {
       redirect_uris: opts.redirectUris.length ? opts.redirectUris : [`${issuer}/cb`],
       post_logout_redirect_uris: opts.postLogoutUris,
       token_endpoint_auth_method: 'client_secret_basic',
+      // Back-channel logout (see --backchannel-logout-uri).
+      ...(opts.backchannelLogoutUri ? { backchannel_logout_uri: opts.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
     },
     {
       client_id: 'service',
@@ -157,7 +167,14 @@ const provider = new Provider(issuer, {
   // Refresh tokens for offline_access (the library's rule) or, with --refresh-tokens, always.
   issueRefreshToken: async (_ctx, client, source) => client.grantTypeAllowed('refresh_token') && (opts.refreshTokens || source.scopes.has('offline_access')),
   rotateRefreshToken: opts.rotateRefreshTokens,
+  // Back-channel logout posts to the site on 127.0.0.1, which the library's SSRF guard (its
+  // fetch dispatcher) refuses: a test IdP on loopback goes without it.
+  fetch: (url, options) => globalThis.fetch(url, { ...options, dispatcher: undefined }),
+  // Step-up: the acr values auto-login can sign in with (see acrFor).
+  acrValues: ['pwd', 'mfa'],
   features: {
+    // Back-Channel Logout 1.0: end_session posts logout tokens to clients that registered a URI.
+    backchannelLogout: { enabled: true },
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
     // RFC 7662: any confidential client may introspect any token (the library's default rule:
@@ -221,6 +238,8 @@ provider.use(async (ctx, next) => {
     counts[route] += 1;
   }
 });
+provider.on('backchannel.success', (_ctx, client, sub) => console.log(`backchannel logout sent: ${client.clientId} ${sub}`));
+provider.on('backchannel.error', (_ctx, err, client) => console.log(`backchannel logout failed: ${client.clientId}: ${err.message}`));
 provider.on('grant.error', (_ctx, err) => {
   if (err.error !== 'invalid_grant') return;
   counts.invalid_grant += 1;
@@ -281,8 +300,16 @@ async function finishLogin(req, res, accountId) {
   }
   const grantId = await grant.save();
   const result = { consent: { grantId } };
-  if (prompt.name === 'login') result.login = { accountId };
+  if (prompt.name === 'login') result.login = { accountId, acr: acrFor(params) };
   await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: true });
+}
+
+// Step-up: the acr a login gets: the first of the request's acr_values that this IdP knows,
+// unless a test made it refuse them (then "pwd", as an IdP that cannot do better).
+let refuseAcr = false;
+function acrFor(params) {
+  const asked = String(params.acr_values || '').split(' ').filter((v) => ['pwd', 'mfa'].includes(v));
+  return (!refuseAcr && asked[0]) || 'pwd';
 }
 
 function readBody(req) {
@@ -385,6 +412,11 @@ async function testRoute(req, res) {
     const body = await readBody(req);
     const { sub } = body.trim() ? JSON.parse(body) : {};
     return json(200, { sub: sub || null, ...revokeUser(sub) });
+  }
+  if (url.pathname === '/__test/acr' && req.method === 'POST') {
+    const body = await readBody(req);
+    refuseAcr = !!(body.trim() && JSON.parse(body).refuse);
+    return json(200, { refuse: refuseAcr });
   }
   if (url.pathname === '/__test/approve-device' && req.method === 'POST') {
     const { user_code: userCode, sub = 'alice', deny = false } = JSON.parse(await readBody(req));

@@ -107,7 +107,7 @@ fn a_return_target_over_max_target_becomes_the_root() {
 #[test]
 fn a_cache_never_holds_more_than_its_size_and_the_size_is_capped() {
     let mut cache: TokenCache<Cached> = TokenCache::new(100);
-    let entry = || Cached { exp: NOW_S + 60, refresh_at: u64::MAX, identity: Rc::new(Identity::default()) };
+    let entry = || Cached { exp: NOW_S + 60, refresh_at: u64::MAX, identity: Rc::new(Identity::default()), mark: None };
     for n in 0..10_000 {
         cache.insert(key_of(&format!("token-{n}")), entry(), NOW_S);
         assert!(cache.len() <= 100);

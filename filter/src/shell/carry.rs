@@ -23,6 +23,8 @@ pub enum Carried {
     Paused,
     /// Waiting for this callout's answer, which goes to `Gate::resume` with `pending`.
     Calling(u32, Pending),
+    /// The request's body is read next (a back-channel logout).
+    ReadBody,
 }
 
 /// Runs `f` with the worker's gate and an [`Io`] over the host (randomness, shared data,
@@ -96,6 +98,7 @@ pub fn carry(
                 w.paused.pause(id, on, host::now_ms(), pending);
                 return Carried::Paused;
             }
+            Decision::ReadBody => return Carried::ReadBody,
             other => return answer(other, &config, metrics),
         }
     }
@@ -152,7 +155,7 @@ fn answer(decision: Decision, config: &Config, metrics: &Metrics) -> Carried {
             Carried::Answered
         }
         // Carried in `carry`.
-        Decision::Wait { .. } | Decision::Call { .. } => {
+        Decision::Wait { .. } | Decision::Call { .. } | Decision::ReadBody => {
             host::send(&Denial::Unavailable.response_for(config));
             Carried::Answered
         }

@@ -149,6 +149,18 @@ pub fn set_identity_headers(all_headers: &[String], identity: &Identity) -> Resu
     Ok(())
 }
 
+/// A request whose headers go on before the filter has decided (a back-channel logout,
+/// answered at its body's end): no identity header in any spelling, no `Cookie`, no
+/// `Authorization` reaches the upstream. Should the names not be readable, the request
+/// is reset.
+pub fn strip_for_body(all_headers: &[String]) {
+    if set_identity_headers(all_headers, &Identity::default()).is_err() {
+        let _ = abi::reset_request();
+    }
+    remove_request_header("cookie");
+    remove_request_header("authorization");
+}
+
 pub fn rewrite_cookie(rewrite: &CookieRewrite) {
     match rewrite {
         CookieRewrite::Keep => {}

@@ -23,6 +23,8 @@ proxy_wasm::main! {{
 }}
 
 #[cfg(test)]
+mod backchannel_tests;
+#[cfg(test)]
 mod bounds_tests;
 #[cfg(test)]
 mod tests;

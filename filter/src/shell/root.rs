@@ -14,7 +14,7 @@ use super::paused::Paused;
 use crate::core::config::{self, secret::ProcessEnv};
 use crate::core::gate::{Answer, Counter, Decision, Denial, Gate, Pending, WaitFor};
 use crate::core::idp::{FetchKind, Update};
-use crate::core::shared::{flight, LocalStore};
+use crate::core::shared::{flight, revoked, LocalStore};
 
 /// Everything one worker shares between its root and its requests.
 pub struct Worker {
@@ -147,6 +147,11 @@ impl Root {
             }
             Carried::Calling(token, pending) => {
                 self.callouts.insert(token, Owner::Request(id, pending));
+            }
+            // Only a request decided at its headers reads its body (a paused one never
+            // becomes a back-channel logout).
+            Carried::ReadBody => {
+                host::send(&Denial::Unavailable.response("oidc-gate", None));
             }
             Carried::Answered | Carried::Paused => {}
         }
@@ -311,10 +316,14 @@ impl RootContext for Root {
                 })));
                 if let Some(w) = self.worker.as_ref() {
                     if let Ok(mut w) = w.try_borrow_mut() {
-                        let Worker { local, shared_broken, .. } = &mut *w;
+                        let Worker { gate, local, shared_broken, .. } = &mut *w;
                         let mut store = HostStore { local, broken: shared_broken };
                         for kind in FLIGHT_KINDS {
                             flight::create_slots(&mut store, kind);
+                        }
+                        let backchannel = gate.config.login.as_ref().and_then(|l| l.backchannel.as_ref());
+                        if let Some(bc) = backchannel {
+                            revoked::create(&mut store, &bc.keys);
                         }
                     }
                 }
@@ -351,6 +360,7 @@ impl RootContext for Root {
             metrics: self.metrics.clone(),
             set_cookies: Vec::new(),
             pending: None,
+            body: super::http::Body::Pass,
         }))
     }
 

@@ -2,7 +2,12 @@
 
 use serde_json::Value;
 
-use super::{Access, AuthzConfig, ClaimRule, ClaimTest, GroupRule, Requirements, Rule};
+use std::time::Duration;
+
+use super::step_up::plain_acr;
+use super::{Access, AuthzConfig, ClaimRule, ClaimTest, GroupRule, Requirements, Rule, StepUp};
+
+const MIN_MAX_AGE: Duration = Duration::from_secs(10);
 use crate::core::config::errors::Errors;
 use crate::core::config::raw::{RawAuthorization, RawClaimRule, RawRule};
 use crate::core::web::PathRule;
@@ -51,16 +56,18 @@ fn rule(field: &str, raw: &RawRule, errors: &mut Errors) -> Rule {
         groups_all: raw.groups_all.clone().unwrap_or_default(),
         scopes_any: raw.scopes_any.clone().unwrap_or_default(),
         claims: claim_rules(&format!("{field}.claims"), &raw.claims, errors),
+        step_up: step_up(field, raw, errors),
     };
     let restricts = !requirements.groups_any.is_empty()
         || !requirements.groups_all.is_empty()
         || !requirements.scopes_any.is_empty()
-        || !requirements.claims.is_empty();
+        || !requirements.claims.is_empty()
+        || requirements.step_up.is_some();
     let access = match raw.allow.as_deref() {
         None | Some("authenticated") => Access::Authenticated(requirements),
         Some("anyone") if !restricts => Access::Anyone,
         Some("anyone") => {
-            errors.push(format!("{field}.allow"), "\"anyone\" cannot go with groups, scopes or claims");
+            errors.push(format!("{field}.allow"), "\"anyone\" cannot go with groups, scopes, claims or a step-up");
             Access::Anyone
         }
         Some(_) => {
@@ -69,6 +76,26 @@ fn rule(field: &str, raw: &RawRule, errors: &mut Errors) -> Rule {
         }
     };
     Rule { path, methods, access }
+}
+
+/// `acr_values` (a non-empty list of plain values) and `max_age` (at least 10s, so that a
+/// fresh sign-in always meets it).
+fn step_up(field: &str, raw: &RawRule, errors: &mut Errors) -> Option<StepUp> {
+    if raw.acr_values.is_none() && raw.max_age.is_none() {
+        return None;
+    }
+    let acr_values = raw.acr_values.clone().unwrap_or_default();
+    if raw.acr_values.is_some() && (acr_values.is_empty() || !acr_values.iter().all(|v| plain_acr(v))) {
+        errors.push(
+            format!("{field}.acr_values"),
+            "must be a non-empty list of values without spaces, quotes, commas or backslashes",
+        );
+    }
+    let max_age = raw.max_age.as_ref().map(|_| errors.duration(&format!("{field}.max_age"), &raw.max_age, MIN_MAX_AGE));
+    if max_age.is_some_and(|m| m < MIN_MAX_AGE) {
+        errors.push(format!("{field}.max_age"), "must be at least 10s");
+    }
+    Some(StepUp { acr_values, max_age: max_age.map(|m| m.as_secs()) })
 }
 
 fn claim_rules(field: &str, raw: &[RawClaimRule], errors: &mut Errors) -> Vec<ClaimRule> {

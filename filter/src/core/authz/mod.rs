@@ -5,6 +5,7 @@
 
 mod compile;
 mod evaluate;
+pub mod step_up;
 
 use serde_json::Value;
 
@@ -12,6 +13,7 @@ use crate::core::web::PathRule;
 
 pub use compile::compile;
 pub use evaluate::{Refusal, Verdict};
+pub use step_up::StepUp;
 
 #[derive(Debug, Default)]
 pub struct AuthzConfig {
@@ -51,6 +53,16 @@ pub struct Rule {
     pub access: Access,
 }
 
+impl Rule {
+    /// The rule's step-up requirement, if it has one.
+    pub fn step_up(&self) -> Option<&StepUp> {
+        match &self.access {
+            Access::Authenticated(req) => req.step_up.as_ref(),
+            Access::Anyone => None,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub enum Access {
     /// `allow: "anyone"`: no credential needed; a valid one still sets identity headers.
@@ -66,6 +78,8 @@ pub struct Requirements {
     /// Checked for bearer credentials only (sessions carry no scopes).
     pub scopes_any: Vec<String>,
     pub claims: Vec<ClaimRule>,
+    /// `acr_values` and `max_age`: a stronger or more recent authentication.
+    pub step_up: Option<StepUp>,
 }
 
 impl AuthzConfig {
@@ -119,6 +133,9 @@ impl AuthzConfig {
         names.extend(self.claims.iter().chain(rule_claims).map(|c| c.claim.clone()));
         if self.rules.iter().any(|r| matches!(&r.access, Access::Authenticated(q) if !q.scopes_any.is_empty())) {
             names.extend(["scope".to_string(), "scp".to_string()]);
+        }
+        if self.rules.iter().any(|r| r.step_up().is_some()) {
+            names.extend(["acr".to_string(), "auth_time".to_string()]);
         }
         names
     }

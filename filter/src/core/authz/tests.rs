@@ -97,7 +97,7 @@ fn bad_rules_are_config_errors() {
     };
     assert_eq!(
         errors(json!({"rules": [{"path": {"prefix": "/p"}, "allow": "anyone", "groups_any": ["a"]}]})),
-        vec!["authorization.rules[0].allow: \"anyone\" cannot go with groups, scopes or claims"]
+        vec!["authorization.rules[0].allow: \"anyone\" cannot go with groups, scopes, claims or a step-up"]
     );
     assert_eq!(
         errors(json!({"required_groups": {"any": ["a"], "all": ["b"]}})),

@@ -12,6 +12,7 @@ use super::raw::{RawConfig, RawSession};
 use super::secret::Env;
 use crate::core::idp::{Client, ClientAuth};
 use crate::core::session::{parse_key, CookieNames, Keys};
+use crate::core::shared::revoked::RevocationKeys;
 use crate::core::web::{is_local_path, is_normalized, AbsoluteUrl, PathRule};
 
 #[derive(Debug)]
@@ -39,7 +40,18 @@ pub struct LoginConfig {
     pub forward_access_token: bool,
     /// `forward_id_token.header`: session requests carry the ID token in this header.
     pub forward_id_token: Option<String>,
+    /// `backchannel_logout_path`: where the IdP posts logout tokens, and where this
+    /// login's revocations live in shared data.
+    pub backchannel: Option<BackchannelConfig>,
     pub session: SessionConfig,
+}
+
+/// Back-channel logout (OpenID Connect Back-Channel Logout 1.0).
+#[derive(Debug)]
+pub struct BackchannelConfig {
+    pub path: String,
+    /// The shared-data keys of this issuer and client's revocations.
+    pub keys: RevocationKeys,
 }
 
 /// How sessions are sealed, named and timed.
@@ -111,6 +123,7 @@ pub(super) fn compile(
     if s.on && callback_path == logout_path {
         s.errors.push("logout_path", "must differ from callback_path");
     }
+    let backchannel = backchannel(&mut s, raw, github.is_some(), [&callback_path, &logout_path]);
     let post_logout_redirect = post_logout(&mut s, raw);
     let logout_url = logout_url(&mut s, raw);
     let authorization_params = authorization_params(&mut s, raw);
@@ -149,8 +162,23 @@ pub(super) fn compile(
         allowed_redirect_hosts,
         forward_access_token,
         forward_id_token,
+        backchannel,
         session,
     })
+}
+
+/// `backchannel_logout_path`: a plain path of its own; GitHub sends no logout tokens.
+fn backchannel(s: &mut Section<'_>, raw: &RawConfig, github: bool, taken: [&String; 2]) -> Option<BackchannelConfig> {
+    let path = s.key("backchannel_logout_path", &raw.backchannel_logout_path)?;
+    let path = plain_path(s.errors, "backchannel_logout_path", Some(path), "/oauth2/backchannel-logout");
+    if taken.contains(&&path) {
+        s.errors.push("backchannel_logout_path", "must differ from callback_path and logout_path");
+    }
+    if github {
+        s.errors.push("backchannel_logout_path", "GitHub sends no logout tokens");
+    }
+    let scope = format!("{}\n{}", raw.issuer.as_deref().unwrap_or(""), raw.client_id.as_deref().unwrap_or(""));
+    Some(BackchannelConfig { path, keys: RevocationKeys::new(&scope) })
 }
 
 fn forwarded_id_token(s: &mut Section<'_>, raw: &RawConfig) -> Option<String> {

@@ -86,6 +86,8 @@ pub struct RawConfig {
     pub forward_access_token: Option<bool>,
     #[serde(default)]
     pub forward_id_token: Option<RawForwardIdToken>,
+    #[serde(default)]
+    pub backchannel_logout_path: Option<String>,
 }
 
 /// Sign in with GitHub (OAuth 2.0 without OpenID Connect), instead of `issuer`.
@@ -287,6 +289,10 @@ pub struct RawRule {
     pub claims: Vec<RawClaimRule>,
     #[serde(default)]
     pub allow: Option<String>,
+    #[serde(default)]
+    pub acr_values: Option<Vec<String>>,
+    #[serde(default)]
+    pub max_age: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]

@@ -381,3 +381,56 @@ fn every_idp_page_config_loads() {
         }
     }
 }
+
+#[test]
+fn step_up_and_back_channel_logout_keys_are_checked() {
+    let key = crate::core::testing::session_key(1);
+    let login = |extra: Value| {
+        let mut o = json!({"client_secret": "s", "session": {"keys": [key.clone()]}});
+        for (k, v) in extra.as_object().unwrap() {
+            o[k] = v.clone();
+        }
+        with(o)
+    };
+    let rule = |r: Value| login(json!({"authorization": {"rules": [r]}}));
+    let f = "authorization.rules[0]";
+    let acr =
+        format!("{f}.acr_values: must be a non-empty list of values without spaces, quotes, commas or backslashes");
+    assert_eq!(errors_of(rule(json!({"path": {"prefix": "/b"}, "acr_values": []}))), vec![acr.clone()]);
+    assert_eq!(errors_of(rule(json!({"path": {"prefix": "/b"}, "acr_values": ["a b"]}))), vec![acr]);
+    assert_eq!(
+        errors_of(rule(json!({"path": {"prefix": "/b"}, "max_age": "5s"}))),
+        vec![format!("{f}.max_age: must be at least 10s")]
+    );
+    assert!(
+        errors_of(rule(json!({"path": {"prefix": "/b"}, "max_age": "soon"})))[0].starts_with(&format!("{f}.max_age: "))
+    );
+    assert_eq!(
+        errors_of(rule(json!({"path": {"prefix": "/b"}, "allow": "anyone", "max_age": "1m"}))),
+        vec![format!("{f}.allow: \"anyone\" cannot go with groups, scopes, claims or a step-up")]
+    );
+    let c = load(
+        rule(json!({"path": {"prefix": "/b"}, "acr_values": ["mfa"], "max_age": "15m"})).to_string().as_bytes(),
+        &env(),
+    )
+    .unwrap();
+    let step = c.authz.rules[0].step_up().unwrap();
+    assert_eq!((step.acr_values.clone(), step.max_age), (vec!["mfa".to_string()], Some(900)));
+    assert!(c.identity.kept.contains(&"acr".to_string()) && c.identity.kept.contains(&"auth_time".to_string()));
+
+    let bc = |path: &str| login(json!({"backchannel_logout_path": path}));
+    assert_eq!(
+        errors_of(bc("/oauth2/callback")),
+        vec!["backchannel_logout_path: must differ from callback_path and logout_path"]
+    );
+    assert_eq!(
+        errors_of(bc("oauth2/bc")),
+        vec!["backchannel_logout_path: must be a plain absolute path like \"/oauth2/backchannel-logout\""]
+    );
+    assert_eq!(
+        errors_of(with(json!({"backchannel_logout_path": "/bc"}))),
+        vec!["backchannel_logout_path: needs \"session\" (browser login is on only with session keys)"]
+    );
+    let c = load(bc("/oauth2/backchannel-logout").to_string().as_bytes(), &env()).unwrap();
+    assert_eq!(c.login.unwrap().backchannel.unwrap().path, "/oauth2/backchannel-logout");
+}

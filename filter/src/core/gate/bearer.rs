@@ -49,7 +49,7 @@ impl Gate {
             let identity = self.config.identity.identity(None, &claims);
             self.tokens.insert(
                 key_of(token),
-                Cached { exp: u64::MAX, refresh_at: u64::MAX, identity: identity.clone() },
+                Cached { exp: u64::MAX, refresh_at: u64::MAX, identity: identity.clone(), mark: None },
                 now_s,
             );
             return Ok(identity);
@@ -116,7 +116,11 @@ impl Gate {
             jwt.check(&expect).map_err(invalid)?
         };
         let identity = self.config.identity.identity(provider.config.identity_headers.as_deref(), jwt.claims());
-        self.tokens.insert(key_of(token), Cached { exp, refresh_at: u64::MAX, identity: identity.clone() }, now_s);
+        self.tokens.insert(
+            key_of(token),
+            Cached { exp, refresh_at: u64::MAX, identity: identity.clone(), mark: None },
+            now_s,
+        );
         Ok(identity)
     }
 }

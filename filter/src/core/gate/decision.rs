@@ -63,6 +63,9 @@ pub enum Decision {
         callout: Callout,
         pending: Pending,
     },
+    /// A back-channel logout: read the request's body (at most
+    /// `login::backchannel::MAX_BODY`), then hand it to `Gate::backchannel_logout`.
+    ReadBody,
 }
 
 /// What a paused request waits for.

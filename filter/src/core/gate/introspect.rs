@@ -132,7 +132,7 @@ impl Gate {
         let identity = self.config.identity.identity(None, &claims);
         self.tokens.insert(
             key_of(token),
-            Cached { exp: until, refresh_at: u64::MAX, identity: identity.clone() },
+            Cached { exp: until, refresh_at: u64::MAX, identity: identity.clone(), mark: None },
             now_s,
         );
         Some(identity)

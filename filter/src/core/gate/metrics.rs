@@ -13,6 +13,8 @@ pub enum Counter {
     /// A credential that may not pass here (an authorization requirement or rule).
     DeniedForbidden,
     DeniedInsufficientScope,
+    /// A route's step-up (`acr_values`, `max_age`) not met: RFC 9470's 401.
+    DeniedInsufficientUserAuthentication,
     /// A request the filter cannot read (a `Host` that is not host[:port]).
     DeniedBadRequest,
     DeniedInvalidToken(JwtError),
@@ -25,7 +27,14 @@ pub enum Counter {
     SessionRefreshFailed,
     /// The IdP refused a session's refresh token: the session ended.
     SessionEnded,
+    /// A back-channel logout had ended the session a request carried.
+    SessionRevoked,
+    /// A logout token accepted, or refused, at `backchannel_logout_path`.
+    BackchannelLogout,
+    BackchannelLogoutRefused,
     LoginStarted,
+    /// A session sent to sign in again for a route's step-up.
+    LoginStepUp,
     LoginCompleted,
     LoginFailed,
     Logout,
@@ -57,7 +66,7 @@ const JWT_ERRORS: [JwtError; 13] = [
     JwtError::Inactive,
 ];
 
-const PLAIN: [Counter; 29] = [
+const PLAIN: [Counter; 34] = [
     Counter::AllowedBearer,
     Counter::AllowedSession,
     Counter::AllowedBypass,
@@ -65,6 +74,7 @@ const PLAIN: [Counter; 29] = [
     Counter::DeniedMissingToken,
     Counter::DeniedForbidden,
     Counter::DeniedInsufficientScope,
+    Counter::DeniedInsufficientUserAuthentication,
     Counter::DeniedBadRequest,
     Counter::DeniedUnavailable,
     Counter::CacheHit,
@@ -74,7 +84,11 @@ const PLAIN: [Counter; 29] = [
     Counter::SessionRefreshed,
     Counter::SessionRefreshFailed,
     Counter::SessionEnded,
+    Counter::SessionRevoked,
+    Counter::BackchannelLogout,
+    Counter::BackchannelLogoutRefused,
     Counter::LoginStarted,
+    Counter::LoginStepUp,
     Counter::LoginCompleted,
     Counter::LoginFailed,
     Counter::Logout,
@@ -113,6 +127,7 @@ impl Counter {
             Counter::AllowedPublic => "allowed.public",
             Counter::DeniedForbidden => "denied.forbidden",
             Counter::DeniedInsufficientScope => "denied.insufficient_scope",
+            Counter::DeniedInsufficientUserAuthentication => "denied.insufficient_user_authentication",
             Counter::DeniedMissingToken => "denied.missing_token",
             Counter::DeniedBadRequest => "denied.bad_request",
             Counter::DeniedInvalidToken(e) => return format!("oidc_gate.denied.invalid_token.{}", e.reason()),
@@ -124,7 +139,11 @@ impl Counter {
             Counter::SessionRefreshed => "session.refreshed",
             Counter::SessionRefreshFailed => "session.refresh_failed",
             Counter::SessionEnded => "session.ended",
+            Counter::SessionRevoked => "session.revoked",
+            Counter::BackchannelLogout => "backchannel_logout.accepted",
+            Counter::BackchannelLogoutRefused => "backchannel_logout.refused",
             Counter::LoginStarted => "login.started",
+            Counter::LoginStepUp => "login.step_up",
             Counter::LoginCompleted => "login.completed",
             Counter::LoginFailed => "login.failed",
             Counter::Logout => "logout",

@@ -4,6 +4,7 @@
 //! redirect, a 401, a page). Each step lives in its own file; the shell carries out the
 //! [`Decision`].
 
+mod backchannel;
 mod bearer;
 pub mod decision;
 pub mod denial;
@@ -15,6 +16,7 @@ mod refresh;
 pub mod request;
 mod resume;
 mod session;
+mod step_up;
 mod unauthenticated;
 
 use std::rc::Rc;
@@ -25,11 +27,12 @@ pub use metrics::Counter;
 pub use request::{bearer_token, Request, RequestHeaders};
 pub use resume::Answer;
 
-use crate::core::authz::{Access, Verdict};
+use crate::core::authz::{Access, Rule, Verdict};
 use crate::core::config::Config;
 use crate::core::identity::Identity;
 use crate::core::idp::Provider;
 use crate::core::rand::Random;
+use crate::core::shared::revoked::Revocations;
 use crate::core::shared::SharedStore;
 use crate::core::token::cache::{Refused, TokenCache};
 use crate::core::web::cookies;
@@ -51,6 +54,8 @@ pub struct Gate {
     /// Set while a request is decided again right after its own call's answer: then it
     /// takes what that answer left and never calls again (no call loops).
     answering: bool,
+    /// This worker's copy of the back-channel logouts (shared data is the truth).
+    revocations: Revocations,
 }
 
 /// What a decision may use from outside the core: randomness, the data shared with the
@@ -86,7 +91,16 @@ impl Gate {
         let tokens = TokenCache::new(config.bearer.cache_size);
         let sessions = TokenCache::new(config.bearer.cache_size);
         let refused = TokenCache::new(config.bearer.cache_size);
-        Gate { config, providers, tokens, sessions, refused, anonymous: Rc::new(Identity::default()), answering: false }
+        Gate {
+            config,
+            providers,
+            tokens,
+            sessions,
+            refused,
+            anonymous: Rc::new(Identity::default()),
+            answering: false,
+            revocations: Revocations::default(),
+        }
     }
 
     /// An issuer's keys changed: cached verifications may name keys that are gone.
@@ -113,6 +127,9 @@ impl Gate {
             return decision;
         }
         if let Some(login) = &config.login {
+            if let Some(decision) = backchannel::endpoint(login, &mut req) {
+                return decision;
+            }
             if let Some(decision) = self.endpoint(login, &mut req, now_ms, may_wait) {
                 return decision;
             }
@@ -149,7 +166,12 @@ impl Gate {
         match credential {
             Credential::Verified { identity, counter, set_cookies } => {
                 match config.authz.check(rule, &identity.claims, counter == Counter::AllowedBearer) {
-                    Verdict::Allow => self.allow(identity, counter, req, set_cookies),
+                    Verdict::Allow => match rule.and_then(Rule::step_up) {
+                        Some(step) if !step.met_by(&identity.claims, now_ms / 1000, config.clock_skew) => {
+                            self.step_up(req, step, (counter, set_cookies), (now_ms / 1000, may_wait), io)
+                        }
+                        _ => self.allow(identity, counter, req, set_cookies),
+                    },
                     Verdict::Deny(_) if public => anyone(self, req, set_cookies),
                     Verdict::Deny(refusal) => self.forbidden(req, &identity, refusal, counter, io),
                 }
@@ -210,6 +232,8 @@ fn bad_host() -> Decision {
 #[cfg(test)]
 mod authz_tests;
 #[cfg(test)]
+mod backchannel_tests;
+#[cfg(test)]
 mod bearer_tests;
 #[cfg(test)]
 mod github_tests;
@@ -217,5 +241,7 @@ mod github_tests;
 mod idp_quirks_tests;
 #[cfg(test)]
 mod refresh_tests;
+#[cfg(test)]
+mod step_up_tests;
 #[cfg(test)]
 mod tests;

@@ -5,11 +5,24 @@
 use std::borrow::Cow;
 use std::rc::Rc;
 
-use super::{Counter, Credential, Gate, Io, Request};
+use super::{Counter, Credential, Gate, Io, Level, LogLine, Request};
 use crate::core::config::LoginConfig;
 use crate::core::identity::{Authorization, Identity};
 use crate::core::session::{self, Session, SessionState};
+use crate::core::shared::revoked::Mark;
 use crate::core::token::cache::{key_of, Cached};
+
+fn mark(session: &Session) -> Mark {
+    Mark::new(session.iat, &session.sub, session.sid.as_deref())
+}
+
+/// A session that a back-channel logout ended: like one the IdP refused to refresh, its
+/// cookies are cleared and the request gets what one without a session gets.
+fn revoked(io: &mut Io<'_>) -> Credential {
+    (io.log)(LogLine { level: Level::Info, message: "session ended: a back-channel logout revoked it".into() });
+    (io.count)(Counter::SessionRevoked);
+    Credential::Ended
+}
 
 /// A session opened from the request's cookie: whether its cookie is due for re-issue,
 /// and its sealed value (`None`: not to be cached).
@@ -31,7 +44,14 @@ impl Gate {
         let now_s = now_ms / 1000;
         let config = &login.session;
         let sealed = req.cookie.as_deref().and_then(|h| session::sealed_value(config, h));
+        if let (Some(bc), Some(_)) = (&login.backchannel, &sealed) {
+            // One small read of shared data; the list itself only when it changed.
+            self.revocations.sync(io.shared, &bc.keys);
+        }
         if let Some(hit) = sealed.as_deref().and_then(|v| self.sessions.get(v, now_s)) {
+            if hit.mark.is_some_and(|m| self.revocations.ended(&m, now_s)) {
+                return revoked(io);
+            }
             if now_s < hit.refresh_at {
                 return Credential::Verified {
                     identity: hit.identity,
@@ -41,6 +61,7 @@ impl Gate {
             }
         }
         match session::read_sealed(config, sealed.as_deref(), now_s) {
+            SessionState::Valid { session, .. } if self.revoked(login, &session, now_s) => revoked(io),
             SessionState::Valid { session, .. } if now_s >= session.refresh_due_at(config) => {
                 self.refresh(login, req, session, now_ms, may_wait, io)
             }
@@ -82,10 +103,18 @@ impl Gate {
                 exp: session.valid_until(config),
                 refresh_at: session.reissue_at(config).min(session.refresh_due_at(config)),
                 identity: identity.clone(),
+                mark: login.backchannel.as_ref().map(|_| mark(&session)),
             };
             self.sessions.insert(key_of(v), entry, now_s);
         }
         Credential::Verified { identity, counter: Counter::AllowedSession, set_cookies }
+    }
+
+    /// Whether a back-channel logout ended this session (always `false` when off).
+    fn revoked(&self, login: &LoginConfig, session: &Session, now_s: u64) -> bool {
+        login.backchannel.is_some()
+            && !self.revocations.is_empty_at(now_s)
+            && self.revocations.ended(&mark(session), now_s)
     }
 
     /// What the app gets from a session: the mapped claims, and the forwarded tokens.

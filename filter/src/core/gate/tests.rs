@@ -53,6 +53,7 @@ enum D {
     Wait(WaitFor),
     Respond(u32, Counter),
     Call,
+    ReadBody,
 }
 
 fn d(decision: Decision) -> D {
@@ -62,6 +63,7 @@ fn d(decision: Decision) -> D {
         Decision::Wait { on, .. } => D::Wait(on),
         Decision::Respond { response, counter, .. } => D::Respond(response.status, counter),
         Decision::Call { .. } => D::Call,
+        Decision::ReadBody => D::ReadBody,
     }
 }
 

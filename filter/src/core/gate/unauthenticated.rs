@@ -3,8 +3,9 @@
 //! 16); a form post whose session lapsed gets a page.
 
 use super::{bad_host, Counter, Decision, Denial, Gate, Io, Level, LogLine, Request, WaitFor};
+use crate::core::authz::Rule;
 use crate::core::config::LoginConfig;
-use crate::core::login;
+use crate::core::login::{self, Ask, Start};
 use crate::core::web::pages::Page;
 use crate::core::web::path_rule::any_match;
 use crate::core::web::safe_return;
@@ -54,18 +55,26 @@ impl Gate {
                 Decision::Respond { response, counter: Counter::DeniedMissingToken, log: None }
             }
             Client::BrowserForm => Decision::Deny(Denial::MissingToken),
-            Client::Navigation => self.start_login(login, req, now_ms / 1000, may_wait, io),
+            Client::Navigation => {
+                // A first login on a step-up route asks for it at once (no prompt=login).
+                let rule = config.authz.rule_for(req.header(":method").as_deref(), req.path());
+                let ask = Ask { step_up: rule.and_then(Rule::step_up), again: false };
+                self.start_login(login, req, ask, (now_ms / 1000, may_wait), io)
+            }
         }
     }
 
-    fn start_login(
+    /// Sends a browser to the IdP (`when`: now in seconds, and whether it may wait for the
+    /// IdP's metadata).
+    pub(super) fn start_login(
         &mut self,
         login: &LoginConfig,
         req: &mut Request<'_>,
-        now_s: u64,
-        may_wait: bool,
+        ask: Ask<'_>,
+        when: (u64, bool),
         io: &mut Io<'_>,
     ) -> Decision {
+        let (now_s, may_wait) = when;
         let Some(origin) = req.origin() else { return bad_host() };
         let Some(provider) = self.providers.first() else { return Decision::Deny(Denial::Unavailable) };
         let Some(metadata) = provider.metadata.as_ref() else {
@@ -79,8 +88,8 @@ impl Gate {
             let response = Page::IdpUnreachable.render(None, rid.as_deref(), &restart);
             return Decision::Respond { response, counter: Counter::DeniedUnavailable, log: None };
         };
-        let target = req.path_and_query.clone();
-        match login::start(login, metadata, &origin, &target, req.cookie.as_deref(), now_s, io.rng) {
+        let start = Start { origin: &origin, target: &req.path_and_query, cookie_header: req.cookie.as_deref(), ask };
+        match login::start(login, metadata, &start, now_s, io.rng) {
             Ok(response) => Decision::Respond { response, counter: Counter::LoginStarted, log: None },
             Err(e) => {
                 let response = Page::LoginFailed.render(None, req.header("x-request-id").as_deref(), "/");

@@ -57,6 +57,9 @@ pub enum LoginError {
     },
     /// The person may not pass the global requirements (`authorization`).
     NotAllowed(String),
+    /// A step-up login whose new ID token still lacks the `acr` or recent `auth_time`
+    /// the route requires (the IdP could not, or would not, meet it).
+    StepUpNotMet,
 }
 
 impl fmt::Display for LoginError {
@@ -93,6 +96,9 @@ impl fmt::Display for LoginError {
             LoginError::SessionTooLarge => f.write_str("session too large for the cookie chunks"),
             LoginError::Github { what, status } => write!(f, "GitHub API /{what} answered {status:?}"),
             LoginError::NotAllowed(reason) => write!(f, "not allowed: {reason}"),
+            LoginError::StepUpNotMet => {
+                f.write_str("the new ID token lacks the acr or recent auth_time the route requires (step-up)")
+            }
         }
     }
 }
@@ -130,6 +136,7 @@ impl LoginError {
             | LoginError::Github { status: Some(502..=504), .. } => (Page::IdpUnreachable, None),
             LoginError::TokenEndpoint { error: Some(e), .. } => (Page::LoginFailed, Some(e)),
             LoginError::NotAllowed(_) => (Page::NotAllowed, None),
+            LoginError::StepUpNotMet => (Page::StepUpNotMet, None),
             _ => (Page::LoginFailed, None),
         }
     }

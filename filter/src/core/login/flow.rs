@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+use crate::core::authz::StepUp;
 use crate::core::config::SessionConfig;
 use crate::core::rand::{random_token, Random};
 use crate::core::session::cookie::ATTRS;
@@ -32,6 +33,9 @@ pub struct Flow {
     pub target: String,
     /// When the login started (seconds).
     pub created: u64,
+    /// A step-up login: what the new ID token must meet (checked at the callback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_up: Option<StepUp>,
 }
 
 impl std::fmt::Debug for Flow {
@@ -50,6 +54,7 @@ impl Flow {
             // A long target would push the flow cookie past the 4 KB browsers keep.
             target: if target.len() > MAX_TARGET { "/".to_string() } else { safe_return(target, &[]) },
             created: now_s,
+            step_up: None,
         }
     }
 

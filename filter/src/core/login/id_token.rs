@@ -35,10 +35,16 @@ pub fn on_token_response(
     let tokens = token_endpoint::parse(status, body)?;
     let id_token = tokens.id_token.clone().ok_or(LoginError::BadTokenResponse)?;
     let claims = verified_claims(ctx, &id_token, Some(&flow.nonce), now_s)?;
+    if flow.step_up.as_ref().is_some_and(|s| !s.met_by(&claims, now_s, ctx.config.clock_skew)) {
+        return Err(LoginError::StepUpNotMet);
+    }
     let sub = claims.get("sub").and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or(LoginError::MissingSub)?;
     let config = &ctx.login.session;
     let mut session = Session::new(sub, now_s, config, ctx.config.identity.kept_claims(&claims));
     session.id_token = config.keep_id_token.then(|| id_token.clone());
+    if ctx.login.backchannel.is_some() {
+        session.sid = claims.get("sid").and_then(Value::as_str).map(str::to_string);
+    }
     keep_tokens(&mut session, ctx, &tokens, now_s);
     let userinfo = ctx.provider.metadata.as_ref().and_then(|m| m.userinfo_endpoint.as_deref());
     let access_token = tokens.access_token.as_deref().filter(|t| b64token(t));
@@ -162,7 +168,8 @@ pub fn on_userinfo_response(
         session.claims.remove("email_verified");
     }
     for (k, v) in ctx.config.identity.kept_claims(&info) {
-        if k == "email_verified" && !email_from_userinfo {
+        // How the person authenticated is the ID token's word alone.
+        if (k == "email_verified" && !email_from_userinfo) || k == "acr" || k == "auth_time" {
             continue;
         }
         session.claims.entry(k).or_insert(v);

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use super::callback::LoginContext;
 use super::id_token::{on_graph_response, on_token_response, on_userinfo_response};
+use super::start::{Ask, Start};
 use super::*;
 use crate::core::config::Config;
 use crate::core::idp::Provider;
@@ -30,7 +31,14 @@ fn location(r: &LocalResponse) -> String {
 }
 
 fn flow() -> Flow {
-    Flow { state: "s".repeat(43), nonce: "n".repeat(43), verifier: "v".repeat(43), target: "/p".into(), created: NOW }
+    Flow {
+        state: "s".repeat(43),
+        nonce: "n".repeat(43),
+        verifier: "v".repeat(43),
+        target: "/p".into(),
+        created: NOW,
+        step_up: None,
+    }
 }
 
 fn token_body(claims: Value) -> Vec<u8> {
@@ -48,8 +56,8 @@ fn token_body(claims: Value) -> Vec<u8> {
 fn authorization_params_are_added_to_the_authorization_request() {
     let c = login_config(json!({"authorization_params": {"audience": "https://api.example.com", "hd": "example.com"}}));
     let p = provider(&c, json!({}));
-    let r =
-        start(c.login.as_ref().unwrap(), p.metadata.as_ref().unwrap(), &origin(), "/", None, NOW, &mut Rng(0)).unwrap();
+    let req = Start { origin: &origin(), target: "/", cookie_header: None, ask: Ask::default() };
+    let r = start(c.login.as_ref().unwrap(), p.metadata.as_ref().unwrap(), &req, NOW, &mut Rng(0)).unwrap();
     let loc = location(&r);
     let q = form::parse(loc.split_once('?').unwrap().1).unwrap();
     assert_eq!(form::get(&q, "audience"), Some("https://api.example.com"));
@@ -188,7 +196,8 @@ fn whole_callback(c: &Config, graph_answer: &[u8]) -> Step {
     let p = entra_provider(c);
     let ctx = LoginContext { config: c, login: c.login.as_ref().unwrap(), provider: &p };
     let (q, cookie) = {
-        let r = start(ctx.login, p.metadata.as_ref().unwrap(), &origin(), "/admin", None, NOW, &mut Rng(0)).unwrap();
+        let req = Start { origin: &origin(), target: "/admin", cookie_header: None, ask: Ask::default() };
+        let r = start(ctx.login, p.metadata.as_ref().unwrap(), &req, NOW, &mut Rng(0)).unwrap();
         let loc = location(&r);
         let set = r.headers.iter().find(|(n, _)| *n == "set-cookie").map(|(_, v)| v.clone()).unwrap();
         (form::parse(loc.split_once('?').unwrap().1).unwrap(), set.split(';').next().unwrap().to_string())
@@ -236,4 +245,21 @@ fn more_graph_groups_than_the_session_cookie_holds_fail_the_login() {
     ids.push("g-admins".into());
     let step = whole_callback(&c, json!({"value": ids}).to_string().as_bytes());
     assert!(matches!(step, Step::Done(_)), "{step:?}");
+}
+
+#[test]
+fn a_step_ups_own_parameters_win_over_fixed_authorization_params() {
+    let c =
+        login_config(json!({"authorization_params": {"prompt": "consent", "acr_values": "pwd", "hd": "example.com"}}));
+    let p = provider(&c, json!({}));
+    let step = crate::core::authz::StepUp { acr_values: vec!["mfa".into()], max_age: Some(900) };
+    let req =
+        Start { origin: &origin(), target: "/", cookie_header: None, ask: Ask { step_up: Some(&step), again: true } };
+    let r = start(c.login.as_ref().unwrap(), p.metadata.as_ref().unwrap(), &req, NOW, &mut Rng(0)).unwrap();
+    let q = form::parse(location(&r).split_once('?').unwrap().1).unwrap();
+    let all = |name: &str| q.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
+    assert_eq!(all("prompt"), vec!["login"]);
+    assert_eq!(all("acr_values"), vec!["mfa"]);
+    assert_eq!(all("max_age"), vec!["900"]);
+    assert_eq!(all("hd"), vec!["example.com"], "other fixed parameters stay");
 }

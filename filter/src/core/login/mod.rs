@@ -4,6 +4,7 @@
 //! session cookie (the shell only carries its callouts); [`id_token`] validates what the
 //! token endpoint and userinfo answer; [`logout`] ends the session.
 
+pub mod backchannel;
 pub mod callback;
 pub mod error;
 pub mod flow;
@@ -15,7 +16,7 @@ pub mod start;
 pub use callback::{Callback, CallbackRequest, Step};
 pub use error::LoginError;
 pub use flow::Flow;
-pub use start::start;
+pub use start::{start, Ask, Start};
 
 #[cfg(test)]
 mod idp_tests;

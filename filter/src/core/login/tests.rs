@@ -49,7 +49,8 @@ fn started(cookie_header: Option<&str>, target: &str) -> (Vec<(String, String)>,
     let c = config();
     let p = provider(true);
     let metadata = p.metadata.as_ref().unwrap();
-    let r = start(c.login.as_ref().unwrap(), metadata, &origin(), target, cookie_header, NOW, &mut Rng(0)).unwrap();
+    let req = Start { origin: &origin(), target, cookie_header, ask: Ask::default() };
+    let r = start(c.login.as_ref().unwrap(), metadata, &req, NOW, &mut Rng(0)).unwrap();
     assert_eq!(r.status, 302);
     let loc = header(&r, "location")[0];
     let query = form::parse(loc.split_once('?').unwrap().1).unwrap();
@@ -148,7 +149,14 @@ fn an_expired_flow_is_refused_and_its_cookie_cleared() {
 }
 
 fn flow() -> Flow {
-    Flow { state: "s".repeat(43), nonce: "n".repeat(43), verifier: "v".repeat(43), target: "/p".into(), created: NOW }
+    Flow {
+        state: "s".repeat(43),
+        nonce: "n".repeat(43),
+        verifier: "v".repeat(43),
+        target: "/p".into(),
+        created: NOW,
+        step_up: None,
+    }
 }
 
 fn id_token(overrides: Value, key_is_trusted: bool) -> Vec<u8> {
@@ -341,7 +349,8 @@ fn a_fixed_redirect_uri_overrides_the_request_origin() {
     let login = c.login.as_ref().unwrap();
     assert_eq!(login.callback_path, "/auth/cb");
     let spoofed = Origin { scheme: "http", authority: "evil.example".into() };
-    let r = start(login, provider(true).metadata.as_ref().unwrap(), &spoofed, "/", None, NOW, &mut Rng(0)).unwrap();
+    let req = Start { origin: &spoofed, target: "/", cookie_header: None, ask: Ask::default() };
+    let r = start(login, provider(true).metadata.as_ref().unwrap(), &req, NOW, &mut Rng(0)).unwrap();
     let q = form::parse(header(&r, "location")[0].split_once('?').unwrap().1).unwrap();
     assert_eq!(form::get(&q, "redirect_uri"), Some("https://app.example.com/auth/cb"));
     // The IdP sends the browser back to the fixed origin after logout, not the spoofed one.
@@ -371,7 +380,8 @@ fn a_person_outside_the_allowed_domains_gets_403_at_the_callback_and_no_session(
     let p = provider(false);
     let ctx = LoginContext { config: &c, login: c.login.as_ref().unwrap(), provider: &p };
     let m = p.metadata.as_ref().unwrap();
-    let r = start(ctx.login, m, &origin(), "/p", None, NOW, &mut Rng(0)).unwrap();
+    let req = Start { origin: &origin(), target: "/p", cookie_header: None, ask: Ask::default() };
+    let r = start(ctx.login, m, &req, NOW, &mut Rng(0)).unwrap();
     let q = form::parse(header(&r, "location")[0].split_once('?').unwrap().1).unwrap();
     let cookie = header(&r, "set-cookie")[0].split(';').next().unwrap().to_string();
     let (state, nonce) = (form::get(&q, "state").unwrap(), form::get(&q, "nonce").unwrap());

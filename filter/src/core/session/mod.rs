@@ -42,6 +42,10 @@ pub struct Session {
     /// How many times the session was renewed: tells a newer renewal from this one.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub renewals: u32,
+    /// The IdP's session (the ID token's `sid`), kept with `backchannel_logout_path`: a
+    /// logout token naming it ends this session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -89,6 +93,7 @@ impl Session {
             access_token: None,
             access_exp: None,
             renewals: 0,
+            sid: None,
         }
     }
 

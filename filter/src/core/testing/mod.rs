@@ -150,6 +150,7 @@ pub fn session(now_s: u64, claims: Value) -> Session {
         access_token: None,
         access_exp: None,
         renewals: 0,
+        sid: None,
     }
 }
 

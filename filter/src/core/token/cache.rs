@@ -11,6 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 use crate::core::identity::Identity;
+use crate::core::shared::revoked::Mark;
 
 pub type TokenKey = Rc<str>;
 
@@ -26,6 +27,8 @@ pub struct Cached {
     pub exp: u64,
     pub refresh_at: u64,
     pub identity: Rc<Identity>,
+    /// A session's mark, for back-channel logouts (`None` for tokens, or when off).
+    pub mark: Option<Mark>,
 }
 
 /// What a cache entry needs: until when (seconds) it may be served.
@@ -132,7 +135,7 @@ mod tests {
 
     fn v(exp: u64) -> Cached {
         let identity = Identity { headers: vec![("x-user-id".to_string(), "u".to_string())], ..Identity::default() };
-        Cached { exp, refresh_at: u64::MAX, identity: Rc::new(identity) }
+        Cached { exp, refresh_at: u64::MAX, identity: Rc::new(identity), mark: None }
     }
 
     #[test]

@@ -122,7 +122,7 @@ pub struct Expect<'a> {
 }
 
 /// Reads a NumericDate claim (seconds); `Ok(None)` when absent.
-fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<u64>, JwtError> {
+pub fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<u64>, JwtError> {
     match claims.get(name) {
         None => Ok(None),
         Some(v) => {
@@ -142,6 +142,20 @@ impl Jwt {
 
     pub fn into_claims(self) -> Map<String, Value> {
         self.claims
+    }
+
+    /// The JOSE header's `typ`, as the token states it.
+    pub fn typ(&self) -> Option<&str> {
+        self.typ.as_deref()
+    }
+
+    /// Whether `aud` (a string or an array) names one of `audiences`.
+    pub fn for_audience(&self, audiences: &[String]) -> bool {
+        match self.claims.get("aud") {
+            Some(Value::String(a)) => audiences.iter().any(|x| x == a),
+            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(|a| audiences.iter().any(|x| x == a)),
+            _ => false,
+        }
     }
 
     /// Refuses what is not an access token: an ID token (it carries a login `nonce`, or
@@ -175,14 +189,7 @@ impl Jwt {
         if nbf.is_some_and(|t| t > latest_start) || iat.is_some_and(|t| t > latest_start) {
             return Err(JwtError::NotYetValid);
         }
-        let aud_ok = match claims.get("aud") {
-            Some(Value::String(a)) => expect.audiences.iter().any(|x| x == a),
-            Some(Value::Array(list)) => {
-                list.iter().filter_map(Value::as_str).any(|a| expect.audiences.iter().any(|x| x == a))
-            }
-            _ => false,
-        };
-        if !aud_ok {
+        if !self.for_audience(expect.audiences) {
             return Err(JwtError::WrongAudience);
         }
         Ok(exp)

@@ -64,7 +64,12 @@ pub const MAX_PARAMS: usize = 64;
 /// the whole input invalid (`None`): OAuth parameters must not repeat (RFC 6749 3.1). So
 /// does an input over [`MAX_FORM_BYTES`] or with more than [`MAX_PARAMS`] parameters.
 pub fn parse(query: &str) -> Option<Vec<(String, String)>> {
-    if query.len() > MAX_FORM_BYTES {
+    parse_within(query, MAX_FORM_BYTES)
+}
+
+/// [`parse`], for an input of at most `max_bytes` (a form that carries a token).
+pub fn parse_within(query: &str, max_bytes: usize) -> Option<Vec<(String, String)>> {
+    if query.len() > max_bytes {
         return None;
     }
     let mut out: Vec<(String, String)> = Vec::new();

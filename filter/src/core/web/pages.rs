@@ -18,6 +18,8 @@ pub enum Page {
     SessionExpired,
     /// The IdP signed the person in, but the gate's requirements do not let them in.
     NotAllowed,
+    /// A page needs a stronger or more recent sign-in, and the IdP did not give one.
+    StepUpNotMet,
 }
 
 pub fn escape(text: &str) -> String {
@@ -45,6 +47,7 @@ impl Page {
             Page::LoginFailed => 502,
             Page::SessionExpired => 401,
             Page::NotAllowed => 403,
+            Page::StepUpNotMet => 403,
         }
     }
 
@@ -63,6 +66,11 @@ impl Page {
             Page::NotAllowed => (
                 "You do not have access",
                 "You signed in, but your account is not allowed here. Sign in with another account.",
+            ),
+            Page::StepUpNotMet => (
+                "A stronger sign-in is needed",
+                "This page needs a stronger or more recent sign-in than the identity provider gave. \
+                 Try again, or ask your administrator which sign-in method this page needs.",
             ),
         }
     }

@@ -53,6 +53,11 @@ impl LocalResponse {
         LocalResponse { status, headers, body }
     }
 
+    /// An answer without a body, never stored by a cache.
+    pub fn empty(status: u32) -> Self {
+        LocalResponse { status, headers: vec![("cache-control", "no-store".to_string())], body: String::new() }
+    }
+
     /// A short plain-text answer.
     pub fn plain(status: u32, text: &str) -> Self {
         let headers = vec![("content-type", "text/plain".to_string()), ("cache-control", "no-store".to_string())];

@@ -55,6 +55,8 @@ pub struct FakeHost {
     pub logs: Vec<String>,
     /// Contexts that no longer exist (for `set_effective_context`).
     pub gone: Vec<u32>,
+    /// Request bodies, per context.
+    pub request_body: HashMap<u32, Vec<u8>>,
     /// Shared data: value and version.
     pub shared: HashMap<String, (Vec<u8>, u32)>,
 }
@@ -84,6 +86,7 @@ pub fn buffer(buffer_type: BufferType, start: usize, max: usize) -> Result<Vec<u
         let all = match buffer_type {
             BufferType::PluginConfiguration => h.plugin_config.clone(),
             BufferType::HttpCallResponseBody => h.call_response.1.clone(),
+            BufferType::HttpRequestBody => h.request_body.get(&h.current).cloned().unwrap_or_default(),
             _ => return Err(HostError(BAD_ARGUMENT)),
         };
         Ok(all.into_iter().skip(start).take(max).collect())
