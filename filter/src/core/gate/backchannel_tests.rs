@@ -141,7 +141,7 @@ fn every_invalid_logout_token_is_refused_with_its_reason_and_ends_nothing() {
         (logout_token(json!({"iss": "https://evil.example.com"})), LogoutError::Token(JwtError::UnknownIssuer)),
         (logout_token(json!({"aud": "other-client"})), LogoutError::Token(JwtError::WrongAudience)),
         (sign_with_header(&rsa_a(), header("at+jwt"), &claims(json!({}))), LogoutError::WrongType),
-        (sign(&rsa_a(), Alg::RS256, "k1", &claims(json!({}))), LogoutError::WrongType),
+        (sign_with_header(&rsa_a(), header("id+jwt"), &claims(json!({}))), LogoutError::WrongType),
         (logout_token(json!({"iat": null})), LogoutError::Stale),
         (logout_token(json!({"iat": NOW_S - 61})), LogoutError::Stale),
         (logout_token(json!({"iat": NOW_S + 61})), LogoutError::Stale),
@@ -167,7 +167,9 @@ fn every_invalid_logout_token_is_refused_with_its_reason_and_ends_nothing() {
     assert_eq!(status(&mut g, &mut io, &s1, NOW_MS), 200, "nothing ended");
     // No key was fetched for an unknown kid (anyone can post here).
     assert!(g.providers[0].poll(NOW_MS + 60_000, &g.config.clusters.clone()).is_none());
-    // A typ of application/logout+jwt, or none, is fine.
+    // A typ of application/logout+jwt, JWT (Keycloak's), or none, is fine.
+    let plain = sign(&rsa_a(), Alg::RS256, "k1", &claims(json!({"jti": "j7"})));
+    assert_eq!(post(&mut g, &mut io, &plain, NOW_MS).0, 200);
     let long_typ = sign_with_header(&rsa_a(), header("application/logout+jwt"), &claims(json!({"jti": "j8"})));
     assert_eq!(post(&mut g, &mut io, &long_typ, NOW_MS).0, 200);
     let no_typ = sign_with_header(&rsa_a(), json!({"alg": "RS256", "kid": "k1"}), &claims(json!({"jti": "j9"})));

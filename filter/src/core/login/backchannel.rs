@@ -1,7 +1,7 @@
 //! Back-channel logout (OpenID Connect Back-Channel Logout 1.0): the IdP posts a
 //! `logout_token` (form-encoded) to `backchannel_logout_path`. It is validated fully
 //! (section 2.6): signature by the issuer's keys, `iss`, `aud` = `client_id`, `iat` within
-//! the clock skew, `exp` when present, JOSE `typ` `logout+jwt` when present, the
+//! the clock skew, `exp` when present, JOSE `typ` `logout+jwt` or `JWT` when present, the
 //! back-channel logout event, a `sid` or a `sub`, no `nonce`, and a `jti`, which the shared
 //! list then refuses to see twice. Anyone can post here: nothing is fetched for a token
 //! (an unknown `kid` is refused, never a reason to re-fetch the keys), and nothing is kept
@@ -55,7 +55,7 @@ impl LogoutError {
             LogoutError::NoToken => "The body must carry one logout_token",
             LogoutError::NoKeys => "The identity provider's keys are not loaded yet",
             LogoutError::Token(e) => token_description(e),
-            LogoutError::WrongType => "The token's typ is not logout+jwt",
+            LogoutError::WrongType => "The token's typ is neither logout+jwt nor JWT",
             LogoutError::Stale => "The logout token's iat is missing or too far from now",
             LogoutError::Expired => "The logout token expired",
             LogoutError::NoEvent => "The logout token lacks the back-channel logout event",
@@ -98,7 +98,9 @@ pub fn validate(ctx: &LoginContext<'_>, token: &str, now_s: u64) -> Result<Logou
     let keys = ctx.provider.keys.clone().ok_or(LogoutError::NoKeys)?;
     let jwt = decode(token, ctx.config.bearer.algorithms).and_then(|t| t.verify(&keys)).map_err(LogoutError::Token)?;
     let typ = jwt.typ().map(|t| t.strip_prefix("application/").unwrap_or(t));
-    if typ.is_some_and(|t| !t.eq_ignore_ascii_case("logout+jwt")) {
+    // `JWT` too: Keycloak and others do not type their logout tokens (the spec allows it);
+    // the logout event and the absent `nonce` tell them from ID and access tokens.
+    if typ.is_some_and(|t| !t.eq_ignore_ascii_case("logout+jwt") && !t.eq_ignore_ascii_case("JWT")) {
         return Err(LogoutError::WrongType);
     }
     let claims = jwt.claims();
