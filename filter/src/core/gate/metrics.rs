@@ -9,6 +9,8 @@ pub enum Counter {
     AllowedBypass,
     /// An `allow: "anyone"` path, without a credential that passes.
     AllowedPublic,
+    /// A CORS preflight let through unauthenticated (`cors_preflight: "allow"`).
+    AllowedPreflight,
     DeniedMissingToken,
     /// A credential that may not pass here (an authorization requirement or rule).
     DeniedForbidden,
@@ -39,6 +41,11 @@ pub enum Counter {
     IntrospectionActive,
     IntrospectionInactive,
     IntrospectionFailure,
+    /// An identity assertion reused from the worker's cache, or signed anew.
+    AssertionCacheHit,
+    AssertionCacheMiss,
+    /// The assertion's JWKS served.
+    AssertionJwks,
 }
 
 const JWT_ERRORS: [JwtError; 13] = [
@@ -57,7 +64,7 @@ const JWT_ERRORS: [JwtError; 13] = [
     JwtError::Inactive,
 ];
 
-const PLAIN: [Counter; 29] = [
+const PLAIN: [Counter; 33] = [
     Counter::AllowedBearer,
     Counter::AllowedSession,
     Counter::AllowedBypass,
@@ -87,6 +94,10 @@ const PLAIN: [Counter; 29] = [
     Counter::IntrospectionActive,
     Counter::IntrospectionInactive,
     Counter::IntrospectionFailure,
+    Counter::AllowedPreflight,
+    Counter::AssertionCacheHit,
+    Counter::AssertionCacheMiss,
+    Counter::AssertionJwks,
 ];
 
 impl Counter {
@@ -111,6 +122,7 @@ impl Counter {
             Counter::AllowedSession => "allowed.session",
             Counter::AllowedBypass => "allowed.bypass",
             Counter::AllowedPublic => "allowed.public",
+            Counter::AllowedPreflight => "allowed.preflight",
             Counter::DeniedForbidden => "denied.forbidden",
             Counter::DeniedInsufficientScope => "denied.insufficient_scope",
             Counter::DeniedMissingToken => "denied.missing_token",
@@ -137,6 +149,9 @@ impl Counter {
             Counter::IntrospectionActive => "idp.introspection_active",
             Counter::IntrospectionInactive => "idp.introspection_inactive",
             Counter::IntrospectionFailure => "idp.introspection_failure",
+            Counter::AssertionCacheHit => "assertion_cache.hit",
+            Counter::AssertionCacheMiss => "assertion_cache.miss",
+            Counter::AssertionJwks => "assertion.jwks_served",
         };
         format!("oidc_gate.{plain}")
     }

@@ -103,7 +103,7 @@ impl IdentityConfig {
     pub fn lacks(&self, claims: &Map<String, Value>) -> bool {
         self.kept
             .iter()
-            .filter(|k| !["sub", "email_verified", "scope", "scp"].contains(&k.as_str()))
+            .filter(|k| !["sub", "email_verified", "scope", "scp", "iss"].contains(&k.as_str()))
             .any(|k| !claims.contains_key(k))
     }
 }
