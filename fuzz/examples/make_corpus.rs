@@ -223,6 +223,15 @@ fn main() {
             ("bypass", page("").replace("/x?y=1", "/static/app.js")),
             ("bypass_trick", page("").replace("/x?y=1", "/static/%2e%2e/admin")),
             ("healthz", "@nowait\n:path /healthz\n:method GET".into()),
+            (
+                "cors_preflight",
+                api("origin https://spa.example\naccess-control-request-method POST").replace(":method GET", ":method OPTIONS"),
+            ),
+            (
+                "cors_preflight_with_cookie",
+                api(&format!("origin https://spa.example\naccess-control-request-method POST\ncookie {plain}"))
+                    .replace(":method GET", ":method OPTIONS"),
+            ),
         ]),
     );
 }
