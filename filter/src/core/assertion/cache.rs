@@ -26,7 +26,9 @@ pub struct Assertions {
     entries: HashMap<usize, Entry>,
 }
 
-/// The request's origin as its parts, compared without building a string.
+/// The request's origin as its parts, compared without building a string. The authority
+/// is compared without regard to case: entries hold the checked, lower-cased origin, and
+/// a request's `Host` is looked up as sent.
 #[derive(Clone, Copy)]
 pub struct OriginParts<'a> {
     pub scheme: &'a str,
@@ -38,7 +40,7 @@ impl OriginParts<'_> {
         origin
             .strip_prefix(self.scheme)
             .and_then(|rest| rest.strip_prefix("://"))
-            .is_some_and(|authority| authority == self.authority)
+            .is_some_and(|authority| authority.eq_ignore_ascii_case(self.authority))
     }
 
     pub fn to_origin(self) -> String {
@@ -113,6 +115,8 @@ mod tests {
         let alice = identity("alice");
         c.insert(alice.clone(), Some(HERE), Rc::from("jwt-a"), 175, 100);
         assert_eq!(c.get(&alice, Some(HERE), 174).as_deref(), Some("jwt-a"));
+        let shouted = OriginParts { scheme: "https", authority: "APP.example" };
+        assert_eq!(c.get(&alice, Some(shouted), 174).as_deref(), Some("jwt-a"), "a Host's case does not matter");
         assert_eq!(c.get(&alice, Some(HERE), 175), None, "due for renewal");
         let elsewhere = OriginParts { scheme: "https", authority: "other.example" };
         assert_eq!(c.get(&alice, Some(elsewhere), 100), None, "signed for another origin");

@@ -9,6 +9,7 @@ use super::{bad_host, Counter, Decision, Denial, Gate, Io, Request};
 use crate::core::assertion::cache::OriginParts;
 use crate::core::assertion::Subject;
 use crate::core::identity::Identity;
+use crate::core::web::Origin;
 
 /// Why a request that needs an assertion cannot have one.
 enum Unsigned {
@@ -57,16 +58,28 @@ impl Gate {
         if !identity.claims.get("sub").is_some_and(Value::is_string) {
             return Ok(None);
         }
-        let origin = match a.issuer {
+        // The request's origin as sent: a hit compares it with the origin an assertion was
+        // signed for (a checked one) without a copy; only a miss checks and lower-cases it.
+        let sent = match a.issuer {
             Some(_) => None,
-            None => Some(req.origin().ok_or(Unsigned::BadHost)?),
+            None => Some((req.header(":scheme"), req.header(":authority").ok_or(Unsigned::BadHost)?)),
         };
-        let parts = origin.as_ref().map(|o| OriginParts { scheme: o.scheme, authority: &o.authority });
-        if let Some(jwt) = self.assertions.get(identity, parts, now_s) {
+        let as_sent = sent.as_ref().map(|(scheme, authority)| OriginParts {
+            scheme: if scheme.as_deref() == Some("https") { "https" } else { "http" },
+            authority,
+        });
+        if let Some(jwt) = self.assertions.get(identity, as_sent, now_s) {
             (io.count)(Counter::AssertionCacheHit);
             return Ok(Some(jwt));
         }
         (io.count)(Counter::AssertionCacheMiss);
+        let origin = match &sent {
+            None => None,
+            Some((scheme, authority)) => {
+                Some(Origin::from_request(scheme.as_deref(), Some(authority)).ok_or(Unsigned::BadHost)?)
+            }
+        };
+        let parts = origin.as_ref().map(|o| OriginParts { scheme: o.scheme, authority: &o.authority });
         let own_origin = parts.map(OriginParts::to_origin);
         let issuer = a.issuer.as_deref().or(own_origin.as_deref()).unwrap_or_default();
         // Who vouched: the credential's issuer, else (a session) the login issuer.

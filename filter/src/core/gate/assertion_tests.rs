@@ -82,8 +82,10 @@ fn one_identity_is_signed_once_and_reused_until_a_quarter_of_the_lifetime_is_lef
     let first = at(&mut g, &mut io, NOW_MS, "app.example");
     let again = at(&mut g, &mut io, NOW_MS + 224_000, "app.example");
     assert!(Rc::ptr_eq(&first, &again), "the same assertion, not a copy");
+    let shouted = at(&mut g, &mut io, NOW_MS + 1000, "APP.Example");
+    assert!(Rc::ptr_eq(&first, &shouted), "a Host's case makes no other origin");
     let hits = |io: &TestIo, c| io.seen.iter().filter(|s| **s == c).count();
-    assert_eq!((hits(&io, Counter::AssertionCacheMiss), hits(&io, Counter::AssertionCacheHit)), (1, 1));
+    assert_eq!((hits(&io, Counter::AssertionCacheMiss), hits(&io, Counter::AssertionCacheHit)), (1, 2));
     let renewed = at(&mut g, &mut io, NOW_MS + 225_000, "app.example");
     assert_ne!(first, renewed, "signed anew with 75 s left");
     let other_host = at(&mut g, &mut io, NOW_MS + 225_000, "admin.example");
@@ -94,7 +96,7 @@ fn one_identity_is_signed_once_and_reused_until_a_quarter_of_the_lifetime_is_lef
     assert_eq!(back, renewed);
     let bob = assertion_of(io.run(|io| g.decide(&mut req(&token("bob"), "app.example"), NOW_MS, true, io)));
     assert_ne!(bob, renewed, "another identity, another assertion");
-    assert_eq!((hits(&io, Counter::AssertionCacheMiss), hits(&io, Counter::AssertionCacheHit)), (5, 1));
+    assert_eq!((hits(&io, Counter::AssertionCacheMiss), hits(&io, Counter::AssertionCacheHit)), (5, 2));
 }
 
 #[test]
