@@ -260,6 +260,15 @@ fn main() {
                 "backchannel_logout",
                 ":path /oauth2/backchannel-logout\n:method POST\ncontent-type application/x-www-form-urlencoded".into(),
             ),
+            (
+                "cors_preflight",
+                api("origin https://spa.example\naccess-control-request-method POST").replace(":method GET", ":method OPTIONS"),
+            ),
+            (
+                "cors_preflight_with_cookie",
+                api(&format!("origin https://spa.example\naccess-control-request-method POST\ncookie {plain}"))
+                    .replace(":method GET", ":method OPTIONS"),
+            ),
         ]),
     );
 

@@ -13,10 +13,11 @@
 //! the token response with its signed ID token, a userinfo and introspection answers.
 //! Properties (besides: nothing panics):
 //! - `Allow` only as: (a) a bypass, for a path that a bypass rule names and that is
-//!   plain (see `plain_path`); (b) a bearer, when the request's token is exactly one of
+//!   plain (see `plain_path`), or a CORS preflight without any credential; (b) a bearer, when the request's token is exactly one of
 //!   the fixture's JWTs or its API token, or an introspection answer in this input said `active:
 //!   true`; (c) a session, when the session cookies reassemble exactly one the fixture
 //!   sealed; never anything else, and never under `/admin` (nobody is an admin);
+//! - a signed identity assertion only on a bearer or session `Allow`;
 //! - `LoginCompleted` only when a token response in this input carried the fixture's
 //!   signed ID token (nothing else completes a login);
 //! - every `Location` the gate answers with is a local path, the IdP's, or on the
@@ -152,9 +153,15 @@ fn check(scene: &Scene, headers: &MapHeaders, said: &Said, decision: Decision) {
     }
     let path = headers.0.get(":path").map_or("", String::as_str);
     match decision {
-        Decision::Allow { counter, .. } => {
+        Decision::Allow { counter, assertion, .. } => {
+            // A signed assertion only for a verified caller.
+            assert!(
+                assertion.is_none() || matches!(counter, Counter::AllowedBearer | Counter::AllowedSession),
+                "an assertion on {counter:?}: {headers:?}"
+            );
             let ok = match counter {
                 Counter::AllowedBypass => bypassed(path_part(path)),
+                Counter::AllowedPreflight => preflight(headers),
                 Counter::AllowedBearer => {
                     said.active || exact_token(headers, &[&scene.token, &scene.rotated_token, API_TOKEN])
                 }
@@ -177,6 +184,16 @@ fn check(scene: &Scene, headers: &MapHeaders, said: &Said, decision: Decision) {
         }
         _ => {}
     }
+}
+
+/// A CORS preflight as browsers send it: `OPTIONS`, `Origin`, `Access-Control-Request-Method`,
+/// no credential of any kind.
+fn preflight(headers: &MapHeaders) -> bool {
+    let has = |name: &str| headers.0.contains_key(name);
+    headers.0.get(":method").map(String::as_str) == Some("OPTIONS")
+        && has("origin")
+        && has("access-control-request-method")
+        && !["cookie", "authorization", "flyte-authorization", "flwr-oidc-access-token"].iter().any(|n| has(n))
 }
 
 /// The fixture's bypass rules (`^/static/`, prefix `/healthz`, exact `/favicon.ico`), on a

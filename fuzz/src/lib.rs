@@ -96,7 +96,9 @@ pub fn config_json() -> Value {
         "session": {"keys": [session_key(5), session_key(6)], "refresh": true, "refresh_margin": "30s"},
         "forward_access_token": true,
         "allowed_redirect_hosts": [ALLOWED_HOST],
-        "backchannel_logout_path": BACKCHANNEL_PATH
+        "backchannel_logout_path": BACKCHANNEL_PATH,
+        "assertion": {"signing_key": include_str!("../../filter/testdata/ec-p256.pem"), "audience": "app"},
+        "cors_preflight": "allow"
     })
 }
 

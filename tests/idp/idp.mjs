@@ -4,7 +4,7 @@
 //                [--redirect-uri URI ...] [--post-logout-uri URI ...] [--id-token-claims all|minimal]
 //                [--auto-user alice|bob|carol] [--metadata-delay-ms N] [--no-test-routes]
 //                [--refresh-tokens] [--rotate-refresh-tokens]
-//                [--access-token-ttl SECONDS] [--refresh-token-ttl SECONDS]
+//                [--access-token-ttl SECONDS] [--refresh-token-ttl SECONDS] [--client-jwks FILE]
 //                [--backchannel-logout-uri URI]
 // Prints "idp ready <issuer>" when listening. Test-only routes live under /__test/
 // (stats, sign, misbehave, fault, revoke-grant, approve-device).
@@ -50,11 +50,18 @@ function args(argv) {
     else if (k === '--rotate-refresh-tokens') { out.rotateRefreshTokens = true; }
     else if (k === '--access-token-ttl') { out.accessTokenTtl = seconds(k, v); i += 1; }
     else if (k === '--refresh-token-ttl') { out.refreshTokenTtl = seconds(k, v); i += 1; }
+    else if (k === '--client-jwks') { i += 1; } // private_key_jwt client: read below
     else throw new Error(`unknown argument ${k}`);
   }
   return out;
 }
 const opts = args(process.argv);
+
+// private_key_jwt (RFC 7523): `--client-jwks FILE` registers the client "web-jwt", which
+// authenticates with a JWT signed by a key whose public JWK is in FILE ({"keys": [...]}),
+// and has no secret. Same redirect URIs and grants as "web".
+const clientJwksIndex = process.argv.indexOf('--client-jwks');
+const clientJwks = clientJwksIndex > 0 ? JSON.parse(fs.readFileSync(process.argv[clientJwksIndex + 1], 'utf8')) : null;
 
 // Keys: loaded from --keys when the file exists, else generated and written there, so a
 // test can restart the IdP with the same keys, or delete the file to rotate them.
@@ -138,6 +145,15 @@ const provider = new Provider(issuer, {
       // Back-channel logout (see --backchannel-logout-uri).
       ...(opts.backchannelLogoutUri ? { backchannel_logout_uri: opts.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
     },
+    ...(clientJwks ? [{
+      client_id: 'web-jwt',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: opts.redirectUris.length ? opts.redirectUris : [`${issuer}/cb`],
+      post_logout_redirect_uris: opts.postLogoutUris,
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: clientJwks,
+    }] : []),
     {
       client_id: 'service',
       client_secret: opts.clientSecret,
@@ -240,6 +256,9 @@ provider.use(async (ctx, next) => {
 });
 provider.on('backchannel.success', (_ctx, client, sub) => console.log(`backchannel logout sent: ${client.clientId} ${sub}`));
 provider.on('backchannel.error', (_ctx, err, client) => console.log(`backchannel logout failed: ${client.clientId}: ${err.message}`));
+// private_key_jwt: why a client assertion was refused (the answer itself says only invalid_client).
+provider.on('grant.error', (_ctx, err) => { if (err.error === 'invalid_client') console.log(`invalid_client: ${err.error_detail}`); });
+provider.on('introspection.error', (_ctx, err) => { if (err.error === 'invalid_client') console.log(`invalid_client: ${err.error_detail}`); });
 provider.on('grant.error', (_ctx, err) => {
   if (err.error !== 'invalid_grant') return;
   counts.invalid_grant += 1;

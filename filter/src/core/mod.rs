@@ -9,6 +9,7 @@
 //! (claims to headers), `authz` (who may pass), `shared` (what the workers of one Envoy share), and `gate` (the
 //! request decision as a pipeline of steps).
 
+pub mod assertion;
 pub mod authz;
 pub mod config;
 pub mod gate;
@@ -18,6 +19,7 @@ pub mod login;
 pub mod rand;
 pub mod session;
 pub mod shared;
+pub mod signing;
 pub mod token;
 pub mod web;
 

@@ -130,8 +130,9 @@ pub fn call_ended(worker: &RefCell<Worker>) {
 /// An allow, a denial or a local response.
 fn answer(decision: Decision, config: &Config, metrics: &Metrics) -> Carried {
     match decision {
-        Decision::Allow { identity, counter, cookie, set_cookies } => {
-            if let Err(e) = host::set_identity_headers(&config.identity.all_headers, &identity) {
+        Decision::Allow { identity, counter, cookie, set_cookies, assertion } => {
+            let signed = config.assertion.as_ref().zip(assertion.as_deref()).map(|(a, jwt)| (a.header.as_str(), jwt));
+            if let Err(e) = host::set_identity_headers(&config.identity.all_headers, &identity, signed) {
                 host::log(LogLevel::Error, &format!("oidc-gate: cannot set the identity headers ({e:?}); refusing"));
                 metrics.inc(Denial::Unavailable.counter());
                 host::send(&Denial::Unavailable.response_for(config));

@@ -127,7 +127,12 @@ impl SharedStore for HostStore<'_> {
 /// (replacing whatever the client sent) or removed. Setting replaces in one host call.
 /// If the header names cannot be read, the request is refused rather than let through
 /// with a spelling that might pass.
-pub fn set_identity_headers(all_headers: &[String], identity: &Identity) -> Result<(), abi::HostError> {
+/// `assertion` is the signed identity assertion's header and value, one of `all_headers`.
+pub fn set_identity_headers(
+    all_headers: &[String],
+    identity: &Identity,
+    assertion: Option<(&str, &str)>,
+) -> Result<(), abi::HostError> {
     // Only the names to remove are copied out of the host's buffer (usually none).
     let spoofed: Vec<String> = abi::with_header_names(MapType::HttpRequestHeaders, |names| {
         other_spellings(all_headers, names).into_iter().map(str::to_string).collect()
@@ -136,8 +141,12 @@ pub fn set_identity_headers(all_headers: &[String], identity: &Identity) -> Resu
         abi::remove_header(MapType::HttpRequestHeaders, name)?;
     }
     for header in all_headers {
-        match identity.headers.iter().find(|(name, _)| name == header) {
-            Some((name, value)) => abi::replace_header(MapType::HttpRequestHeaders, name, value)?,
+        let value = match identity.headers.iter().find(|(name, _)| name == header) {
+            Some((_, value)) => Some(value.as_str()),
+            None => assertion.filter(|(name, _)| name == header).map(|(_, value)| value),
+        };
+        match value {
+            Some(value) => abi::replace_header(MapType::HttpRequestHeaders, header, value)?,
             None => abi::remove_header(MapType::HttpRequestHeaders, header)?,
         }
     }
@@ -154,7 +163,7 @@ pub fn set_identity_headers(all_headers: &[String], identity: &Identity) -> Resu
 /// `Authorization` reaches the upstream. Should the names not be readable, the request
 /// is reset.
 pub fn strip_for_body(all_headers: &[String]) {
-    if set_identity_headers(all_headers, &Identity::default()).is_err() {
+    if set_identity_headers(all_headers, &Identity::default(), None).is_err() {
         let _ = abi::reset_request();
     }
     remove_request_header("cookie");

@@ -22,6 +22,13 @@ pub const INTROSPECTION_INACTIVE_TTL: Duration = Duration::from_secs(10);
 
 pub const GROUPS_CLAIM: &str = "groups";
 pub const CLIENT_AUTH: &str = "client_secret_basic";
+/// How long a `private_key_jwt` client assertion is valid (seconds after `iat`).
+pub const CLIENT_ASSERTION_LIFETIME: Duration = Duration::from_secs(60);
+pub const ASSERTION_HEADER: &str = "x-oidc-gate-assertion";
+pub const ASSERTION_LIFETIME: Duration = Duration::from_secs(300);
+pub const MIN_ASSERTION_LIFETIME: Duration = Duration::from_secs(10);
+pub const MAX_ASSERTION_LIFETIME: Duration = Duration::from_secs(3600);
+pub const CORS_PREFLIGHT: &str = "refuse";
 pub const GITHUB_WEB_URL: &str = "https://github.com";
 pub const GITHUB_API_URL: &str = "https://api.github.com";
 pub const SCOPES: [&str; 3] = ["openid", "email", "profile"];
@@ -53,6 +60,7 @@ pub fn documented() -> Vec<(&'static str, String)> {
         ("idp_clusters", "`{}`".into()),
         ("client_id", "none".into()),
         ("client_secret", "none".into()),
+        ("client_key", "none".into()),
         ("bearer", "`{}`".into()),
         ("bearer.audiences", "`[]`".into()),
         ("bearer.issuers", "`[]`".into()),
@@ -65,6 +73,14 @@ pub fn documented() -> Vec<(&'static str, String)> {
         ("bearer.api_tokens", "`[]`".into()),
         ("bearer.client_ids", "`[]`".into()),
         ("resource_metadata", "none".into()),
+        ("assertion", "none".into()),
+        ("assertion.header", s(ASSERTION_HEADER)),
+        ("assertion.signing_key", "required (or `signing_keys`)".into()),
+        ("assertion.signing_keys", "none".into()),
+        ("assertion.audience", "required".into()),
+        ("assertion.lifetime", d(ASSERTION_LIFETIME)),
+        ("assertion.issuer", "the request's origin".into()),
+        ("cors_preflight", s(CORS_PREFLIGHT)),
         ("identity_headers", "`{}`".into()),
         ("require_email_verified", "`false`".into()),
         ("user_id", "none".into()),

@@ -1,6 +1,7 @@
 //! The IdP section: issuers, the clusters that reach them, and the client's credentials.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use super::defaults;
 use super::errors::Errors;
@@ -8,6 +9,7 @@ use super::raw::RawConfig;
 use super::secret::Env;
 use crate::core::identity::{self, HeaderMapping};
 use crate::core::idp::{Client, ClientAuth, Clusters, IssuerConfig};
+use crate::core::signing::SigningKey;
 use crate::core::token::issuer::TENANT;
 use crate::core::token::IssuerRule;
 use crate::core::web::AbsoluteUrl;
@@ -149,10 +151,50 @@ pub(super) fn client(raw: &RawConfig, env: &dyn Env, errors: &mut Errors) -> Cli
         "client_secret_basic" => ClientAuth::Basic,
         "client_secret_post" => ClientAuth::Post,
         "none" => ClientAuth::None,
+        "private_key_jwt" => ClientAuth::PrivateKeyJwt,
         _ => {
-            errors.push("client_auth", "must be one of \"client_secret_basic\", \"client_secret_post\", \"none\"");
+            errors.push(
+                "client_auth",
+                "must be one of \"client_secret_basic\", \"client_secret_post\", \"private_key_jwt\", \"none\"",
+            );
             ClientAuth::Basic
         }
     };
-    Client { id: raw.client_id.clone().filter(|id| !id.is_empty()), secret, auth }
+    let key = client_key(raw, auth, env, errors);
+    Client { id: raw.client_id.clone().filter(|id| !id.is_empty()), secret, auth, key }
+}
+
+/// `client_key`: with `private_key_jwt` and only with it, and never beside a secret.
+fn client_key(raw: &RawConfig, auth: ClientAuth, env: &dyn Env, errors: &mut Errors) -> Option<Rc<SigningKey>> {
+    let private_key_jwt = auth == ClientAuth::PrivateKeyJwt;
+    if private_key_jwt && raw.client_secret.is_some() {
+        errors.push(
+            "client_secret",
+            "must not be set with client_auth \"private_key_jwt\" (the client authenticates with client_key)",
+        );
+    }
+    if private_key_jwt && raw.github.is_some() {
+        errors.push("client_auth", "GitHub takes client_secret_post only");
+    }
+    let Some(source) = &raw.client_key else {
+        if private_key_jwt {
+            errors.push(
+                "client_key",
+                "required with client_auth \"private_key_jwt\": an RSA or P-256 private key (PEM or JWK)",
+            );
+        }
+        return None;
+    };
+    if !private_key_jwt {
+        errors.push("client_key", "needs client_auth \"private_key_jwt\"");
+        return None;
+    }
+    let secret = errors.secret("client_key", source, env)?;
+    match SigningKey::parse(secret.expose(), true) {
+        Ok(key) => Some(Rc::new(key)),
+        Err(e) => {
+            errors.push("client_key", e);
+            None
+        }
+    }
 }

@@ -143,8 +143,9 @@ pub(super) fn compile(
             String::new()
         }
     };
-    if client.secret.is_none() && client.auth != ClientAuth::None && raw.client_secret.is_none() {
-        s.errors.push("client_secret", "required unless client_auth is \"none\"");
+    let needs_secret = matches!(client.auth, ClientAuth::Basic | ClientAuth::Post);
+    if client.secret.is_none() && needs_secret && raw.client_secret.is_none() {
+        s.errors.push("client_secret", "required unless client_auth is \"none\" or \"private_key_jwt\"");
     }
     let mut session = session_config(session, env, s.errors);
     session.keep_id_token |= forward_id_token.is_some();

@@ -20,6 +20,7 @@ pub use errors::ConfigError;
 pub use github::GithubConfig;
 pub use login::{LoginConfig, SessionConfig};
 
+use crate::core::assertion::AssertionConfig;
 use crate::core::authz::{self, AuthzConfig};
 use crate::core::identity::{self, GroupsHeader, IdentityConfig, UserIdHeader};
 use crate::core::idp::{Client, Clusters, IssuerConfig};
@@ -53,6 +54,10 @@ pub struct Config {
     pub login: Option<LoginConfig>,
     /// Sign in with GitHub: then `issuers[0]` is GitHub's fixed endpoints.
     pub github: Option<GithubConfig>,
+    /// The signed identity assertion on every allowed request.
+    pub assertion: Option<AssertionConfig>,
+    /// `cors_preflight: "allow"`: CORS preflights pass unauthenticated.
+    pub cors_preflight: bool,
 }
 
 /// Parses and compiles the JSON configuration. On failure, returns every error found.
@@ -96,6 +101,15 @@ fn compile(raw: &RawConfig, env: &dyn Env) -> Result<Config, Vec<ConfigError>> {
         identity.all_headers.sort();
         identity.all_headers.dedup();
     }
+    let assertion = assertion(raw, &groups_claim, login.as_ref(), &mut identity, env, &mut errors);
+    let cors_preflight = match raw.cors_preflight.as_deref().unwrap_or(defaults::CORS_PREFLIGHT) {
+        "allow" => true,
+        "refuse" => false,
+        _ => {
+            errors.push("cors_preflight", "must be \"allow\" or \"refuse\"");
+            false
+        }
+    };
     errors.finish(Config {
         issuers,
         clusters,
@@ -113,6 +127,8 @@ fn compile(raw: &RawConfig, env: &dyn Env) -> Result<Config, Vec<ConfigError>> {
         resource_metadata,
         login,
         github,
+        assertion,
+        cors_preflight,
     })
 }
 
@@ -135,6 +151,30 @@ fn groups_claim(raw: &RawConfig, errors: &mut Errors) -> String {
         (Some(c), _) | (None, Some(c)) => c.to_string(),
         (None, None) => defaults::GROUPS_CLAIM.to_string(),
     }
+}
+
+/// `assertion`: its header is an identity header (set on every allowed request, removed
+/// in every spelling from the client's); `iss` is fixed by `assertion.issuer`, else by
+/// the origin of `redirect_uri` when there is one.
+fn assertion(
+    raw: &RawConfig,
+    groups_claim: &str,
+    login: Option<&LoginConfig>,
+    identity: &mut IdentityConfig,
+    env: &dyn Env,
+    errors: &mut Errors,
+) -> Option<AssertionConfig> {
+    let mut assertion = AssertionConfig::compile(raw.assertion.as_ref()?, groups_claim, env, errors)?;
+    if identity.all_headers.contains(&assertion.header) {
+        errors.push("assertion.header", "is already an identity header");
+    }
+    identity.all_headers.push(assertion.header.clone());
+    identity.all_headers.sort();
+    if assertion.issuer.is_none() {
+        assertion.issuer =
+            login.and_then(|l| l.redirect_uri.as_ref()).map(|u| format!("{}://{}", u.scheme, u.authority));
+    }
+    Some(assertion)
 }
 
 fn identity_config(
@@ -164,6 +204,11 @@ fn identity_config(
         read.extend(identity::overage::MARKERS.iter().map(|m| m.to_string()));
     }
     read.extend(["sub".to_string(), "email_verified".to_string()]);
+    if raw.assertion.is_some() {
+        // What the assertion says: `email`, the groups and the vouching issuer (`idp`).
+        let groups = raw.groups_header.as_ref().and_then(|g| g.claim.clone()).unwrap_or_else(|| "groups".into());
+        read.extend(["email".to_string(), "iss".to_string(), groups]);
+    }
     // A dotted name is kept whole (a namespaced claim) and by its first part (a nested one).
     let mut kept: Vec<String> =
         read.iter().flat_map(|c| [c.clone(), identity::claims::top_level(c).to_string()]).collect();

@@ -28,6 +28,9 @@ pub struct RawConfig {
     pub client_secret: Option<SecretSource>,
     #[serde(default)]
     pub client_auth: Option<String>,
+    /// The private key of `client_auth: "private_key_jwt"` (PEM or JWK).
+    #[serde(default)]
+    pub client_key: Option<SecretSource>,
     #[serde(default)]
     pub bearer: RawBearer,
     #[serde(default)]
@@ -60,6 +63,11 @@ pub struct RawConfig {
     pub groups_header: Option<RawGroupsHeader>,
     #[serde(default)]
     pub graph_url: Option<String>,
+    #[serde(default)]
+    pub assertion: Option<RawAssertion>,
+    /// `"allow"` lets CORS preflights through unauthenticated; `"refuse"` (the default) does not.
+    #[serde(default)]
+    pub cors_preflight: Option<String>,
     // Browser login: each of these needs `session` (the login compiler reports any of
     // them given without it).
     #[serde(default)]
@@ -105,6 +113,27 @@ pub struct RawGithub {
     pub api_url: Option<String>,
     #[serde(default)]
     pub allow_all_users: Option<bool>,
+}
+
+/// The signed identity assertion: a short-lived ES256 JWT on every allowed request.
+#[derive(Deserialize, Debug, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RawAssertion {
+    #[serde(default)]
+    pub header: Option<String>,
+    /// One P-256 private key (PEM or JWK); or `signing_keys`.
+    #[serde(default)]
+    pub signing_key: Option<SecretSource>,
+    /// P-256 private keys: the first signs, every one is published (rotation).
+    #[serde(default)]
+    pub signing_keys: Option<Vec<SecretSource>>,
+    #[serde(default)]
+    pub audience: Option<String>,
+    #[serde(default)]
+    pub lifetime: Option<String>,
+    #[serde(default)]
+    pub issuer: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]

@@ -434,3 +434,32 @@ fn step_up_and_back_channel_logout_keys_are_checked() {
     let c = load(bc("/oauth2/backchannel-logout").to_string().as_bytes(), &env()).unwrap();
     assert_eq!(c.login.unwrap().backchannel.unwrap().path, "/oauth2/backchannel-logout");
 }
+
+#[test]
+fn private_key_jwt_needs_a_client_key_and_refuses_a_secret() {
+    let key = include_str!("../../../testdata/ec-p256.pem");
+    let login = json!({"keys": [crate::core::testing::session_key(1)]});
+    let ok = with(json!({"client_auth": "private_key_jwt", "client_key": key, "session": login}));
+    let c = load(ok.to_string().as_bytes(), &env()).unwrap();
+    assert_eq!(c.client.auth, crate::core::idp::ClientAuth::PrivateKeyJwt);
+    assert!(c.client.secret.is_none() && c.client.key.is_some());
+    let cases = [
+        (json!({"client_auth": "private_key_jwt", "session": login}),
+            "client_key: required with client_auth \"private_key_jwt\": an RSA or P-256 private key (PEM or JWK)"),
+        (json!({"client_auth": "private_key_jwt", "client_key": key, "client_secret": "s", "session": login}),
+            "client_secret: must not be set with client_auth \"private_key_jwt\" (the client authenticates with client_key)"),
+        (json!({"client_key": key, "client_secret": "s", "session": login}),
+            "client_key: needs client_auth \"private_key_jwt\""),
+        (json!({"client_auth": "private_key_jwt", "client_key": "hunter2", "session": login}),
+            "client_key: is not a private key (a PEM block or a JWK)"),
+        (json!({"client_auth": "private_key_jwt", "client_key": {"env": "NOPE"}, "session": login}),
+            "client_key.env: names an environment variable that is not set in the VM"),
+        (json!({"client_auth": "private_key_jwt", "client_key": key, "issuer": null, "bearer": {},
+            "github": {"allow_all_users": true}, "session": login}), "client_auth: GitHub takes client_secret_post only"),
+    ];
+    for (cfg, want) in cases {
+        let errors = errors_of(with(cfg.clone()));
+        assert!(errors.iter().any(|e| e == want), "{cfg}: {errors:?}");
+        assert!(!errors.iter().any(|e| e.contains("hunter2") || e.contains("BEGIN")), "{errors:?}");
+    }
+}

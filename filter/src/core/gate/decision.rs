@@ -43,6 +43,8 @@ pub enum Decision {
         counter: Counter,
         cookie: CookieRewrite,
         set_cookies: Vec<String>,
+        /// The signed identity assertion, for `assertion.header` (removed when `None`).
+        assertion: Option<Rc<str>>,
     },
     Deny(Denial),
     /// Answer here: a redirect or a page.

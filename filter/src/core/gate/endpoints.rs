@@ -1,16 +1,26 @@
 //! The filter's own endpoints: the login callback (a state machine whose callouts the
-//! shell carries, resumed by [`Gate::resume`]) and logout.
+//! shell carries, resumed by [`Gate::resume`]) and logout; the documents served to anyone
+//! (protected-resource metadata, the assertion's JWKS).
 
 use super::{bad_host, Counter, Decision, Denial, Gate, Level, LogLine, Pending, Request, WaitFor};
+use crate::core::assertion::JWKS_PATH;
 use crate::core::config::LoginConfig;
 use crate::core::login::callback::LoginContext;
 use crate::core::login::{logout, Callback, CallbackRequest, LoginError, Step};
+use crate::core::rand::Random;
 use crate::core::token::JwtError;
 use crate::core::web::pages;
 
 impl Gate {
     /// The protected-resource metadata (RFC 9728), served to anyone.
     pub(super) fn metadata_endpoint(&self, req: &Request<'_>) -> Option<Decision> {
+        if let Some(assertion) = self.config.assertion.as_ref().filter(|_| req.path() == JWKS_PATH) {
+            return Some(Decision::Respond {
+                response: assertion.jwks_response(),
+                counter: Counter::AssertionJwks,
+                log: None,
+            });
+        }
         let response = self.config.resource_metadata.as_ref()?.serve(req.path())?;
         Some(Decision::Respond { response, counter: Counter::ResourceMetadata, log: None })
     }
@@ -22,10 +32,11 @@ impl Gate {
         req: &mut Request<'_>,
         now_ms: u64,
         may_wait: bool,
+        rng: &mut dyn Random,
     ) -> Option<Decision> {
         let now_s = now_ms / 1000;
         if req.path() == login.callback_path {
-            return Some(self.callback(login, req, now_ms, may_wait));
+            return Some(self.callback(login, req, now_ms, may_wait, rng));
         }
         if req.path() != login.logout_path {
             return None;
@@ -40,7 +51,14 @@ impl Gate {
         Some(Decision::Respond { response, counter: Counter::Logout, log: None })
     }
 
-    fn callback(&mut self, login: &LoginConfig, req: &mut Request<'_>, now_ms: u64, may_wait: bool) -> Decision {
+    fn callback(
+        &mut self,
+        login: &LoginConfig,
+        req: &mut Request<'_>,
+        now_ms: u64,
+        may_wait: bool,
+        rng: &mut dyn Random,
+    ) -> Decision {
         let Some(origin) = req.origin() else { return bad_host() };
         let request_id = req.header("x-request-id");
         let config = self.config.clone();
@@ -53,7 +71,7 @@ impl Gate {
             request_id: request_id.as_deref(),
             now_s: now_ms / 1000,
         };
-        let step = Callback::begin(&ctx, &callback);
+        let step = Callback::begin(&ctx, &callback, rng);
         self.login_step(step, may_wait, request_id.as_deref())
     }
 

@@ -12,7 +12,9 @@ use std::time::Duration;
 use super::bearer::{invalid, NotYet};
 use super::{Counter, Decision, Denial, Gate, Io, Pending, RequestHeaders, WaitFor};
 use crate::core::identity::Identity;
+use crate::core::idp::client::Signer;
 use crate::core::idp::introspection::{self, Expect, IntrospectionError};
+use crate::core::idp::token_endpoint::TokenRequest;
 use crate::core::shared::flight::{Flight, Id, Seen};
 use crate::core::token::cache::{key_of, Cached, Refused};
 use crate::core::token::JwtError;
@@ -106,6 +108,13 @@ impl Gate {
         let Some(url) = metadata.introspection_endpoint.as_deref().and_then(|u| AbsoluteUrl::parse(u).ok()) else {
             return Err(invalid(JwtError::Malformed));
         };
+        // Made before the shared slot is claimed: a client assertion that cannot be signed
+        // leaves no claimed slot behind.
+        let at = TokenRequest { client: &self.config.client, url: &url, clusters: &self.config.clusters };
+        let audience =
+            metadata.token_endpoint.as_deref().unwrap_or(metadata.introspection_endpoint.as_deref().unwrap_or(""));
+        let callout = introspection::request(&at, token, audience, Signer { now_s, rng: io.rng })
+            .map_err(|_| NotYet::Refused(Denial::Unavailable))?;
         let claimed = match cas {
             None => None,
             Some(cas)
@@ -119,7 +128,6 @@ impl Gate {
             }
             Some(_) => return Err(wait_or_unavailable(may_wait, &key)),
         };
-        let callout = introspection::request(&self.config.client, self.config.clusters.target(&url), token);
         let pending = Pending::Introspect(Box::new(Introspection { token: token.to_string(), id, claimed }));
         Err(NotYet::Decided(Box::new(Decision::Call { callout, pending })))
     }

@@ -9,6 +9,8 @@ pub enum Counter {
     AllowedBypass,
     /// An `allow: "anyone"` path, without a credential that passes.
     AllowedPublic,
+    /// A CORS preflight let through unauthenticated (`cors_preflight: "allow"`).
+    AllowedPreflight,
     DeniedMissingToken,
     /// A credential that may not pass here (an authorization requirement or rule).
     DeniedForbidden,
@@ -48,6 +50,11 @@ pub enum Counter {
     IntrospectionActive,
     IntrospectionInactive,
     IntrospectionFailure,
+    /// An identity assertion reused from the worker's cache, or signed anew.
+    AssertionCacheHit,
+    AssertionCacheMiss,
+    /// The assertion's JWKS served.
+    AssertionJwks,
 }
 
 const JWT_ERRORS: [JwtError; 13] = [
@@ -66,7 +73,7 @@ const JWT_ERRORS: [JwtError; 13] = [
     JwtError::Inactive,
 ];
 
-const PLAIN: [Counter; 34] = [
+const PLAIN: [Counter; 38] = [
     Counter::AllowedBearer,
     Counter::AllowedSession,
     Counter::AllowedBypass,
@@ -101,6 +108,10 @@ const PLAIN: [Counter; 34] = [
     Counter::IntrospectionActive,
     Counter::IntrospectionInactive,
     Counter::IntrospectionFailure,
+    Counter::AllowedPreflight,
+    Counter::AssertionCacheHit,
+    Counter::AssertionCacheMiss,
+    Counter::AssertionJwks,
 ];
 
 impl Counter {
@@ -125,6 +136,7 @@ impl Counter {
             Counter::AllowedSession => "allowed.session",
             Counter::AllowedBypass => "allowed.bypass",
             Counter::AllowedPublic => "allowed.public",
+            Counter::AllowedPreflight => "allowed.preflight",
             Counter::DeniedForbidden => "denied.forbidden",
             Counter::DeniedInsufficientScope => "denied.insufficient_scope",
             Counter::DeniedInsufficientUserAuthentication => "denied.insufficient_user_authentication",
@@ -156,6 +168,9 @@ impl Counter {
             Counter::IntrospectionActive => "idp.introspection_active",
             Counter::IntrospectionInactive => "idp.introspection_inactive",
             Counter::IntrospectionFailure => "idp.introspection_failure",
+            Counter::AssertionCacheHit => "assertion_cache.hit",
+            Counter::AssertionCacheMiss => "assertion_cache.miss",
+            Counter::AssertionJwks => "assertion.jwks_served",
         };
         format!("oidc_gate.{plain}")
     }

@@ -4,6 +4,7 @@
 //! redirect, a 401, a page). Each step lives in its own file; the shell carries out the
 //! [`Decision`].
 
+mod assertion;
 mod backchannel;
 mod bearer;
 pub mod decision;
@@ -12,6 +13,7 @@ mod endpoints;
 mod forbidden;
 pub(crate) mod introspect;
 pub mod metrics;
+mod preflight;
 mod refresh;
 pub mod request;
 mod resume;
@@ -27,6 +29,7 @@ pub use metrics::Counter;
 pub use request::{bearer_token, Request, RequestHeaders};
 pub use resume::Answer;
 
+use crate::core::assertion::Assertions;
 use crate::core::authz::{Access, Rule, Verdict};
 use crate::core::config::Config;
 use crate::core::identity::Identity;
@@ -49,6 +52,8 @@ pub struct Gate {
     sessions: TokenCache,
     /// Opaque tokens the IdP said are not active, remembered briefly.
     refused: TokenCache<Refused>,
+    /// Signed identity assertions, by identity.
+    assertions: Assertions,
     /// No identity (bypassed requests), shared rather than allocated each time.
     anonymous: Rc<Identity>,
     /// Set while a request is decided again right after its own call's answer: then it
@@ -91,16 +96,11 @@ impl Gate {
         let tokens = TokenCache::new(config.bearer.cache_size);
         let sessions = TokenCache::new(config.bearer.cache_size);
         let refused = TokenCache::new(config.bearer.cache_size);
-        Gate {
-            config,
-            providers,
-            tokens,
-            sessions,
-            refused,
-            anonymous: Rc::new(Identity::default()),
-            answering: false,
-            revocations: Revocations::default(),
-        }
+        // One per cached token and one per cached session at most.
+        let assertions = Assertions::new(if config.assertion.is_some() { config.bearer.cache_size * 2 } else { 0 });
+        let anonymous = Rc::new(Identity::default());
+        let revocations = Revocations::default();
+        Gate { config, providers, tokens, sessions, refused, assertions, anonymous, answering: false, revocations }
     }
 
     /// An issuer's keys changed: cached verifications may name keys that are gone.
@@ -130,12 +130,15 @@ impl Gate {
             if let Some(decision) = backchannel::endpoint(login, &mut req) {
                 return decision;
             }
-            if let Some(decision) = self.endpoint(login, &mut req, now_ms, may_wait) {
+            if let Some(decision) = self.endpoint(login, &mut req, now_ms, may_wait, io.rng) {
                 return decision;
             }
         }
         if any_match(&config.bypass, &req.path_and_query) {
             return self.allow(self.anonymous.clone(), Counter::AllowedBypass, &req, Vec::new());
+        }
+        if config.cors_preflight && preflight::is_preflight(&mut req, &config.bearer.token_headers) {
+            return self.allow(self.anonymous.clone(), Counter::AllowedPreflight, &req, Vec::new());
         }
         if config.authz.needs_plain_paths() && !is_normalized(req.path()) {
             let response = crate::core::web::LocalResponse::plain(400, "the path is not in plain form");
@@ -170,7 +173,7 @@ impl Gate {
                         Some(step) if !step.met_by(&identity.claims, now_ms / 1000, config.clock_skew) => {
                             self.step_up(req, step, (counter, set_cookies), (now_ms / 1000, may_wait), io)
                         }
-                        _ => self.allow(identity, counter, req, set_cookies),
+                        _ => self.allow_signed(identity, counter, req, set_cookies, now_ms, io),
                     },
                     Verdict::Deny(_) if public => anyone(self, req, set_cookies),
                     Verdict::Deny(refusal) => self.forbidden(req, &identity, refusal, counter, io),
@@ -219,7 +222,7 @@ impl Gate {
             }
             _ => CookieRewrite::Keep,
         };
-        Decision::Allow { identity, counter, cookie, set_cookies }
+        Decision::Allow { identity, counter, cookie, set_cookies, assertion: None }
     }
 }
 
@@ -229,6 +232,8 @@ fn bad_host() -> Decision {
     Decision::Respond { response, counter: Counter::DeniedBadRequest, log: None }
 }
 
+#[cfg(test)]
+mod assertion_tests;
 #[cfg(test)]
 mod authz_tests;
 #[cfg(test)]

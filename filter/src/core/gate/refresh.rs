@@ -12,7 +12,8 @@ use std::time::Duration;
 use super::session::Opened;
 use super::{Counter, Credential, Decision, Gate, Io, Level, LogLine, Pending, Request, RequestHeaders, WaitFor};
 use crate::core::config::LoginConfig;
-use crate::core::idp::token_endpoint::{self, TokenEndpointError};
+use crate::core::idp::client::Signer;
+use crate::core::idp::token_endpoint::{self, TokenEndpointError, TokenRequest};
 use crate::core::login::callback::LoginContext;
 use crate::core::login::id_token::refreshed_claims;
 use crate::core::session::refresh::{self as renewal, id_of};
@@ -94,14 +95,19 @@ impl Gate {
             }
         };
         let endpoint = self.providers.first().and_then(|p| p.metadata.as_ref()?.token_endpoint.clone());
-        let Some(url) = endpoint.and_then(|u| AbsoluteUrl::parse(&u).ok()) else {
-            // The IdP's metadata is not loaded: serve from the session, renew later.
+        let url = endpoint.and_then(|u| AbsoluteUrl::parse(&u).ok());
+        let callout = url.and_then(|url| {
+            let at = TokenRequest { client: &self.config.client, url: &url, clusters: &self.config.clusters };
+            at.refresh(&token, Signer { now_s, rng: io.rng }).ok()
+        });
+        let Some(callout) = callout else {
+            // The IdP's metadata is not loaded (or the client assertion could not be
+            // signed): serve from the session, renew later.
             if let Some(key) = &claimed {
                 Flight::at(io.shared, key, id).failed(now_ms.saturating_add(backoff(failures)), failures + 1);
             }
             return self.serve(login, req, Opened { session, reissue: false, sealed: None }, now_s, io);
         };
-        let callout = token_endpoint::refresh(&self.config.client, self.config.clusters.target(&url), &token);
         let pending = Pending::Refresh(Box::new(RefreshCall { id, claimed, failures, session }));
         Credential::Decided(Decision::Call { callout, pending })
     }

@@ -220,7 +220,7 @@ fn cached_sessions_still_expire_and_still_get_their_idle_window_extended() {
     let set = session::write(&config.login.as_ref().unwrap().session, &s, &[], &mut Rng(0)).unwrap();
     let cookie = format!("theme=dark; {}", set[0].split(';').next().unwrap());
     let allow = |dec: Decision| match dec {
-        Decision::Allow { identity, cookie, set_cookies, counter } => {
+        Decision::Allow { identity, cookie, set_cookies, counter, .. } => {
             assert_eq!(counter, Counter::AllowedSession);
             assert_eq!(cookie, CookieRewrite::Set("theme=dark".into()), "our cookie never goes upstream");
             (identity.headers.clone(), set_cookies)

@@ -104,7 +104,7 @@ impl IdentityConfig {
     pub fn lacks(&self, claims: &Map<String, Value>) -> bool {
         self.kept
             .iter()
-            .filter(|k| !["sub", "email_verified", "scope", "scp"].contains(&k.as_str()))
+            .filter(|k| !["sub", "email_verified", "scope", "scp", "iss"].contains(&k.as_str()))
             .filter(|k| !overage::MARKERS.contains(&k.as_str()))
             .any(|k| !claims.contains_key(k))
     }

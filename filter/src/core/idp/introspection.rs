@@ -5,9 +5,11 @@
 use serde_json::{Map, Value};
 use std::time::Duration;
 
-use super::{Callout, CalloutTarget, Client};
+use super::client::Signer;
+use super::token_endpoint::TokenRequest;
+use super::Callout;
+use crate::core::signing::SignError;
 use crate::core::token::JwtError;
-use crate::core::web::form;
 
 /// `bearer.introspection`.
 #[derive(Debug, Clone)]
@@ -37,12 +39,10 @@ pub enum IntrospectionError {
     Refused(JwtError),
 }
 
-/// The request for `token`, authenticated as the client.
-pub fn request(client: &Client, target: CalloutTarget, token: &str) -> Callout {
-    let mut fields = vec![("token", token), ("token_type_hint", "access_token")];
-    let mut headers = Vec::new();
-    client.authenticate(&mut fields, &mut headers);
-    Callout::post_form(target, headers, form::serialize(&fields))
+/// The request for `token` at the introspection endpoint, authenticated as the client;
+/// a `private_key_jwt` assertion names `audience` (the token endpoint).
+pub fn request(at: &TokenRequest<'_>, token: &str, audience: &str, signer: Signer<'_>) -> Result<Callout, SignError> {
+    at.post(vec![("token", token), ("token_type_hint", "access_token")], audience, signer)
 }
 
 /// An active token's claims and expiry (seconds, when the answer has one).

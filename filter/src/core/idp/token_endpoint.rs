@@ -4,8 +4,10 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{error_code, Callout, CalloutTarget, Client};
-use crate::core::web::form;
+use super::client::Signer;
+use super::{error_code, Callout, Client, Clusters};
+use crate::core::signing::SignError;
+use crate::core::web::{form, AbsoluteUrl};
 
 /// A successful token response. `Debug` shows no token.
 #[derive(Deserialize, Default, Clone, PartialEq, Eq)]
@@ -44,31 +46,53 @@ pub enum TokenEndpointError {
     NotJson,
 }
 
-/// The authorization-code exchange (with the PKCE verifier), authenticated as the client.
-pub fn code_exchange(
-    client: &Client,
-    target: CalloutTarget,
-    code: &str,
-    redirect_uri: &str,
-    verifier: &str,
-) -> Callout {
-    let mut fields = vec![
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("redirect_uri", redirect_uri),
-        ("code_verifier", verifier),
-    ];
-    let mut headers = Vec::new();
-    client.authenticate(&mut fields, &mut headers);
-    Callout::post_form(target, headers, form::serialize(&fields))
+/// A request to an endpoint where the client authenticates (token, introspection) at
+/// `url`.
+pub struct TokenRequest<'a> {
+    pub client: &'a Client,
+    pub url: &'a AbsoluteUrl,
+    pub clusters: &'a Clusters,
 }
 
-/// The refresh grant (RFC 6749 section 6), authenticated as the client.
-pub fn refresh(client: &Client, target: CalloutTarget, refresh_token: &str) -> Callout {
-    let mut fields = vec![("grant_type", "refresh_token"), ("refresh_token", refresh_token)];
-    let mut headers = Vec::new();
-    client.authenticate(&mut fields, &mut headers);
-    Callout::post_form(target, headers, form::serialize(&fields))
+impl TokenRequest<'_> {
+    /// A form POST of `fields` plus the client's credentials; `audience` is what a
+    /// `private_key_jwt` assertion names (the token endpoint).
+    pub fn post(
+        &self,
+        fields: Vec<(&'static str, &str)>,
+        audience: &str,
+        signer: Signer<'_>,
+    ) -> Result<Callout, SignError> {
+        let assertion = self.client.assertion(audience, signer)?;
+        // The fields, for as long as the assertion lives.
+        let mut fields: Vec<(&'static str, &str)> = fields;
+        let mut headers = Vec::new();
+        self.client.authenticate(assertion.as_deref(), &mut fields, &mut headers);
+        Ok(Callout::post_form(self.clusters.target(self.url), headers, form::serialize(&fields)))
+    }
+
+    /// The authorization-code exchange, with the PKCE verifier.
+    pub fn code_exchange(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+        verifier: &str,
+        signer: Signer<'_>,
+    ) -> Result<Callout, SignError> {
+        let fields = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", verifier),
+        ];
+        self.post(fields, &self.url.as_string(), signer)
+    }
+
+    /// The refresh grant (RFC 6749 section 6).
+    pub fn refresh(&self, refresh_token: &str, signer: Signer<'_>) -> Result<Callout, SignError> {
+        let fields = vec![("grant_type", "refresh_token"), ("refresh_token", refresh_token)];
+        self.post(fields, &self.url.as_string(), signer)
+    }
 }
 
 impl TokenResponse {

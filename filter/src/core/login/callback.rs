@@ -8,7 +8,9 @@ use super::id_token::{on_graph_response, on_token_response, on_userinfo_response
 use super::LoginError;
 use crate::core::authz::Refusal;
 use crate::core::config::{Config, LoginConfig};
-use crate::core::idp::{error_code, token_endpoint, Callout, Provider};
+use crate::core::idp::client::Signer;
+use crate::core::idp::token_endpoint::TokenRequest;
+use crate::core::idp::{error_code, Callout, Provider};
 use crate::core::rand::Random;
 use crate::core::session::cookie::ATTRS;
 use crate::core::session::{self, Session};
@@ -93,7 +95,7 @@ fn failed(error: LoginError, request_id: Option<&str>, clear: Option<&str>) -> S
 
 impl Callback {
     /// Checks the callback's `state`, `error` and `iss`, and starts the code exchange.
-    pub fn begin(ctx: &LoginContext<'_>, req: &CallbackRequest<'_>) -> Step {
+    pub fn begin(ctx: &LoginContext<'_>, req: &CallbackRequest<'_>, rng: &mut dyn Random) -> Step {
         if ctx.provider.keys.is_none() && ctx.provider.signs_tokens() {
             return Step::NeedKeys(None);
         }
@@ -108,7 +110,7 @@ impl Callback {
         let Some(flow) = flow else {
             return failed(LoginError::NoFlow, req.request_id, None);
         };
-        match Callback::exchange(ctx, req, &params, &flow) {
+        match Callback::exchange(ctx, req, &params, &flow, rng) {
             Ok(callout) => {
                 let cookie_header = req.cookie_header.map(str::to_string);
                 let request_id = req.request_id.map(str::to_string);
@@ -126,6 +128,7 @@ impl Callback {
         req: &CallbackRequest<'_>,
         params: &[(String, String)],
         flow: &Flow,
+        rng: &mut dyn Random,
     ) -> Result<Callout, LoginError> {
         if flow.expired(req.now_s) {
             return Err(LoginError::FlowExpired);
@@ -143,8 +146,9 @@ impl Callback {
         let token_url = metadata.token_endpoint.as_deref().and_then(|u| AbsoluteUrl::parse(u).ok());
         let token_url = token_url.ok_or(LoginError::NoEndpoint)?;
         let redirect_uri = ctx.login.redirect_uri_for(req.origin.scheme, &req.origin.authority);
-        let target = ctx.config.clusters.target(&token_url);
-        Ok(token_endpoint::code_exchange(&ctx.config.client, target, code, &redirect_uri, &flow.verifier))
+        let at = TokenRequest { client: &ctx.config.client, url: &token_url, clusters: &ctx.config.clusters };
+        let signer = Signer { now_s: req.now_s, rng };
+        at.code_exchange(code, &redirect_uri, &flow.verifier, signer).map_err(|_| LoginError::ClientAssertion)
     }
 
     /// Takes the answer to the callout of the last step (`status` is `None` when there

@@ -23,6 +23,8 @@ pub enum LoginError {
     NoEndpoint,
     /// The IdP's keys are not loaded.
     NoKeys,
+    /// The `private_key_jwt` client assertion could not be signed.
+    ClientAssertion,
     /// RFC 9207: the callback's `iss` names another issuer.
     IssMismatch,
     /// RFC 9207: the IdP sends `iss` but this callback has none.
@@ -73,6 +75,7 @@ impl fmt::Display for LoginError {
             LoginError::NoMetadata => f.write_str("no discovery metadata"),
             LoginError::NoEndpoint => f.write_str("discovery has no usable authorization, token or userinfo endpoint"),
             LoginError::NoKeys => f.write_str("no IdP keys yet"),
+            LoginError::ClientAssertion => f.write_str("the client assertion (private_key_jwt) could not be signed"),
             LoginError::IssMismatch => f.write_str("callback iss names another issuer (RFC 9207)"),
             LoginError::IssMissing => f.write_str("callback lacks iss though the IdP sends it (RFC 9207)"),
             LoginError::NoCode => f.write_str("callback without a code"),

@@ -212,7 +212,7 @@ fn whole_callback(c: &Config, graph_answer: &[u8]) -> Step {
         request_id: None,
         now_s: NOW,
     };
-    let Step::Call(cb, _) = Callback::begin(&ctx, &req) else { panic!("no exchange") };
+    let Step::Call(cb, _) = Callback::begin(&ctx, &req, &mut Rng(0)) else { panic!("no exchange") };
     let claims = entra_claims(json!({"nonce": nonce, "_claim_names": {"groups": "src1"}}));
     let Step::Call(cb, userinfo) = cb.on_response(&ctx, Some(200), &token_body(claims), NOW, &mut Rng(1)) else {
         panic!("no userinfo")

@@ -88,7 +88,7 @@ fn begin_with(query: &str, cookie: Option<&str>, iss_supported: bool, now_s: u64
     let ctx = LoginContext { config: &c, login: c.login.as_ref().unwrap(), provider: &p };
     let o = origin();
     let req = CallbackRequest { origin: &o, query, cookie_header: cookie, request_id: Some("rid-1"), now_s };
-    Callback::begin(&ctx, &req)
+    Callback::begin(&ctx, &req, &mut Rng(0))
 }
 
 /// (status, reason) of a failed step; (0, "exchange") when it makes the code exchange.
@@ -397,7 +397,7 @@ fn a_person_outside_the_allowed_domains_gets_403_at_the_callback_and_no_session(
             request_id: None,
             now_s: NOW + 1,
         };
-        let Step::Call(callback, _) = Callback::begin(&ctx, &req) else { panic!() };
+        let Step::Call(callback, _) = Callback::begin(&ctx, &req, &mut Rng(0)) else { panic!() };
         let claims = json!({"iss": ISS, "sub": "u", "aud": "web", "exp": NOW + 300, "iat": NOW, "nonce": nonce,
             "email": email, "email_verified": verified});
         let body = json!({"id_token": sign(&rsa_a(), Alg::RS256, "k1", &claims)}).to_string();
