@@ -308,7 +308,7 @@ fn idp_interop_keys_are_checked_with_their_field() {
         vec![
             "authorization_params.a b: is not a parameter name (letters, digits, '-', '_', '.')",
             "authorization_params.audience: must be a non-empty value without control characters",
-            "authorization_params.state: is set by the filter itself (scopes go in \"scopes\")"
+            "authorization_params.state: is set by the filter itself or changes its request (scopes go in \"scopes\")"
         ]
     );
     assert_eq!(
@@ -379,5 +379,33 @@ fn every_idp_page_config_loads() {
                 panic!("{name}.md: {errors:?}");
             }
         }
+    }
+}
+
+#[test]
+fn authorization_params_cannot_override_what_the_filter_sends() {
+    // Parameter names compared in any case (servers that read the query case-insensitively
+    // would see a second redirect_uri), a request object (`request`, `request_uri`: its
+    // values supersede the query's, OpenID Connect Core 6.1, RFC 9101 5), `response_mode`
+    // (where the code goes), and client credentials (every browser would see them).
+    let key = crate::core::testing::session_key(5);
+    for name in [
+        "Redirect_URI",
+        "STATE",
+        "Nonce",
+        "request",
+        "request_uri",
+        "response_mode",
+        "client_secret",
+        "client_assertion",
+        "client_assertion_type",
+    ] {
+        let cfg = with(json!({"client_secret": "s", "session": {"keys": [key.clone()]},
+            "authorization_params": {name: "x"}}));
+        assert_eq!(
+            errors_of(cfg),
+            vec![format!("authorization_params.{name}: is set by the filter itself or changes its request (scopes go in \"scopes\")")],
+            "{name}"
+        );
     }
 }
