@@ -272,8 +272,13 @@ fn idp_interop_keys_are_checked_with_their_field() {
     assert!(errors_of(with(json!({"issuer_aliases": ["https://sts.windows.net/{tenantid}/"], "tenants": ["t1"]})))
         .is_empty());
     assert_eq!(
-        errors_of(with(json!({"issuer": "https://login.microsoftonline.com/common/v2.0", "tenants": ["a/b"]}))),
-        vec!["tenants[0]: must be a tenant id (letters, digits, '-', '.', '_')"]
+        errors_of(with(
+            json!({"issuer": "https://login.microsoftonline.com/common/v2.0", "tenants": ["a/b", "a".repeat(65)]})
+        )),
+        vec![
+            "tenants[0]: must be a tenant id (1 to 64 letters, digits, '-', '.', '_')",
+            "tenants[1]: must be a tenant id (1 to 64 letters, digits, '-', '.', '_')"
+        ]
     );
     assert_eq!(
         errors_of(with(json!({"issuer_aliases": ["", "x{tenantid}{tenantid}"]}))),
