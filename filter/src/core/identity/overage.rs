@@ -24,9 +24,14 @@ pub fn overage(claims: &Map<String, Value>, groups_claim: &str) -> bool {
     named || claims.get("hasgroups") == Some(&Value::Bool(true))
 }
 
-/// Marks a session's groups as read from Microsoft Graph at login (no token names them).
-/// Only [`resolve`] sets it: the claims kept from a token or userinfo never hold it.
-pub const FROM_GRAPH: &str = "_oidc_gate_groups_from_graph";
+/// Marks a session's groups as read at login from Microsoft Graph or userinfo, not from
+/// the ID token. Only [`filled`] sets it: the claims kept from a token never hold it.
+pub const FILLED: &str = "_oidc_gate_groups_filled";
+
+/// Marks a session's groups as read at login from elsewhere than the ID token.
+pub fn filled(claims: &mut Map<String, Value>) {
+    claims.insert(FILLED.to_string(), Value::Bool(true));
+}
 
 /// Replaces the overage markers by the groups read elsewhere (Microsoft Graph).
 pub fn resolve(claims: &mut Map<String, Value>, groups_claim: &str, groups: Vec<String>) {
@@ -34,18 +39,20 @@ pub fn resolve(claims: &mut Map<String, Value>, groups_claim: &str, groups: Vec<
         claims.remove(m);
     }
     claims.insert(groups_claim.to_string(), Value::Array(groups.into_iter().map(Value::String).collect()));
-    claims.insert(FROM_GRAPH.to_string(), Value::Bool(true));
+    filled(claims);
 }
 
 /// A session's claims once a refresh merged `new` (its ID token's kept claims) into them,
-/// which keeps the claims `new` lacks. Groups that the new token leaves out by an overage
-/// are no longer vouched for by any token: unless Microsoft Graph read them at login (they
-/// stay, like any login's claims), they go, so that group rules refuse with [`REASON`]
-/// (a new login reads them). Groups named in the new token replace any from Graph.
+/// which keeps the claims `new` lacks. Groups that the login's ID token named and the new
+/// one does not (the user left every matching group, and Okta or Entra ID leave the claim
+/// out; or an overage) are no longer vouched for by any token: they go, so that group rules
+/// refuse (with [`REASON`] for an overage) until a new login. Groups read at login from
+/// Graph or userinfo ([`filled`]) stay, like a login's other claims. Groups named in the new
+/// token replace any.
 pub fn after_refresh(claims: &mut Map<String, Value>, new: &Map<String, Value>, groups_claim: &str) {
     if lookup(new, groups_claim).is_some() {
-        claims.remove(FROM_GRAPH);
-    } else if overage(new, groups_claim) && claims.get(FROM_GRAPH) != Some(&Value::Bool(true)) {
+        claims.remove(FILLED);
+    } else if claims.get(FILLED) != Some(&Value::Bool(true)) {
         let name = read_name(claims, groups_claim).to_string();
         claims.remove(&name);
     }
@@ -77,7 +84,7 @@ mod tests {
     fn resolving_puts_the_groups_in_place_of_the_markers() {
         let mut c = claims(json!({"sub": "u", "_claim_names": {"groups": "src1"}, "hasgroups": true}));
         resolve(&mut c, "groups", vec!["g1".into(), "g2".into()]);
-        assert_eq!(Value::Object(c), json!({"sub": "u", "groups": ["g1", "g2"], FROM_GRAPH: true}));
+        assert_eq!(Value::Object(c), json!({"sub": "u", "groups": ["g1", "g2"], FILLED: true}));
     }
 
     #[test]
@@ -86,11 +93,14 @@ mod tests {
         let mut from_token = claims(json!({"groups": ["admins"], "_claim_names": {"groups": "src1"}}));
         after_refresh(&mut from_token, &over, "groups");
         assert_eq!(Value::Object(from_token), json!({"_claim_names": {"groups": "src1"}}));
-        let mut from_graph = claims(json!({"groups": ["admins"], FROM_GRAPH: true, "_claim_names": {"groups": "s"}}));
+        let mut from_graph = claims(json!({"groups": ["admins"], FILLED: true, "_claim_names": {"groups": "s"}}));
         after_refresh(&mut from_graph, &over, "groups");
         assert_eq!(from_graph.get("groups"), Some(&json!(["admins"])));
-        let mut named = claims(json!({"groups": ["users"], FROM_GRAPH: true}));
+        let mut named = claims(json!({"groups": ["users"], FILLED: true}));
         after_refresh(&mut named, &claims(json!({"groups": ["users"]})), "groups");
         assert_eq!(Value::Object(named), json!({"groups": ["users"]}));
+        let mut gone = claims(json!({"groups": ["admins"], "email": "a@x"}));
+        after_refresh(&mut gone, &claims(json!({"email": "a@x"})), "groups");
+        assert_eq!(Value::Object(gone), json!({"email": "a@x"}), "the new token names no groups");
     }
 }
