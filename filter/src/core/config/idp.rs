@@ -10,7 +10,7 @@ use super::secret::Env;
 use crate::core::identity::{self, HeaderMapping};
 use crate::core::idp::{Client, ClientAuth, Clusters, IssuerConfig};
 use crate::core::signing::SigningKey;
-use crate::core::token::issuer::TENANT;
+use crate::core::token::issuer::{plain_tenant, TENANT};
 use crate::core::token::IssuerRule;
 use crate::core::web::AbsoluteUrl;
 
@@ -108,8 +108,8 @@ fn login_rule(raw: &RawConfig, issuer: &str, errors: &mut Errors) -> IssuerRule 
     }
     let rule = IssuerRule::new(issuer, raw.issuer_aliases.clone(), raw.tenants.clone());
     for (n, tenant) in raw.tenants.iter().enumerate() {
-        if tenant.is_empty() || !tenant.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b)) {
-            errors.push(format!("tenants[{n}]"), "must be a tenant id (letters, digits, '-', '.', '_')");
+        if !plain_tenant(tenant) {
+            errors.push(format!("tenants[{n}]"), "must be a tenant id (1 to 64 letters, digits, '-', '.', '_')");
         }
     }
     if !raw.tenants.is_empty() && !rule.templated() {

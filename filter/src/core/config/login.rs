@@ -262,8 +262,13 @@ fn logout_url(s: &mut Section<'_>, raw: &RawConfig) -> Option<String> {
     Some(template.clone())
 }
 
-/// What the filter itself sends on an authorization request: not to be overridden.
-const OWN_PARAMS: [&str; 8] = [
+/// What the filter itself sends on an authorization request, and what would change that
+/// request or publish a credential: never taken from `authorization_params`, in any case
+/// (some servers read the query case-insensitively). A request object (`request`,
+/// `request_uri`) supersedes the query's parameters (OpenID Connect Core 6.1, RFC 9101
+/// section 5); `response_mode` moves the code where the callback does not read it; a client
+/// credential in the authorization request reaches every browser.
+const OWN_PARAMS: [&str; 14] = [
     "response_type",
     "client_id",
     "redirect_uri",
@@ -272,6 +277,12 @@ const OWN_PARAMS: [&str; 8] = [
     "nonce",
     "code_challenge",
     "code_challenge_method",
+    "request",
+    "request_uri",
+    "response_mode",
+    "client_secret",
+    "client_assertion",
+    "client_assertion_type",
 ];
 
 fn authorization_params(s: &mut Section<'_>, raw: &RawConfig) -> Vec<(String, String)> {
@@ -280,8 +291,8 @@ fn authorization_params(s: &mut Section<'_>, raw: &RawConfig) -> Vec<(String, St
         let field = format!("authorization_params.{name}");
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
             s.errors.push(field, "is not a parameter name (letters, digits, '-', '_', '.')");
-        } else if OWN_PARAMS.contains(&name.as_str()) {
-            s.errors.push(field, "is set by the filter itself (scopes go in \"scopes\")");
+        } else if OWN_PARAMS.iter().any(|own| own.eq_ignore_ascii_case(name)) {
+            s.errors.push(field, "is set by the filter itself or changes its request (scopes go in \"scopes\")");
         } else if value.is_empty() || value.chars().any(char::is_control) {
             s.errors.push(field, "must be a non-empty value without control characters");
         }

@@ -272,8 +272,13 @@ fn idp_interop_keys_are_checked_with_their_field() {
     assert!(errors_of(with(json!({"issuer_aliases": ["https://sts.windows.net/{tenantid}/"], "tenants": ["t1"]})))
         .is_empty());
     assert_eq!(
-        errors_of(with(json!({"issuer": "https://login.microsoftonline.com/common/v2.0", "tenants": ["a/b"]}))),
-        vec!["tenants[0]: must be a tenant id (letters, digits, '-', '.', '_')"]
+        errors_of(with(
+            json!({"issuer": "https://login.microsoftonline.com/common/v2.0", "tenants": ["a/b", "a".repeat(65)]})
+        )),
+        vec![
+            "tenants[0]: must be a tenant id (1 to 64 letters, digits, '-', '.', '_')",
+            "tenants[1]: must be a tenant id (1 to 64 letters, digits, '-', '.', '_')"
+        ]
     );
     assert_eq!(
         errors_of(with(json!({"issuer_aliases": ["", "x{tenantid}{tenantid}"]}))),
@@ -308,7 +313,7 @@ fn idp_interop_keys_are_checked_with_their_field() {
         vec![
             "authorization_params.a b: is not a parameter name (letters, digits, '-', '_', '.')",
             "authorization_params.audience: must be a non-empty value without control characters",
-            "authorization_params.state: is set by the filter itself (scopes go in \"scopes\")"
+            "authorization_params.state: is set by the filter itself or changes its request (scopes go in \"scopes\")"
         ]
     );
     assert_eq!(
@@ -461,5 +466,33 @@ fn private_key_jwt_needs_a_client_key_and_refuses_a_secret() {
         let errors = errors_of(with(cfg.clone()));
         assert!(errors.iter().any(|e| e == want), "{cfg}: {errors:?}");
         assert!(!errors.iter().any(|e| e.contains("hunter2") || e.contains("BEGIN")), "{errors:?}");
+    }
+}
+
+#[test]
+fn authorization_params_cannot_override_what_the_filter_sends() {
+    // Parameter names compared in any case (servers that read the query case-insensitively
+    // would see a second redirect_uri), a request object (`request`, `request_uri`: its
+    // values supersede the query's, OpenID Connect Core 6.1, RFC 9101 5), `response_mode`
+    // (where the code goes), and client credentials (every browser would see them).
+    let key = crate::core::testing::session_key(5);
+    for name in [
+        "Redirect_URI",
+        "STATE",
+        "Nonce",
+        "request",
+        "request_uri",
+        "response_mode",
+        "client_secret",
+        "client_assertion",
+        "client_assertion_type",
+    ] {
+        let cfg = with(json!({"client_secret": "s", "session": {"keys": [key.clone()]},
+            "authorization_params": {name: "x"}}));
+        assert_eq!(
+            errors_of(cfg),
+            vec![format!("authorization_params.{name}: is set by the filter itself or changes its request (scopes go in \"scopes\")")],
+            "{name}"
+        );
     }
 }

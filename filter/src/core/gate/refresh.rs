@@ -12,6 +12,7 @@ use std::time::Duration;
 use super::session::Opened;
 use super::{Counter, Credential, Decision, Gate, Io, Level, LogLine, Pending, Request, RequestHeaders, WaitFor};
 use crate::core::config::LoginConfig;
+use crate::core::identity::overage;
 use crate::core::idp::client::Signer;
 use crate::core::idp::token_endpoint::{self, TokenEndpointError, TokenRequest};
 use crate::core::login::callback::LoginContext;
@@ -216,7 +217,12 @@ impl Gate {
             (Some(_), None) => return Err(None),
         };
         let keep_id = login.session.keep_id_token;
-        Ok(renewal::renewed(&call.session, &tokens, id_claims, login.forward_access_token, keep_id, now_s))
+        let mut renewed =
+            renewal::renewed(&call.session, &tokens, id_claims.clone(), login.forward_access_token, keep_id, now_s);
+        if let Some(new) = &id_claims {
+            overage::after_refresh(&mut renewed.claims, new, &self.config.authz.groups_claim);
+        }
+        Ok(renewed)
     }
 
     /// A session the IdP ended: its cookies are cleared, and the request gets what a

@@ -328,3 +328,80 @@ fn a_session_ended_by_its_refresh_on_a_public_path_has_its_cookies_cleared() {
     assert_eq!(counter, Counter::AllowedPublic);
     assert!(!set_cookies.is_empty() && set_cookies.iter().all(|c| c.contains("Max-Age=0")), "{set_cookies:?}");
 }
+
+/// A stale session of alice with these claims, and the refresh's answer whose ID token
+/// carries an Entra ID groups overage instead of `groups`.
+fn overage_refresh(g: &Gate, claims: serde_json::Map<String, Value>) -> (String, Value) {
+    refresh_with(
+        g,
+        claims,
+        json!({"_claim_names": {"groups": "src1"}, "_claim_sources": {"src1": {"endpoint": "https://graph"}}}),
+    )
+}
+
+/// A stale session of alice with these claims, and the refresh's answer whose ID token
+/// adds `extra` to alice's registered claims.
+fn refresh_with(g: &Gate, claims: serde_json::Map<String, Value>, extra: Value) -> (String, Value) {
+    let mut s = alice(NOW_S, json!({}));
+    s.claims.extend(claims);
+    (s.refresh_token, s.access_exp) = (Some("rt-1".into()), Some(NOW_S + 20));
+    let config = &g.config.login.as_ref().unwrap().session;
+    let c = cookie_header(&session::write(config, &s, &[], &mut FixedRng(1)).unwrap());
+    let mut claims = json!({"iss": ISS, "sub": "alice", "aud": "web", "exp": NOW_S + 600, "iat": NOW_S});
+    claims.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    let id_token = sign(&rsa_a(), Alg::RS256, "k1", &claims);
+    (c, json!({"access_token": "at-2", "refresh_token": "rt-2", "expires_in": 300, "id_token": id_token}))
+}
+
+#[test]
+fn a_refreshed_id_token_whose_groups_overflowed_does_not_keep_the_old_tokens_groups() {
+    // alice signed in with `groups: ["admins"]` in her ID token; since, she left admins and
+    // joined too many groups: the refreshed ID token names none. The old ones no longer hold.
+    let rules = json!({"authorization": {"rules": [{"path": {"prefix": "/admin"}, "groups_any": ["admins"]}]}});
+    let mut g = gate(rules.clone());
+    let mut io = TestIo::new(0);
+    let (c, refreshed) = overage_refresh(&g, json!({"groups": ["admins"]}).as_object().unwrap().clone());
+    let admin = page(&c).with(":path", "/admin/x");
+    let Decision::Call { pending, .. } = decide(&mut g, &mut io, &admin, NOW_MS) else { panic!("no refresh") };
+    let d = answer(&mut g, &mut io, pending, Some(200), &refreshed, &admin, NOW_MS);
+    let Decision::Respond { response, counter, .. } = d else { panic!("{d:?}") };
+    assert_eq!((response.status, counter), (403, Counter::DeniedForbidden));
+    assert!(io.logs.iter().any(|l| l.contains("groups overage")), "{:?}", io.logs);
+
+    // Groups read from Microsoft Graph at login stay theirs, as a login's claims do.
+    let mut g = gate(rules);
+    let mut io = TestIo::new(0);
+    let mut resolved = serde_json::Map::new();
+    crate::core::identity::overage::resolve(&mut resolved, "groups", vec!["admins".into()]);
+    let (c, refreshed) = overage_refresh(&g, resolved);
+    let admin = page(&c).with(":path", "/admin/x");
+    let Decision::Call { pending, .. } = decide(&mut g, &mut io, &admin, NOW_MS) else { panic!("no refresh") };
+    let d = answer(&mut g, &mut io, pending, Some(200), &refreshed, &admin, NOW_MS);
+    assert!(matches!(d, Decision::Allow { .. }), "{d:?}");
+}
+
+#[test]
+fn a_refreshed_id_token_without_the_groups_no_longer_vouches_for_the_old_ones() {
+    // Okta and Entra ID leave `groups` out of a token when the user is in no (matching)
+    // group: alice, removed from admins, must not stay admin because the claim is missing.
+    let rules = json!({"authorization": {"rules": [{"path": {"prefix": "/admin"}, "groups_any": ["admins"]}]}});
+    let mut g = gate(rules.clone());
+    let mut io = TestIo::new(0);
+    let (c, refreshed) = refresh_with(&g, json!({"groups": ["admins"]}).as_object().unwrap().clone(), json!({}));
+    let admin = page(&c).with(":path", "/admin/x");
+    let Decision::Call { pending, .. } = decide(&mut g, &mut io, &admin, NOW_MS) else { panic!("no refresh") };
+    let d = answer(&mut g, &mut io, pending, Some(200), &refreshed, &admin, NOW_MS);
+    let Decision::Respond { response, .. } = d else { panic!("{d:?}") };
+    assert_eq!(response.status, 403);
+
+    // Groups that userinfo gave at login (GitLab's: never in its ID tokens) stay.
+    let mut g = gate(rules);
+    let mut io = TestIo::new(0);
+    let mut filled = json!({"groups": ["admins"]}).as_object().unwrap().clone();
+    crate::core::identity::overage::filled(&mut filled);
+    let (c, refreshed) = refresh_with(&g, filled, json!({}));
+    let admin = page(&c).with(":path", "/admin/x");
+    let Decision::Call { pending, .. } = decide(&mut g, &mut io, &admin, NOW_MS) else { panic!("no refresh") };
+    let d = answer(&mut g, &mut io, pending, Some(200), &refreshed, &admin, NOW_MS);
+    assert!(matches!(d, Decision::Allow { .. }), "{d:?}");
+}

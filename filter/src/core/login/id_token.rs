@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::callback::LoginContext;
 use super::{Flow, LoginError};
-use crate::core::identity::overage;
+use crate::core::identity::{lookup, overage};
 use crate::core::idp::graph::{self, GraphError};
 use crate::core::idp::token_endpoint::{self, TokenResponse};
 use crate::core::idp::Callout;
@@ -167,12 +167,18 @@ pub fn on_userinfo_response(
     if email_from_userinfo {
         session.claims.remove("email_verified");
     }
+    let groups_claim = &ctx.config.authz.groups_claim;
+    let groups_in_token = lookup(&session.claims, groups_claim).is_some();
     for (k, v) in ctx.config.identity.kept_claims(&info) {
         // How the person authenticated is the ID token's word alone.
         if (k == "email_verified" && !email_from_userinfo) || k == "acr" || k == "auth_time" {
             continue;
         }
         session.claims.entry(k).or_insert(v);
+    }
+    // GitLab's groups: from userinfo only; a refresh's ID token never names them.
+    if !groups_in_token && lookup(&session.claims, groups_claim).is_some() {
+        overage::filled(&mut session.claims);
     }
     Ok(())
 }

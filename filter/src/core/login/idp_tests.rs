@@ -122,6 +122,12 @@ fn gitlab_groups_missing_from_the_id_token_come_from_userinfo() {
     let info = br#"{"sub":"alice","groups":["acme","acme/dev","acme/ops"]}"#;
     on_userinfo_response(&ctx, &mut session, Some(200), info).unwrap();
     assert_eq!(session.claims.get("groups"), Some(&json!(["acme", "acme/dev", "acme/ops"])));
+    // Marked as read from userinfo: a refresh, whose ID token never names them, keeps them.
+    let filled = crate::core::identity::overage::FILLED;
+    assert_eq!(session.claims.get(filled), Some(&json!(true)));
+    let mut in_token = checked(&c, &p, json!({"groups": ["acme"]})).unwrap().session;
+    on_userinfo_response(&ctx, &mut in_token, Some(200), info).unwrap();
+    assert_eq!(in_token.claims.get(filled), None, "the ID token named them");
 }
 
 fn entra(extra: Value) -> Config {

@@ -58,7 +58,7 @@ impl IssuerRule {
         (self.template.is_none() && iss == self.issuer)
             || self.aliases.iter().any(|a| !a.contains(TENANT) && a == iss)
             || tid.is_some_and(|tid| {
-                self.tenants.iter().any(|t| t == tid) && self.templates().any(|t| fill(t, tid) == iss)
+                self.tenants.iter().any(|t| t == tid) && self.templates().any(|t| fill(t, tid).as_deref() == Some(iss))
             })
     }
 
@@ -82,16 +82,16 @@ impl IssuerRule {
     }
 }
 
-/// `{tenantid}` replaced by a tenant that has the shape of one (no `/`, `?`, `#`, no
-/// placeholder), else a value no `iss` can equal.
-fn fill(template: &str, tid: &str) -> String {
-    let plain =
-        !tid.is_empty() && tid.len() <= 64 && tid.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
-    if plain {
-        template.replacen(TENANT, tid, 1)
-    } else {
-        String::from("\0")
-    }
+/// `{tenantid}` replaced by a tenant that has the shape of one ([`plain_tenant`]), else
+/// none: no `iss` matches.
+fn fill(template: &str, tid: &str) -> Option<String> {
+    plain_tenant(tid).then(|| template.replacen(TENANT, tid, 1))
+}
+
+/// A tenant id's shape: 1 to 64 letters, digits, `-`, `.`, `_` (no `/`, `?`, `#`, no
+/// placeholder). The config refuses `tenants` of any other shape.
+pub fn plain_tenant(tid: &str) -> bool {
+    !tid.is_empty() && tid.len() <= 64 && tid.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
 }
 
 /// `https://host/organizations/v2.0` gives `https://host/{tenantid}/v2.0`; an issuer
@@ -184,5 +184,15 @@ mod tests {
         assert_eq!(r.checked(&claims(json!({"iss": v2(T1), "tid": T1}))), Ok(v2(T1).as_str()));
         assert_eq!(r.checked(&claims(json!({"iss": v2(T2), "tid": T2}))), Err(JwtError::UnknownIssuer));
         assert_eq!(r.checked(&claims(json!({"tid": T1}))), Err(JwtError::UnknownIssuer));
+    }
+
+    #[test]
+    fn a_tenant_that_fills_no_template_matches_no_iss() {
+        // A tid the template cannot take (over 64 bytes) once filled it with a sentinel that a
+        // token's `iss` could state ("\u0000"); the config must also refuse such a tenant.
+        let long = "a".repeat(65);
+        let r = IssuerRule::new(ENTRA, vec![], vec![long.clone()]);
+        assert!(!r.accepts("\0", Some(&long)));
+        assert!(!r.accepts_response_iss("\0"));
     }
 }
