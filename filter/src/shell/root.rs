@@ -276,36 +276,9 @@ impl RootContext for Root {
                 let issuers: Vec<&str> = cfg.issuers.iter().map(|i| i.issuer.as_str()).collect();
                 let version = env!("CARGO_PKG_VERSION");
                 host::log(LogLevel::Info, &format!("oidc-gate {version}: configured for issuers {issuers:?}"));
-                // Without audiences the login issuer's tokens are refused: a surprise for an API
-                // (a warning), a choice for a site with browser login (said once, quietly).
-                // GitHub issues no tokens to accept.
-                if let Some(login) = cfg.issuers.first().filter(|i| i.audiences.is_empty() && i.endpoints.is_none()) {
-                    host::log(
-                        if cfg.login.is_some() { LogLevel::Info } else { LogLevel::Warn },
-                        &format!(
-                            "oidc-gate: bearer.audiences is not set: bearer tokens of {} are refused (name the audiences to accept them)",
-                            login.issuer
-                        ),
-                    );
-                }
-                if let Some(i) = cfg.issuers.first().filter(|i| i.rule.templated() && i.rule.tenants.is_empty()) {
-                    host::log(
-                        LogLevel::Warn,
-                        &format!(
-                            "oidc-gate: issuer {} is multi-tenant ({{tenantid}}) and tenants is empty: it accepts no token (list the tenant ids to accept in tenants)",
-                            i.issuer
-                        ),
-                    );
-                }
-                if let Some(login) = cfg.login.as_ref().filter(|l| !l.session.cookies.session().starts_with("__Host-"))
-                {
-                    host::log(
-                        LogLevel::Warn,
-                        &format!(
-                            "oidc-gate: session.cookie_name {:?} has no __Host- prefix: a sibling subdomain could set it",
-                            login.session.cookies.session()
-                        ),
-                    );
+                for w in cfg.warnings() {
+                    let level = if w.warn { LogLevel::Warn } else { LogLevel::Info };
+                    host::log(level, &format!("oidc-gate: {}", w.text));
                 }
                 self.worker = Some(Rc::new(RefCell::new(Worker {
                     gate: Gate::new(Rc::new(cfg)),

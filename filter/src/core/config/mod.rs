@@ -9,6 +9,7 @@ pub mod errors;
 pub mod github;
 pub mod raw;
 pub mod secret;
+pub mod warnings;
 
 mod idp;
 mod login;
