@@ -2,9 +2,11 @@
 //! operation, and the per-worker cache of verified credentials.
 
 pub mod alg;
+pub mod algs;
 pub mod api_tokens;
 pub mod cache;
 pub mod error;
+pub mod es384;
 pub mod jwk;
 pub mod jwt;
 pub mod rsa_pub;
