@@ -70,7 +70,7 @@ fn issuer_config(
     audiences: Vec<String>,
     identity_headers: Option<Vec<HeaderMapping>>,
 ) -> Option<IssuerConfig> {
-    let url = match AbsoluteUrl::parse(issuer) {
+    let url = match AbsoluteUrl::parse_config(issuer) {
         Ok(u) => u,
         Err(e) => {
             errors.push(field, e);
@@ -82,7 +82,7 @@ fn issuer_config(
         return None;
     }
     let discovery = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
-    let discovery_url = AbsoluteUrl::parse(&discovery).ok()?;
+    let discovery_url = AbsoluteUrl::parse_config(&discovery).ok()?;
     Some(IssuerConfig { issuer: issuer.to_string(), discovery_url, audiences, identity_headers, endpoints: None })
 }
 
