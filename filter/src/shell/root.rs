@@ -293,8 +293,10 @@ impl RootContext for Root {
                         ),
                     );
                 }
+                let mut gate = Gate::new(Rc::new(cfg));
+                gate.config_fingerprint = fingerprint(&bytes);
                 self.worker = Some(Rc::new(RefCell::new(Worker {
-                    gate: Gate::new(Rc::new(cfg)),
+                    gate,
                     paused: Paused::default(),
                     local: LocalStore::default(),
                     shared_broken: false,
@@ -348,4 +350,12 @@ impl RootContext for Root {
     fn get_type(&self) -> Option<ContextType> {
         Some(ContextType::HttpContext)
     }
+}
+
+/// The first 16 bytes of the SHA-256 of the plugin config as written.
+fn fingerprint(config: &[u8]) -> [u8; 16] {
+    use sha2::{Digest, Sha256};
+    let mut out = [0u8; 16];
+    out.copy_from_slice(Sha256::digest(config).get(..16).unwrap_or(&[0u8; 16]));
+    out
 }

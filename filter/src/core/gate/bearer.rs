@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use super::{Counter, Decision, Denial, Gate, Io, WaitFor};
 use crate::core::identity::Identity;
+use crate::core::shared::tokens as shared_tokens;
 use crate::core::token::cache::{key_of, Cached};
 use crate::core::token::{decode, Expect, JwtError};
 
@@ -57,10 +58,10 @@ impl Gate {
         if token.bytes().filter(|b| *b == b'.').count() != 2 && self.config.bearer.introspection.is_some() {
             return self.introspected(token, now_ms, may_wait, io);
         }
-        self.jwt(token, now_ms, may_wait)
+        self.jwt(token, now_ms, may_wait, io)
     }
 
-    fn jwt(&mut self, token: &str, now_ms: u64, may_wait: bool) -> Result<Rc<Identity>, NotYet> {
+    fn jwt(&mut self, token: &str, now_ms: u64, may_wait: bool, io: &mut Io<'_>) -> Result<Rc<Identity>, NotYet> {
         let now_s = now_ms / 1000;
         let untrusted = decode(token, self.config.bearer.algorithms).map_err(invalid)?;
         let idx = untrusted
@@ -76,6 +77,23 @@ impl Gate {
                 NotYet::Refused(Denial::Unavailable)
             });
         };
+        // Verified by another worker of this Envoy already (only with the cache on).
+        let shared = (self.config.bearer.cache_size > 0).then(|| {
+            (shared_tokens::scope(&self.config_fingerprint, idx, &keys.fingerprint), shared_tokens::digest(token))
+        });
+        if let Some((scope, digest)) = &shared {
+            if let Some((exp, identity)) = shared_tokens::get(io.shared, scope, digest, now_s) {
+                (io.count)(Counter::SharedCacheHit);
+                let identity = Rc::new(identity);
+                self.tokens.insert(
+                    key_of(token),
+                    Cached { exp, refresh_at: u64::MAX, identity: identity.clone() },
+                    now_s,
+                );
+                return Ok(identity);
+            }
+            (io.count)(Counter::SharedCacheMiss);
+        }
         let jwt = match untrusted.verify(&keys) {
             Ok(jwt) => jwt,
             Err(JwtError::UnknownKey) if may_wait && provider.request_refetch(now_ms, min_refetch) => {
@@ -94,6 +112,9 @@ impl Gate {
         };
         let exp = jwt.check(&expect).map_err(invalid)?;
         let identity = self.config.identity.identity(provider.config.identity_headers.as_deref(), jwt.claims());
+        if let Some((scope, digest)) = &shared {
+            shared_tokens::put(io.shared, scope, digest, exp, &identity, now_s);
+        }
         self.tokens.insert(key_of(token), Cached { exp, refresh_at: u64::MAX, identity: identity.clone() }, now_s);
         Ok(identity)
     }

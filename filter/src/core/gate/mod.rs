@@ -51,6 +51,9 @@ pub struct Gate {
     /// Set while a request is decided again right after its own call's answer: then it
     /// takes what that answer left and never calls again (no call loops).
     answering: bool,
+    /// The first 16 bytes of the SHA-256 of the plugin config as written (set by the
+    /// shell): workers share verified tokens only with workers of the same config.
+    pub config_fingerprint: [u8; 16],
 }
 
 /// What a decision may use from outside the core: randomness, the data shared with the
@@ -86,7 +89,16 @@ impl Gate {
         let tokens = TokenCache::new(config.bearer.cache_size);
         let sessions = TokenCache::new(config.bearer.cache_size);
         let refused = TokenCache::new(config.bearer.cache_size);
-        Gate { config, providers, tokens, sessions, refused, anonymous: Rc::new(Identity::default()), answering: false }
+        Gate {
+            config,
+            providers,
+            tokens,
+            sessions,
+            refused,
+            anonymous: Rc::new(Identity::default()),
+            answering: false,
+            config_fingerprint: [0; 16],
+        }
     }
 
     /// An issuer's keys changed: cached verifications may name keys that are gone.

@@ -3,6 +3,7 @@
 //! an introspection result). The shell gives the host's store; tests an in-memory one.
 
 pub mod flight;
+pub mod tokens;
 
 use std::collections::HashMap;
 

@@ -3,6 +3,7 @@
 use jwt_compact::jwk::JsonWebKey;
 use serde::Deserialize;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use super::es384;
 use super::rsa_pub::MontKey;
@@ -44,6 +45,9 @@ impl VerifyingKey {
 pub struct KeySet {
     pub keys: Vec<VerifyingKey>,
     pub skipped: usize,
+    /// The first 16 bytes of the SHA-256 of the JWKS document: tokens verified under
+    /// other keys are not taken from the shared cache.
+    pub fingerprint: [u8; 16],
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -101,7 +105,9 @@ impl KeySet {
         if keys.is_empty() {
             return Err(JwksError::NoUsableKeys);
         }
-        Ok(KeySet { keys, skipped })
+        let mut fingerprint = [0u8; 16];
+        fingerprint.copy_from_slice(Sha256::digest(body).get(..16).unwrap_or(&[0u8; 16]));
+        Ok(KeySet { keys, skipped, fingerprint })
     }
 
     /// Picks the key for a token: by `kid` when the token has one, else the only key
