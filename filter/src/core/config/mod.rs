@@ -64,8 +64,7 @@ pub fn load(json: &[u8], env: &dyn Env) -> Result<Config, Vec<ConfigError>> {
     if !text.trim_start().starts_with('{') {
         return Err(err("must be a JSON object"));
     }
-    let de = &mut serde_json::Deserializer::from_str(text);
-    let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| vec![errors::from_serde(&e)])?;
+    let raw: RawConfig = serde_json::from_str(text).map_err(|e| vec![errors::from_serde(&e, text)])?;
     compile(&raw, env)
 }
 
