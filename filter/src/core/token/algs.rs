@@ -1,6 +1,6 @@
 //! The project's own signature checks as `jwt-compact` algorithms: RS256/384/512 and
-//! PS256/384/512 over the Montgomery RSA of `rsa_pub.rs`, and ES384 over `p384.rs`. ES256
-//! and EdDSA are jwt-compact's own (`Es256`, `Ed25519`). Verification only: these
+//! PS256/384/512 over the Montgomery RSA of `rsa_pub.rs`, ES256 and ES384 over
+//! `ecdsa.rs`. EdDSA is jwt-compact's own (`Ed25519`, over ed25519-compact). Verification only: these
 //! algorithms have no signing key type that could ever be made.
 
 use jwt_compact::{Algorithm, AlgorithmSignature};
@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 use std::borrow::Cow;
 use std::num::NonZeroUsize;
 
-use super::es384;
+use super::ecdsa;
 use super::rsa_pub::{verify_pkcs1v15, verify_pss, MontKey};
 use super::Alg;
 
@@ -59,14 +59,15 @@ impl Algorithm for Rsa {
     }
 }
 
-/// ECDSA P-384 signature: r || s, 48 bytes each (RFC 7518 section 3.4).
-pub struct Es384Signature([u8; 96]);
+/// ECDSA signature: r || s, each as long as the field (RFC 7518 section 3.4); `N` is 64
+/// (ES256) or 96 (ES384).
+pub struct EcSignature<const N: usize>([u8; N]);
 
-impl AlgorithmSignature for Es384Signature {
-    const LENGTH: Option<NonZeroUsize> = NonZeroUsize::new(96);
+impl<const N: usize> AlgorithmSignature for EcSignature<N> {
+    const LENGTH: Option<NonZeroUsize> = NonZeroUsize::new(N);
 
     fn try_from_slice(slice: &[u8]) -> anyhow::Result<Self> {
-        Ok(Es384Signature(slice.try_into().map_err(|_| anyhow::anyhow!("ES384 signature is 96 bytes"))?))
+        Ok(EcSignature(slice.try_into().map_err(|_| anyhow::anyhow!("ECDSA signature of the wrong length"))?))
     }
 
     fn as_bytes(&self) -> Cow<'_, [u8]> {
@@ -74,22 +75,44 @@ impl AlgorithmSignature for Es384Signature {
     }
 }
 
+/// ES256 over `ecdsa.rs` (P-256, SHA-256).
+pub struct Es256;
+
+impl Algorithm for Es256 {
+    type SigningKey = NoSigning;
+    type VerifyingKey = ecdsa::P256Key;
+    type Signature = EcSignature<64>;
+
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed("ES256")
+    }
+
+    fn sign(&self, signing_key: &NoSigning, _: &[u8]) -> EcSignature<64> {
+        match *signing_key {}
+    }
+
+    fn verify_signature(&self, signature: &EcSignature<64>, key: &ecdsa::P256Key, message: &[u8]) -> bool {
+        key.verify(message, &signature.0)
+    }
+}
+
+/// ES384 over `ecdsa.rs` (P-384, SHA-384).
 pub struct Es384;
 
 impl Algorithm for Es384 {
     type SigningKey = NoSigning;
-    type VerifyingKey = es384::PublicKey;
-    type Signature = Es384Signature;
+    type VerifyingKey = ecdsa::P384Key;
+    type Signature = EcSignature<96>;
 
     fn name(&self) -> Cow<'static, str> {
         Cow::Borrowed("ES384")
     }
 
-    fn sign(&self, signing_key: &NoSigning, _: &[u8]) -> Es384Signature {
+    fn sign(&self, signing_key: &NoSigning, _: &[u8]) -> EcSignature<96> {
         match *signing_key {}
     }
 
-    fn verify_signature(&self, signature: &Es384Signature, key: &es384::PublicKey, message: &[u8]) -> bool {
+    fn verify_signature(&self, signature: &EcSignature<96>, key: &ecdsa::P384Key, message: &[u8]) -> bool {
         key.verify(message, &signature.0)
     }
 }

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::es384;
+use super::ecdsa;
 use super::rsa_pub::MontKey;
 use super::Alg;
 
@@ -13,8 +13,8 @@ use super::Alg;
 pub enum KeyMaterial {
     /// PKCS#1 v1.5 and PSS, both over the Montgomery form prepared here.
     Rsa(Box<MontKey>),
-    P256(p256::ecdsa::VerifyingKey),
-    P384(es384::PublicKey),
+    P256(ecdsa::P256Key),
+    P384(ecdsa::P384Key),
     Ed25519(ed25519_compact::PublicKey),
 }
 
@@ -146,11 +146,11 @@ fn parse_key(value: &Value) -> Option<VerifyingKey> {
             }
             KeyMaterial::Rsa(Box::new(key))
         }
-        JsonWebKey::EllipticCurve { curve, secret: None, .. } if curve == "P-256" => {
-            KeyMaterial::P256(p256::ecdsa::VerifyingKey::try_from(&jwk).ok()?)
+        JsonWebKey::EllipticCurve { curve, x, y, secret: None } if curve == "P-256" => {
+            KeyMaterial::P256(ecdsa::PublicKey::from_xy(&ecdsa::P256, x, y)?)
         }
         JsonWebKey::EllipticCurve { curve, x, y, secret: None } if curve == "P-384" => {
-            KeyMaterial::P384(es384::PublicKey::from_xy(x, y)?)
+            KeyMaterial::P384(ecdsa::PublicKey::from_xy(&ecdsa::P384, x, y)?)
         }
         JsonWebKey::KeyPair { curve, secret: None, .. } if curve == "Ed25519" => {
             KeyMaterial::Ed25519(ed25519_compact::PublicKey::try_from(&jwk).ok()?)

@@ -6,13 +6,13 @@
 //! [`Untrusted::verify`] turns it into a [`Jwt`], whose claims can then be checked.
 
 use chrono::{DateTime, TimeZone, Utc};
-use jwt_compact::alg::{Ed25519, Es256};
+use jwt_compact::alg::Ed25519;
 use jwt_compact::{AlgorithmExt, Claims, TimeOptions, Token, UntrustedToken, ValidationError};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::time::Duration;
 
-use super::algs::{Es384, Rsa};
+use super::algs::{Es256, Es384, Rsa};
 use super::jwk::{KeyMaterial, KeySet};
 use super::{Alg, AlgSet, JwtError};
 
