@@ -1,8 +1,11 @@
 """Hot-path benchmark: requests/s through one Envoy (--concurrency 1), side by side in one
 run: no filter, the no-op proxy-wasm floor (bench/noop), Envoy's native jwt_authn (with and
 without its cache) and oauth2 (session cookies from a real login through it), and oidc-gate
-(bearer cache hit and miss RS256/ES256, introspected token, session, session with refresh).
-Envoy runs on CPU 0 and wrk on CPU 1. Writes docs/benchmarks.md and docs/benchmarks.png
+(bearer cache hit and miss RS256/ES256/EdDSA, introspected token, session, session with refresh).
+Envoy runs on CPU 0 and wrk on CPU 1. Then, each in an Envoy of its own: many distinct tokens
+(a pool of --pool tokens) through oidc-gate with --concurrency 2 (verifications per token per
+Envoy, from the filter's counters), and the RSS each filter adds (one Envoy with only that
+listener, after load). Logins per second end to end, and the .wasm sizes. Writes docs/benchmarks.md and docs/benchmarks.png
 (unless --no-report).
 
 Each listener answers with a direct_response route, so the numbers hold Envoy's own
@@ -68,6 +71,133 @@ def wrk(port, seconds, connections, headers, path="/"):
     return rps, total, p99, int(non2xx.group(1)) if non2xx else 0
 
 
+def rss_kib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise SystemExit(f"no VmRSS for {pid}")
+
+
+def counters(admin, prefix="wasmcustom.oidc_gate."):
+    body = request(admin, "GET", "/stats?filter=oidc_gate").body.decode()
+    out = {}
+    for line in body.splitlines():
+        name, _, value = line.partition(": ")
+        if name.startswith(prefix) and value.strip().isdigit():
+            out[name[len(prefix):]] = int(value)
+    return out
+
+
+class OwnEnvoy:
+    """An Envoy of its own for one measurement: its listeners, the IdP cluster."""
+
+    def __init__(self, work, name, listeners, idp_port, concurrency=1, cpus="0"):
+        self.admin = free_port()
+        path = work / f"bench-{name}.json"
+        path.write_text(json.dumps(envoycfg.bootstrap(self.admin, listeners, [envoycfg.cluster("idp", idp_port)])))
+        self.proc = Proc(f"envoy-{name}", ["taskset", "-c", cpus] + envoy_command() + [
+            "-c", path, "--concurrency", str(concurrency), "--disable-hot-restart", "-l", "warning"], work)
+
+    def ready(self, check):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if request(self.admin, "GET", "/ready").body.strip() == b"LIVE" and check():
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise SystemExit(f"envoy not ready:\n{self.proc.log()[-3000:]}")
+
+    def stop(self):
+        self.proc.stop()
+
+
+def measure_rss(work, idp, modules, cfg, auth, seconds):
+    """RSS of one Envoy with only one listener, after load: no filter, the no-op floor, each
+    oidc-gate module. What a filter adds is its RSS less the no-filter Envoy's."""
+    out = {}
+    shapes = [("plain", []), ("noop", [noop_filter()])]
+    shapes += [(m, [envoycfg.wasm_filter(path, cfg)]) for m, path in modules.items()]
+    for name, filters in shapes:
+        port = free_port()
+        envoy = OwnEnvoy(work, f"rss-{name}", [direct_listener(name, port, filters)], idp.port)
+        try:
+            ok = (lambda: True) if name in ("plain", "noop") else (
+                lambda: request(port, "GET", "/", {"authorization": auth.split(" ", 1)[1]}).status == 200)
+            envoy.ready(ok)
+            if name not in ("plain", "noop"):
+                assert request(port, "GET", "/", {"accept": "application/json"}).status == 401, f"{name}: filter not running"
+            wrk(port, seconds, 32, [auth])
+            wrk(port, 1, 32, ["accept: application/json"])
+            time.sleep(1)
+            out[name] = rss_kib(envoy.proc.pid)
+        finally:
+            envoy.stop()
+    return out
+
+
+LUA_POOL = """
+local tokens = {}
+for line in io.lines(os.getenv("BENCH_TOKENS")) do tokens[#tokens + 1] = line end
+local i = 0
+request = function()
+  i = i % #tokens + 1
+  return wrk.format(nil, nil, {["authorization"] = "Bearer " .. tokens[i]})
+end
+"""
+
+
+def mint_pool(idp, token, size):
+    """`size` distinct genuine RS256 tokens of the IdP (its /__test/sign), like `token`."""
+    from concurrent.futures import ThreadPoolExecutor
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    claims["exp"] = int(time.time()) + 3600
+
+    def one(i):
+        return idp.sign({**claims, "sub": f"pool-user-{i}", "jti": f"pool-{i}"})
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(one, range(size)))
+
+
+def measure_many_tokens(work, idp, modules, cfg, tokens, seconds):
+    """A pool of distinct tokens, each sent over and over, through oidc-gate in an Envoy with
+    --concurrency 2 (both CPUs, wrk beside it): verifications per token per Envoy (the
+    filter's token_cache.shared_miss counter: a JWT verified because no worker had), and req/s."""
+    pool_file = work / "pool.txt"
+    pool_file.write_text("\n".join(tokens) + "\n")
+    script = work / "pool.lua"
+    script.write_text(LUA_POOL)
+    out = {}
+    for m, path in modules.items():
+        port = free_port()
+        envoy = OwnEnvoy(work, f"pool-{m}", [direct_listener(m, port, [envoycfg.wasm_filter(path, cfg)])], idp.port,
+                         concurrency=2, cpus="0-1")
+        try:
+            envoy.ready(lambda: request(port, "GET", "/", {"authorization": f"Bearer {tokens[0]}"}).status == 200)
+            assert request(port, "GET", "/", {"accept": "application/json"}).status == 401, f"{m}: filter not running"
+            before = counters(envoy.admin)
+            cmd = ["taskset", "-c", "1", "wrk", "-t1", "-c32", f"-d{seconds}s", "-s", str(script), f"http://127.0.0.1:{port}/"]
+            res = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**os.environ, "BENCH_TOKENS": str(pool_file)}).stdout
+            rps = float(re.search(r"Requests/sec:\s+([\d.]+)", res).group(1))
+            total = int(re.search(r"(\d+) requests in", res).group(1))
+            if re.search(r"Non-2xx or 3xx responses: (\d+)", res):
+                raise SystemExit(f"many tokens [{m}]: some requests were refused:\n{res}")
+            after = counters(envoy.admin)
+            delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+            seen = min(total, len(tokens))
+            out[m] = {"rps": rps, "requests": total, "tokens": seen,
+                      "verified": delta.get("token_cache.shared_miss", 0) + 0.0,
+                      "shared_hit": delta.get("token_cache.shared_hit", 0),
+                      "hit": delta.get("token_cache.hit", 0)}
+            if "token_cache.shared_miss" not in after:
+                # A module without the shared cache: every per-worker miss is a verification.
+                out[m]["verified"] = delta.get("token_cache.miss", 0) + 0.0
+        finally:
+            envoy.stop()
+    return out
+
+
 def measure_logins(port, seconds):
     """Full logins per second, one at a time, each with a fresh cookie jar."""
     done, deadline = 0, time.monotonic() + seconds
@@ -120,14 +250,19 @@ def oauth2_filter(idp):
         }}}
 
 
-def prove_filters_run(ports, auth, opaque):
+def prove_filters_run(ports, auth, opaque, ed_token):
     """Each filter really runs: a request without credentials does not pass where one with
     them does (or, for the no-op floor, its response mark is there)."""
-    for name in ("jwt_authn", "jwt_authn_cache", "gate", "gate_nocache", "gate_introspect", "gate_refresh"):
+    for name in ("jwt_authn", "jwt_authn_cache", "gate", "gate_nocache", "gate_introspect", "gate_refresh", "cmp",
+                 "cmp_nocache"):
+        if name not in ports:
+            continue
         assert request(ports[name], "GET", "/", {"accept": "application/json"}).status == 401, name
         good = f"Bearer {opaque}" if name == "gate_introspect" else auth.split(" ", 1)[1]
         if name != "gate_refresh":
             assert request(ports[name], "GET", "/", {"authorization": good}).status == 200, name
+    for name in ("gate_nocache", "jwt_authn"):
+        assert request(ports[name], "GET", "/", {"authorization": f"Bearer {ed_token}"}).status == 200, f"{name} EdDSA"
     assert request(ports["oauth2"], "GET", "/", {"accept": "text/html"}).status == 302, "oauth2 without cookies"
     assert request(ports["noop"], "GET", "/").headers.get("x-noop") == "1", "the no-op filter runs"
 
@@ -151,6 +286,8 @@ def main():
     ap.add_argument("--wasm", type=Path, default=WASM, help="the filter module to measure")
     ap.add_argument("--compare", type=Path, help="another module, measured beside --wasm")
     ap.add_argument("--no-logins", action="store_true", help="skip the logins-per-second measure")
+    ap.add_argument("--pool", type=int, default=10_000, help="distinct tokens for the 2-worker case (0: skip)")
+    ap.add_argument("--no-rss", action="store_true", help="skip the RSS-per-listener measure")
     ap.add_argument("--no-report", action="store_true", help="do not write docs/benchmarks.md and .png")
     args = ap.parse_args()
     modules = {"gate": args.wasm.resolve()}
@@ -159,15 +296,17 @@ def main():
 
     work = Path(tempfile.mkdtemp(prefix="oidc-gate-bench-"))
     names = ["plain", "noop", "jwt_authn", "jwt_authn_cache", "oauth2", "gate_nocache", "gate_refresh",
-             "gate_introspect", "gate_backchannel", *modules]
+             "gate_introspect", "gate_backchannel", *modules, *(f"{m}_nocache" for m in modules if m != "gate")]
     ports = {name: free_port() for name in names}
     idp = Idp(work, extra=["--redirect-uri", f"http://127.0.0.1:{ports['gate']}/oauth2/callback",
                            "--redirect-uri", f"http://127.0.0.1:{ports['gate_refresh']}/oauth2/callback",
                            "--redirect-uri", f"http://127.0.0.1:{ports['gate_backchannel']}/oauth2/callback",
                            "--redirect-uri", f"http://127.0.0.1:{ports['oauth2']}/callback",
-                           "--refresh-tokens"]).start()
+                           "--refresh-tokens", "--eddsa"]).start()
     es_token = idp.client_credentials(resource="api://orders-es256")
     token = idp.client_credentials()
+    # EdDSA: the IdP's Ed25519 key signs the same claims (its token endpoint signs RS256/ES256).
+    ed_token = idp.sign(json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "==")), alg="EdDSA")
     opaque = idp.opaque_token()
     base_cfg = {
         "issuer": idp.issuer, "idp_cluster": "idp", "client_id": "web", "client_secret": "test-secret",
@@ -200,6 +339,10 @@ def main():
                  direct_listener("jwt_authn_cache", ports["jwt_authn_cache"], [jwt_authn(idp, cache=True)]),
                  direct_listener("oauth2", ports["oauth2"], [oauth2_filter(idp)])]
     for name, path in modules.items():
+        if name != "gate":
+            f = envoycfg.wasm_filter(path, no_cache_cfg)
+            f["typed_config"]["config"]["vm_config"]["vm_id"] = f"oidc-gate-{name}-nocache"
+            listeners.append(direct_listener(f"{name}_nocache", ports[f"{name}_nocache"], [f]))
         # Each module gets its own VM (vm_id), so the two never share state.
         f = envoycfg.wasm_filter(path, base_cfg)
         f["typed_config"]["config"]["vm_config"]["vm_id"] = f"oidc-gate-{name}"
@@ -244,7 +387,7 @@ def main():
             assert done.status == 200, done
         # Envoy's oauth2 filter: its cookies from a real login through it.
         ocookies = browser_cookies(ports["oauth2"], ("BearerToken", "OauthHMAC", "OauthExpires", "IdToken", "RefreshToken"))
-        prove_filters_run(ports, auth, opaque)
+        prove_filters_run(ports, auth, opaque, ed_token)
         cases = [("no filter, API request with bearer token", "plain", [auth], "/", "api"),
                  ("no-op wasm filter (the floor), API request", "noop", [auth], "/", "api"),
                  ("native jwt_authn, RS256, no cache", "jwt_authn", [auth], "/", "api"),
@@ -256,10 +399,22 @@ def main():
                 (f"oidc-gate{tag}, no token -> 401", m, ["accept: application/json"], "/", "api"),
                 (f"oidc-gate{tag}, bypassed path", m, [], "/healthz", "api"),
             ]
+        for m in modules:
+            if m == "gate":
+                continue
+            tag = f" [{args.compare.name}]"
+            cases += [(f"oidc-gate{tag}, cache off: RS256 verify each request", f"{m}_nocache", [auth], "/", "api"),
+                      (f"oidc-gate{tag}, cache off: ES256 verify each request", f"{m}_nocache",
+                       [f"authorization: Bearer {es_token}"], "/", "api"),
+                      (f"oidc-gate{tag}, cache off: EdDSA verify each request", f"{m}_nocache",
+                       [f"authorization: Bearer {ed_token}"], "/", "api")]
         cases += [("oidc-gate, cache off: RS256 verify each request", "gate_nocache", [auth], "/", "api"),
                   ("oidc-gate, cache off: ES256 verify each request", "gate_nocache",
                    [f"authorization: Bearer {es_token}"], "/", "api"),
                   ("native jwt_authn, ES256, no cache", "jwt_authn", [f"authorization: Bearer {es_token}"], "/", "api"),
+                  ("oidc-gate, cache off: EdDSA verify each request", "gate_nocache",
+                   [f"authorization: Bearer {ed_token}"], "/", "api"),
+                  ("native jwt_authn, EdDSA, no cache", "jwt_authn", [f"authorization: Bearer {ed_token}"], "/", "api"),
                   ("oidc-gate, cached introspected opaque token", "gate_introspect",
                    [f"authorization: Bearer {opaque}"], "/", "api")]
         cases.append(("no filter, browser request, 2.8 KB cookies", "plain", [cookies], "/", "browser"))
@@ -285,7 +440,15 @@ def main():
                     raise SystemExit(f"{label}: {total - bad} requests passed without a token: the filter is not running")
                 samples[label].append((rps, cpu_us, p99))
         logins = None if args.no_logins else measure_logins(ports["gate"], seconds=min(args.seconds * 2, 10))
-        lines, medians = report(args, modules, cases, samples, envoy, logins)
+        envoy.stop()
+        extra = {}
+        if not args.no_rss:
+            extra["rss"] = measure_rss(work, idp, modules, base_cfg, auth, args.seconds)
+        if args.pool:
+            tokens = mint_pool(idp, token, args.pool)
+            seconds = max(args.seconds * 2, 10)
+            extra["pool"] = measure_many_tokens(work, idp, modules, base_cfg, tokens, seconds)
+        lines, medians = report(args, modules, cases, samples, envoy, logins, extra)
         if not args.no_report and not args.compare:
             write_report(lines, medians, cases)
     finally:
@@ -304,6 +467,8 @@ TARGETS = [  # (what, numerator case, denominator case, target or None)
      "native jwt_authn, RS256, no cache", 0.75),
     ("bearer cache miss ES256 vs native jwt_authn (no cache)", "oidc-gate, cache off: ES256 verify each request",
      "native jwt_authn, ES256, no cache", None),
+    ("bearer cache miss EdDSA vs native jwt_authn (no cache)", "oidc-gate, cache off: EdDSA verify each request",
+     "native jwt_authn, EdDSA, no cache", None),
     ("session with refresh on (not due) vs without", "oidc-gate, session with refresh on (not due)",
      "oidc-gate, valid session cookie, 2.8 KB cookies", None),
     ("session with back-channel logout on vs off", "oidc-gate, session with back-channel logout on (3 logouts)",
@@ -313,7 +478,7 @@ TARGETS = [  # (what, numerator case, denominator case, target or None)
 ]
 
 
-def report(args, modules, cases, samples, envoy, logins=None):
+def report(args, modules, cases, samples, envoy, logins=None, extra=None):
     """Medians per case; each ratio against the no-filter case of the same shape in the same
     round; the targets as per-round ratios of two cases measured side by side."""
     base = {shape: label for label, _, _, _, shape in cases if label.startswith("no filter")}
@@ -346,13 +511,37 @@ def report(args, modules, cases, samples, envoy, logins=None):
         met = "" if target is None else ("yes" if med >= target else "no")
         say(f"| {what} | {med:.2f} ({min(per_round):.2f}-{max(per_round):.2f}) | "
             f"{'' if target is None else f'>= {target:.2f}'} | {met} |")
+    extra = extra or {}
+    say("\n| size and memory | value | target | met |")
+    say("|---|---|---|---|")
+    for m, path in modules.items():
+        size = path.stat().st_size
+        say(f"| `{path.name}` size | {size:,} bytes ({size / 1024:.0f} KiB) | <= 500 KiB | {'yes' if size <= 500 * 1024 else 'no'} |")
+    say(f"| no-op floor `{NOOP_WASM.name}` size | {NOOP_WASM.stat().st_size:,} bytes | | |")
+    rss = extra.get("rss")
+    if rss:
+        floor = rss["noop"] - rss["plain"]
+        say(f"| RSS of Envoy with one listener, no filter, after load | {rss['plain'] / 1024:.1f} MiB | | |")
+        say(f"| RSS added by the no-op wasm floor | {floor / 1024:.1f} MiB | | |")
+        for m in modules:
+            added = rss[m] - rss["plain"]
+            ratio = added / floor if floor > 0 else float("inf")
+            say(f"| RSS added by oidc-gate [{m}] | {added / 1024:.1f} MiB ({ratio:.2f}x the floor's) | <= 1.30x | "
+                f"{'yes' if ratio <= 1.3 else 'no'} |")
+    pool = extra.get("pool")
+    if pool:
+        for m, r in pool.items():
+            per = r["verified"] / max(r["tokens"], 1)
+            say(f"| {r['tokens']:,} distinct tokens, --concurrency 2 [{m}]: verifications per token per Envoy | "
+                f"{per:.3f} ({r['verified']:.0f} verified, {r['shared_hit']:,} shared hits, {r['requests']:,} requests, "
+                f"{r['rps']:.0f} req/s) | 1 | {'yes' if per <= 1.01 else 'no'} |")
     if logins is not None:
         say(f"\nComplete browser logins through Envoy (302, IdP auto-login, callback, code exchange, 302, 200), one "
             f"client, the IdP on the same 2 cores: {logins:.1f}/s")
     if len(modules) > 1:
         say(f"\n{args.compare.name} against {args.wasm.name}, same rounds (median of per-round ratios of req/s):")
         for label, listener, _, _, _ in cases:
-            if listener != "cmp":
+            if not listener.startswith("cmp"):
                 continue
             mine = label.replace(f" [{args.compare.name}]", "")
             per_round = [a[0] / b[0] for a, b in zip(samples[label], samples[mine])]

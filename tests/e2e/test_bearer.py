@@ -356,3 +356,27 @@ def test_a_ten_megabyte_jwks_is_refused_unread_and_the_keys_load_once_it_is_norm
     while envoy.get("/orders", bearer(token)).status != 200:
         assert time.monotonic() < deadline, "keys never loaded after the JWKS was normal again"
         time.sleep(0.5)
+
+
+def test_each_token_is_verified_once_per_envoy_not_once_per_worker(rig):
+    """Two workers, 60 distinct genuine tokens, each sent 5 times on fresh connections (Envoy
+    spreads them over its workers): the filter's counters show 60 verifications in all, the
+    other workers' misses answered from the verified-token cache they share."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    idp = rig.idp().start()
+    envoy = rig.envoy(api_config(idp), idp.port, concurrency=2)
+    tokens = [idp.sign(claims_for(idp, sub=f"user-{i}", jti=f"t-{i}")) for i in range(60)]
+    assert envoy.get("/orders", {"accept": "application/json"}).status == 401
+
+    def call(i):
+        r = envoy.get("/orders", bearer(tokens[i % len(tokens)]))
+        return r.status, r.json()["headers"]["x-user-id"] if r.status == 200 else None
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(call, range(len(tokens) * 5)))
+    assert results == [(200, f"user-{i % len(tokens)}") for i in range(len(tokens) * 5)]
+    s = envoy.stats()
+    assert s["oidc_gate.token_cache.shared_miss"] == len(tokens), s
+    assert s["oidc_gate.token_cache.shared_hit"] >= 1, s
+    assert s["oidc_gate.token_cache.miss"] == s["oidc_gate.token_cache.shared_hit"] + len(tokens), s

@@ -31,7 +31,7 @@ import Provider from 'oidc-provider';
 import * as jose from 'jose';
 
 function args(argv) {
-  const out = { port: 0, keys: null, login: 'auto', clientSecret: 'test-secret', redirectUris: [], postLogoutUris: [], idTokenClaims: 'all', autoUser: 'alice', metadataDelayMs: 0, testRoutes: true, refreshTokens: false, rotateRefreshTokens: false, accessTokenTtl: 600, refreshTokenTtl: 3600 };
+  const out = { port: 0, keys: null, login: 'auto', clientSecret: 'test-secret', redirectUris: [], postLogoutUris: [], idTokenClaims: 'all', autoUser: 'alice', metadataDelayMs: 0, testRoutes: true, refreshTokens: false, rotateRefreshTokens: false, accessTokenTtl: 600, refreshTokenTtl: 3600, eddsa: false };
   const seconds = (k, v) => { const n = Number(v); if (!Number.isInteger(n) || n <= 0) throw new Error(`${k} needs a positive number of seconds`); return n; };
   for (let i = 2; i < argv.length; i += 1) {
     const [k, v] = [argv[i], argv[i + 1]];
@@ -51,6 +51,7 @@ function args(argv) {
     else if (k === '--access-token-ttl') { out.accessTokenTtl = seconds(k, v); i += 1; }
     else if (k === '--refresh-token-ttl') { out.refreshTokenTtl = seconds(k, v); i += 1; }
     else if (k === '--client-jwks') { i += 1; } // private_key_jwt client: read below
+    else if (k === '--eddsa') { out.eddsa = true; } // also an Ed25519 key (for /__test/sign)
     else throw new Error(`unknown argument ${k}`);
   }
   return out;
@@ -68,7 +69,8 @@ const clientJwks = clientJwksIndex > 0 ? JSON.parse(fs.readFileSync(process.argv
 async function loadKeys(file) {
   if (file && fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8'));
   const keys = [];
-  for (const [alg, kty] of [['RS256', 'RSA'], ['ES256', 'EC']]) {
+  const algs = [['RS256', 'RSA'], ['ES256', 'EC'], ...(opts.eddsa ? [['EdDSA', 'OKP']] : [])];
+  for (const [alg, kty] of algs) {
     const { privateKey } = await jose.generateKeyPair(alg, { extractable: true });
     const jwk = await jose.exportJWK(privateKey);
     keys.push({ ...jwk, kid: `${kty.toLowerCase()}-${crypto.randomBytes(4).toString('hex')}`, use: 'sig', alg });

@@ -280,8 +280,9 @@ impl RootContext for Root {
                     let level = if w.warn { LogLevel::Warn } else { LogLevel::Info };
                     host::log(level, &format!("oidc-gate: {}", w.text));
                 }
+                let gate = Gate::new(Rc::new(cfg));
                 self.worker = Some(Rc::new(RefCell::new(Worker {
-                    gate: Gate::new(Rc::new(cfg)),
+                    gate,
                     paused: Paused::default(),
                     local: LocalStore::default(),
                     shared_broken: false,

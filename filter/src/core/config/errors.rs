@@ -75,10 +75,80 @@ impl Errors {
     }
 }
 
-/// A JSON or type error from serde, as a [`ConfigError`].
-pub fn from_serde(e: &serde_path_to_error::Error<serde_json::Error>) -> ConfigError {
-    let path = e.path().to_string();
-    let inner = e.inner().to_string();
+/// Where in the config a JSON text position lies, as a path (`bearer.issuers[0].jwks`;
+/// `.` for the top level): the key or element being read there. serde_json says where
+/// an error is (line and column); this reads the text up to there. Config text only
+/// (load time): a small scan rather than a path-tracking deserializer, which would
+/// instantiate every config type's deserializer a second time (about 100 KB of module).
+fn path_at(text: &str, line: usize, column: usize) -> String {
+    enum Frame {
+        Object { key: Option<String>, expecting_key: bool },
+        Array(usize),
+    }
+    let mut offset = 0;
+    for (n, l) in text.split('\n').enumerate() {
+        if n + 1 == line {
+            offset += column;
+            break;
+        }
+        offset += l.len() + 1;
+    }
+    let bytes = text.as_bytes();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i).filter(|_| i < offset) {
+        match (b, stack.last_mut()) {
+            (b'{', _) => stack.push(Frame::Object { key: None, expecting_key: true }),
+            (b'[', _) => stack.push(Frame::Array(0)),
+            (b'}' | b']', _) => {
+                stack.pop();
+            }
+            (b',', Some(Frame::Array(n))) => *n += 1,
+            (b',', Some(Frame::Object { key, expecting_key })) => (*key, *expecting_key) = (None, true),
+            (b'"', frame) => {
+                // The string's end: the next quote not escaped.
+                let mut end = i + 1;
+                while let Some(&c) = bytes.get(end) {
+                    match c {
+                        b'\\' => end += 2,
+                        b'"' => break,
+                        _ => end += 1,
+                    }
+                }
+                if let Some(Frame::Object { key, expecting_key: expecting_key @ true }) = frame {
+                    *key = text.get(i..=end).and_then(|s| serde_json::from_str(s).ok());
+                    *expecting_key = false;
+                }
+                i = end;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut path = String::new();
+    for frame in &stack {
+        match frame {
+            Frame::Object { key: Some(k), .. } => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+            }
+            Frame::Array(n) => path.push_str(&format!("[{n}]")),
+            Frame::Object { key: None, .. } => {}
+        }
+    }
+    if path.is_empty() {
+        ".".to_string()
+    } else {
+        path
+    }
+}
+
+/// A JSON or type error from serde, as a [`ConfigError`]; `text` is the config it read.
+pub fn from_serde(e: &serde_json::Error, text: &str) -> ConfigError {
+    let path = path_at(text, e.line(), e.column());
+    let inner = e.to_string();
     // Strip serde_json's " at line L column C" tail; the path says where.
     let message = match inner.rfind(" at line ") {
         Some(i) => inner.get(..i).unwrap_or(&inner).to_string(),

@@ -78,7 +78,7 @@ fn compile(
 ) -> (GithubConfig, Option<IssuerConfig>) {
     let base = |field: &str, value: &Option<String>, default: &str, errors: &mut Errors| -> Option<String> {
         let text = value.as_deref().unwrap_or(default).trim_end_matches('/');
-        match AbsoluteUrl::parse(text) {
+        match AbsoluteUrl::parse_config(text) {
             Ok(u) if !u.path_and_query.contains('?') => Some(text.to_string()),
             Ok(_) => {
                 errors.push(field, "must not have a query");
@@ -142,7 +142,7 @@ fn restrictions(raw: &RawGithub, errors: &mut Errors) -> (Vec<String>, Vec<Strin
 
 /// The issuer entry for GitHub: its endpoints fixed, nothing discovered.
 fn fixed_endpoints(web: &str) -> Option<IssuerConfig> {
-    let url = |path: &str| AbsoluteUrl::parse(&format!("{web}{path}")).ok();
+    let url = |path: &str| AbsoluteUrl::parse_config(&format!("{web}{path}")).ok();
     let endpoints = Metadata {
         jwks_uri: url("/")?,
         authorization_endpoint: Some(format!("{web}/login/oauth/authorize")),

@@ -78,7 +78,7 @@ fn issuer_config(
     audiences: Vec<String>,
     identity_headers: Option<Vec<HeaderMapping>>,
 ) -> Option<IssuerConfig> {
-    let url = match AbsoluteUrl::parse(issuer) {
+    let url = match AbsoluteUrl::parse_config(issuer) {
         Ok(u) => u,
         Err(e) => {
             errors.push(field, e);
@@ -90,7 +90,7 @@ fn issuer_config(
         return None;
     }
     let discovery = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
-    let discovery_url = AbsoluteUrl::parse(&discovery).ok()?;
+    let discovery_url = AbsoluteUrl::parse_config(&discovery).ok()?;
     let rule = IssuerRule::new(issuer, Vec::new(), Vec::new());
     Some(IssuerConfig { issuer: issuer.to_string(), rule, discovery_url, audiences, identity_headers, endpoints: None })
 }

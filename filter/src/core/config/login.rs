@@ -208,7 +208,7 @@ fn scopes(s: &mut Section<'_>, raw: &RawConfig, github: Option<&GithubConfig>) -
 
 /// `callback_path` and `redirect_uri`: with a fixed redirect URI, its path is the callback.
 fn callback(s: &mut Section<'_>, raw: &RawConfig) -> (String, Option<AbsoluteUrl>) {
-    let redirect_uri = match s.key("redirect_uri", &raw.redirect_uri).map(|u| AbsoluteUrl::parse(u)) {
+    let redirect_uri = match s.key("redirect_uri", &raw.redirect_uri).map(|u| AbsoluteUrl::parse_config(u)) {
         None => None,
         Some(Ok(u)) if !u.path_and_query.contains('?') => Some(u),
         Some(_) => {
@@ -242,7 +242,7 @@ fn plain_path(errors: &mut Errors, field: &str, value: Option<&String>, default:
 fn post_logout(s: &mut Section<'_>, raw: &RawConfig) -> String {
     let target =
         s.key("post_logout_redirect", &raw.post_logout_redirect).map_or(defaults::POST_LOGOUT_REDIRECT, String::as_str);
-    if !is_local_path(target) && AbsoluteUrl::parse(target).is_err() {
+    if !is_local_path(target) && AbsoluteUrl::parse_config(target).is_err() {
         s.errors.push("post_logout_redirect", "must be a local path like \"/\" or an absolute http(s) URL");
     }
     target.to_string()

@@ -59,6 +59,9 @@ pub struct Config {
     pub assertion: Option<AssertionConfig>,
     /// `cors_preflight: "allow"`: CORS preflights pass unauthenticated.
     pub cors_preflight: bool,
+    /// The first 16 bytes of the SHA-256 of the config as written: workers share verified
+    /// tokens only with workers of the same config.
+    pub fingerprint: [u8; 16],
 }
 
 /// Parses and compiles the JSON configuration. On failure, returns every error found.
@@ -70,9 +73,17 @@ pub fn load(json: &[u8], env: &dyn Env) -> Result<Config, Vec<ConfigError>> {
     if !text.trim_start().starts_with('{') {
         return Err(err("must be a JSON object"));
     }
-    let de = &mut serde_json::Deserializer::from_str(text);
-    let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| vec![errors::from_serde(&e)])?;
-    compile(&raw, env)
+    let raw: RawConfig = serde_json::from_str(text).map_err(|e| vec![errors::from_serde(&e, text)])?;
+    let mut config = compile(&raw, env)?;
+    config.fingerprint = fingerprint(json);
+    Ok(config)
+}
+
+fn fingerprint(config: &[u8]) -> [u8; 16] {
+    use sha2::{Digest, Sha256};
+    let mut out = [0u8; 16];
+    out.copy_from_slice(Sha256::digest(config).get(..16).unwrap_or(&[0u8; 16]));
+    out
 }
 
 fn compile(raw: &RawConfig, env: &dyn Env) -> Result<Config, Vec<ConfigError>> {
@@ -130,6 +141,7 @@ fn compile(raw: &RawConfig, env: &dyn Env) -> Result<Config, Vec<ConfigError>> {
         github,
         assertion,
         cors_preflight,
+        fingerprint: [0; 16],
     })
 }
 

@@ -496,3 +496,13 @@ fn authorization_params_cannot_override_what_the_filter_sends() {
         );
     }
 }
+
+#[test]
+fn error_paths_name_the_key_in_pretty_printed_configs_too() {
+    let text = "{\n  \"issuer\": \"https://idp.example.com\",\n  \"idp_cluster\": \"idp\",\n  \"bearer\": {\n    \"issuers\": [\n      {\"issuer\": \"https://b\", \"audiences\": [\"a\", \"b,c\"]},\n      {\"issuer\": \"https://c\", \"audiences\": [\"x\"], \"jwks\": 1}\n    ]\n  }\n}";
+    assert_eq!(errors_of_text(text.as_bytes()), vec!["bearer.issuers[1].jwks: unknown key"]);
+    let text = r#"{"issuer": "https://i", "identity_headers": {"x-a\"}": "sub"}, "clock_skew": [1]}"#;
+    assert_eq!(errors_of_text(text.as_bytes()), vec!["clock_skew: invalid type: sequence, expected a string"]);
+    let text = r#"{"issuer": "https://i", "bypass": [{"prefix": "/a"}, {"prefix": "/b", "exact": 3}]}"#;
+    assert_eq!(errors_of_text(text.as_bytes()), vec!["bypass[1].exact: invalid type: integer, expected a string"]);
+}

@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use super::{Counter, Decision, Denial, Gate, Io, WaitFor};
 use crate::core::identity::Identity;
+use crate::core::shared::tokens as shared_tokens;
 use crate::core::token::cache::{key_of, Cached};
 use crate::core::token::{decode, kind, Expect, JwtError, Untrusted};
 
@@ -57,7 +58,7 @@ impl Gate {
         if token.bytes().filter(|b| *b == b'.').count() != 2 && self.config.bearer.introspection.is_some() {
             return self.introspected(token, now_ms, may_wait, io);
         }
-        match self.jwt(token, now_ms, may_wait) {
+        match self.jwt(token, now_ms, may_wait, io) {
             // A JWT of the login issuer signed by a key it does not publish (Okta's org
             // authorization server): only the IdP can say, through introspection.
             Err(NotYet::Refused(Denial::InvalidToken(JwtError::UnknownKey)))
@@ -81,7 +82,7 @@ impl Gate {
         decode(token, self.config.bearer.algorithms).ok().is_some_and(|t| self.issuer_of(&t) == Some(0))
     }
 
-    fn jwt(&mut self, token: &str, now_ms: u64, may_wait: bool) -> Result<Rc<Identity>, NotYet> {
+    fn jwt(&mut self, token: &str, now_ms: u64, may_wait: bool, io: &mut Io<'_>) -> Result<Rc<Identity>, NotYet> {
         let now_s = now_ms / 1000;
         let untrusted = decode(token, self.config.bearer.algorithms).map_err(invalid)?;
         let idx = self.issuer_of(&untrusted).ok_or(invalid(JwtError::UnknownIssuer))?;
@@ -94,6 +95,23 @@ impl Gate {
                 NotYet::Refused(Denial::Unavailable)
             });
         };
+        // Verified by another worker of this Envoy already (only with the cache on).
+        let shared = (self.config.bearer.cache_size > 0).then(|| {
+            (shared_tokens::scope(&self.config.fingerprint, idx, &keys.fingerprint), shared_tokens::digest(token))
+        });
+        if let Some((scope, digest)) = &shared {
+            if let Some((exp, identity)) = shared_tokens::get(io.shared, scope, digest, now_s) {
+                (io.count)(Counter::SharedCacheHit);
+                let identity = Rc::new(identity);
+                self.tokens.insert(
+                    key_of(token),
+                    Cached { exp, refresh_at: u64::MAX, identity: identity.clone(), mark: None },
+                    now_s,
+                );
+                return Ok(identity);
+            }
+            (io.count)(Counter::SharedCacheMiss);
+        }
         let jwt = match untrusted.verify(&keys) {
             Ok(jwt) => jwt,
             Err(JwtError::UnknownKey) if may_wait && provider.request_refetch(now_ms, min_refetch) => {
@@ -116,6 +134,9 @@ impl Gate {
             jwt.check(&expect).map_err(invalid)?
         };
         let identity = self.config.identity.identity(provider.config.identity_headers.as_deref(), jwt.claims());
+        if let Some((scope, digest)) = &shared {
+            shared_tokens::put(io.shared, scope, digest, exp, &identity, now_s);
+        }
         self.tokens.insert(
             key_of(token),
             Cached { exp, refresh_at: u64::MAX, identity: identity.clone(), mark: None },

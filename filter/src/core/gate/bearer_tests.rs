@@ -11,6 +11,10 @@ use crate::core::testing::{config, discovery, feed, MapHeaders, TestIo, ISS, NOW
 use crate::core::token::{Alg, JwtError};
 
 fn gate(extra: Value) -> Gate {
+    gate_with_keys(extra, &jwks(&[(&rsa_a(), "k1")]))
+}
+
+fn gate_with_keys(extra: Value, keys: &str) -> Gate {
     let mut cfg = json!({"bearer": {"audiences": ["api"],
         "token_headers": ["flyte-authorization", {"header": "flwr-oidc-access-token", "raw": true}],
         "introspection": {"cache_ttl": "60s"}, "client_ids": ["cli"],
@@ -24,7 +28,7 @@ fn gate(extra: Value) -> Gate {
     let mut g = Gate::new(Rc::new(config(cfg)));
     let clusters = g.config.clusters.clone();
     let doc = discovery(json!({"introspection_endpoint": "https://idp.example.com/introspect"}));
-    feed(&mut g.providers[0], &clusters, &doc, &jwks(&[(&rsa_a(), "k1")]), NOW_MS);
+    feed(&mut g.providers[0], &clusters, &doc, keys, NOW_MS);
     g
 }
 
@@ -200,4 +204,31 @@ fn a_token_issued_to_another_client_without_an_audience_is_refused() {
     let Decision::Call { pending, .. } = run(&mut g, &mut io, &h) else { panic!() };
     let d = answer(&mut g, &mut io, pending, &json!({"active": true, "sub": "u", "client_id": "other-app"}), &h);
     assert!(matches!(d, Decision::Deny(Denial::InvalidToken(JwtError::WrongAudience))), "{d:?}");
+}
+
+#[test]
+fn a_token_verified_by_one_worker_is_taken_by_the_others_not_verified_again() {
+    // Two workers of one Envoy: two gates, one shared store.
+    let (mut a, mut b) = (gate(json!({})), gate(json!({})));
+    let mut io = TestIo::new(0);
+    let h = req(&[("authorization", &format!("Bearer {}", jwt()))]);
+    let want = headers_of(run(&mut a, &mut io, &h));
+    assert_eq!(std::mem::take(&mut io.seen), [Counter::CacheMiss, Counter::SharedCacheMiss]);
+    assert_eq!(headers_of(run(&mut b, &mut io, &h)), want);
+    assert_eq!(std::mem::take(&mut io.seen), [Counter::CacheMiss, Counter::SharedCacheHit]);
+    run(&mut b, &mut io, &h);
+    assert_eq!(std::mem::take(&mut io.seen), [Counter::CacheHit], "then its own cache");
+    // A worker of another config (another filter on the same VM) verifies for itself.
+    let mut other = gate(json!({"realm": "another"}));
+    run(&mut other, &mut io, &h);
+    assert_eq!(std::mem::take(&mut io.seen), [Counter::CacheMiss, Counter::SharedCacheMiss]);
+    // New keys at the issuer: what was verified under the old ones is not taken.
+    let rotated = jwks(&[(&rsa_a(), "k1"), (&crate::core::testing::keys::rsa_b(), "k2")]);
+    let mut c = gate_with_keys(json!({}), &rotated);
+    assert_eq!(headers_of(run(&mut c, &mut io, &h)), want);
+    assert_eq!(std::mem::take(&mut io.seen), [Counter::CacheMiss, Counter::SharedCacheMiss]);
+    // With the cache off, nothing is shared either.
+    let mut off = gate(json!({"bearer": {"audiences": ["api"], "cache_size": 0}}));
+    run(&mut off, &mut io, &h);
+    assert_eq!(std::mem::take(&mut io.seen), [Counter::CacheMiss]);
 }

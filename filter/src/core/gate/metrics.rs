@@ -23,6 +23,10 @@ pub enum Counter {
     DeniedUnavailable,
     CacheHit,
     CacheMiss,
+    /// A JWT another worker of this Envoy verified (shared cache), after a miss here.
+    SharedCacheHit,
+    /// A JWT in neither cache: its signature is checked now.
+    SharedCacheMiss,
     SessionInvalid,
     SessionExpired,
     SessionRefreshed,
@@ -73,7 +77,7 @@ const JWT_ERRORS: [JwtError; 13] = [
     JwtError::Inactive,
 ];
 
-const PLAIN: [Counter; 38] = [
+const PLAIN: [Counter; 40] = [
     Counter::AllowedBearer,
     Counter::AllowedSession,
     Counter::AllowedBypass,
@@ -86,6 +90,8 @@ const PLAIN: [Counter; 38] = [
     Counter::DeniedUnavailable,
     Counter::CacheHit,
     Counter::CacheMiss,
+    Counter::SharedCacheHit,
+    Counter::SharedCacheMiss,
     Counter::SessionInvalid,
     Counter::SessionExpired,
     Counter::SessionRefreshed,
@@ -146,6 +152,8 @@ impl Counter {
             Counter::DeniedUnavailable => "denied.idp_unavailable",
             Counter::CacheHit => "token_cache.hit",
             Counter::CacheMiss => "token_cache.miss",
+            Counter::SharedCacheHit => "token_cache.shared_hit",
+            Counter::SharedCacheMiss => "token_cache.shared_miss",
             Counter::SessionInvalid => "session.invalid",
             Counter::SessionExpired => "session.expired",
             Counter::SessionRefreshed => "session.refreshed",

@@ -87,14 +87,18 @@ fn a_valid_token_is_verified_once_then_served_from_the_cache() {
     let (dec, seen) = decide(&mut g, &facts("/x", Some(&t)), NOW_MS, true);
     let want = vec![("x-user-groups".to_string(), "a,b".to_string()), ("x-user-id".to_string(), "u1".to_string())];
     assert_eq!(d(dec), D::Allow(want.clone(), Counter::AllowedBearer));
-    assert_eq!(seen, vec![Counter::CacheMiss]);
+    assert_eq!(seen, vec![Counter::CacheMiss, Counter::SharedCacheMiss]);
     let (dec, seen) = decide(&mut g, &facts("/x", Some(&t)), NOW_MS + 1000, true);
     assert_eq!(d(dec), D::Allow(want, Counter::AllowedBearer));
     assert_eq!(seen, vec![Counter::CacheHit]);
     // At exp the cache no longer serves it; past exp plus skew it is refused.
     let (dec, seen) = decide(&mut g, &facts("/x", Some(&t)), (NOW + 300 + 61) * 1000, true);
     assert_eq!(d(dec), D::Deny(Denial::InvalidToken(JwtError::Expired)));
-    assert_eq!(seen, vec![Counter::CacheMiss]);
+    assert_eq!(
+        seen,
+        vec![Counter::CacheMiss, Counter::SharedCacheMiss],
+        "past exp the shared cache serves nothing either"
+    );
 }
 
 #[test]

@@ -44,9 +44,9 @@ impl Metadata {
         if raw.issuer != issuer {
             return Err(FetchError::IssuerMismatch(raw.issuer));
         }
-        let jwks_uri = AbsoluteUrl::parse(&raw.jwks_uri).map_err(|_| FetchError::BadJwksUri)?;
+        let jwks_uri = AbsoluteUrl::parse_config(&raw.jwks_uri).map_err(|_| FetchError::BadJwksUri)?;
         // Endpoints end up in Location headers and callouts: only plain absolute URLs.
-        let url = |u: Option<String>| u.filter(|u| AbsoluteUrl::parse(u).is_ok());
+        let url = |u: Option<String>| u.filter(|u| AbsoluteUrl::parse_config(u).is_ok());
         Ok(Metadata {
             jwks_uri,
             authorization_endpoint: url(raw.authorization_endpoint),

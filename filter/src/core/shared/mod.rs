@@ -4,6 +4,7 @@
 
 pub mod flight;
 pub mod revoked;
+pub mod tokens;
 
 use std::collections::HashMap;
 

@@ -1,9 +1,11 @@
 //! JSON Web Keys (RFC 7517): the verifying keys of one issuer, parsed once per fetch.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use jwt_compact::jwk::JsonWebKey;
 use serde::Deserialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
 
+use super::ecdsa;
 use super::rsa_pub::MontKey;
 use super::Alg;
 
@@ -11,8 +13,8 @@ use super::Alg;
 pub enum KeyMaterial {
     /// PKCS#1 v1.5 and PSS, both over the Montgomery form prepared here.
     Rsa(Box<MontKey>),
-    P256(p256::ecdsa::VerifyingKey),
-    P384(p384::ecdsa::VerifyingKey),
+    P256(ecdsa::P256Key),
+    P384(ecdsa::P384Key),
     Ed25519(ed25519_compact::PublicKey),
 }
 
@@ -43,6 +45,9 @@ impl VerifyingKey {
 pub struct KeySet {
     pub keys: Vec<VerifyingKey>,
     pub skipped: usize,
+    /// The first 16 bytes of the SHA-256 of the JWKS document: tokens verified under
+    /// other keys are not taken from the shared cache.
+    pub fingerprint: [u8; 16],
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -62,30 +67,23 @@ impl std::fmt::Display for JwksError {
 
 #[derive(Deserialize)]
 struct RawJwks {
-    keys: Vec<serde_json::Value>,
+    keys: Vec<Value>,
 }
 
+/// What a JWK says about its use; the key material is read as jwt-compact's
+/// [`JsonWebKey`].
 #[derive(Deserialize)]
-struct RawJwk {
-    kty: String,
+struct KeyUse {
     #[serde(default)]
     kid: Option<String>,
     #[serde(default, rename = "use")]
     use_: Option<String>,
     #[serde(default)]
     alg: Option<String>,
+    /// A private key's secret (RSA's `d` alone is not enough for jwt-compact's type to
+    /// see a private key, so it is checked here).
     #[serde(default)]
-    crv: Option<String>,
-    #[serde(default)]
-    n: Option<String>,
-    #[serde(default)]
-    e: Option<String>,
-    #[serde(default)]
-    x: Option<String>,
-    #[serde(default)]
-    y: Option<String>,
-    #[serde(default)]
-    d: Option<String>,
+    d: Option<Value>,
 }
 
 /// RSA keys shorter than this are refused (RFC 7518 section 3.3 requires 2048).
@@ -99,7 +97,7 @@ impl KeySet {
         let mut keys = Vec::new();
         let mut skipped = 0;
         for value in raw.keys {
-            match serde_json::from_value::<RawJwk>(value).ok().and_then(parse_key) {
+            match parse_key(&value) {
                 Some(k) => keys.push(k),
                 None => skipped += 1,
             }
@@ -107,7 +105,9 @@ impl KeySet {
         if keys.is_empty() {
             return Err(JwksError::NoUsableKeys);
         }
-        Ok(KeySet { keys, skipped })
+        let mut fingerprint = [0u8; 16];
+        fingerprint.copy_from_slice(Sha256::digest(body).get(..16).unwrap_or(&[0u8; 16]));
+        Ok(KeySet { keys, skipped, fingerprint })
     }
 
     /// Picks the key for a token: by `kid` when the token has one, else the only key
@@ -124,43 +124,40 @@ impl KeySet {
     }
 }
 
-fn b64(field: &Option<String>) -> Option<Vec<u8>> {
-    URL_SAFE_NO_PAD.decode(field.as_deref()?).ok()
-}
-
-/// An EC public key's uncompressed SEC1 point from its `x` and `y`, each `len` bytes.
-fn sec1(jwk: &RawJwk, len: usize) -> Option<Vec<u8>> {
-    let (x, y) = (b64(&jwk.x)?, b64(&jwk.y)?);
-    (x.len() == len && y.len() == len).then(|| [&[0x04u8][..], &x, &y].concat())
-}
-
-fn parse_key(jwk: RawJwk) -> Option<VerifyingKey> {
+fn parse_key(value: &Value) -> Option<VerifyingKey> {
+    let meta = KeyUse::deserialize(value).ok()?;
     // A private key in a public JWKS is a broken IdP; never use it.
-    if jwk.d.is_some() {
+    if meta.d.is_some() {
         return None;
     }
-    if jwk.use_.as_deref().is_some_and(|u| u != "sig") {
+    if meta.use_.as_deref().is_some_and(|u| u != "sig") {
         return None;
     }
-    let alg = match jwk.alg.as_deref() {
+    let alg = match meta.alg.as_deref() {
         None => None,
         Some(a) => Some(Alg::parse(a).ok()?),
     };
-    let material = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
-        ("RSA", _) => {
-            let (n_be, e_be) = (b64(&jwk.n)?, b64(&jwk.e)?);
-            let key = MontKey::new(&n_be, &e_be)?;
+    let jwk = JsonWebKey::deserialize(value).ok()?;
+    let material = match &jwk {
+        JsonWebKey::Rsa { modulus, public_exponent, private_parts: None } => {
+            let key = MontKey::new(modulus, public_exponent)?;
             if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&key.bits()) {
                 return None;
             }
             KeyMaterial::Rsa(Box::new(key))
         }
-        ("EC", Some("P-256")) => KeyMaterial::P256(p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1(&jwk, 32)?).ok()?),
-        ("EC", Some("P-384")) => KeyMaterial::P384(p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1(&jwk, 48)?).ok()?),
-        ("OKP", Some("Ed25519")) => KeyMaterial::Ed25519(ed25519_compact::PublicKey::from_slice(&b64(&jwk.x)?).ok()?),
+        JsonWebKey::EllipticCurve { curve, x, y, secret: None } if curve == "P-256" => {
+            KeyMaterial::P256(ecdsa::PublicKey::from_xy(&ecdsa::P256, x, y)?)
+        }
+        JsonWebKey::EllipticCurve { curve, x, y, secret: None } if curve == "P-384" => {
+            KeyMaterial::P384(ecdsa::PublicKey::from_xy(&ecdsa::P384, x, y)?)
+        }
+        JsonWebKey::KeyPair { curve, secret: None, .. } if curve == "Ed25519" => {
+            KeyMaterial::Ed25519(ed25519_compact::PublicKey::try_from(&jwk).ok()?)
+        }
         _ => return None,
     };
-    let key = VerifyingKey { kid: jwk.kid, alg, material };
+    let key = VerifyingKey { kid: meta.kid, alg, material };
     // A key whose `alg` does not fit its own type is unusable.
     if let Some(a) = key.alg {
         if !key.fits(a) {

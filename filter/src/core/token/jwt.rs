@@ -5,38 +5,35 @@
 //! whose claims cannot be read (only its stated issuer, to choose the keys), and only
 //! [`Untrusted::verify`] turns it into a [`Jwt`], whose claims can then be checked.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use chrono::{DateTime, TimeZone, Utc};
+use jwt_compact::alg::Ed25519;
+use jwt_compact::{AlgorithmExt, Claims, TimeOptions, Token, UntrustedToken, ValidationError};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256, Sha384, Sha512};
 use std::time::Duration;
 
-use super::jwk::{KeyMaterial, KeySet, VerifyingKey};
+use super::algs::{Es256, Es384, Rsa};
+use super::jwk::{KeyMaterial, KeySet};
 use super::{Alg, AlgSet, JwtError};
 
 /// Tokens longer than this are refused without decoding.
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
-#[derive(Deserialize)]
-struct RawHeader {
-    alg: String,
-    #[serde(default)]
-    kid: Option<String>,
-    #[serde(default)]
-    typ: Option<String>,
+/// The JOSE header fields beyond jwt-compact's own that the filter reads.
+#[derive(Deserialize, Clone, Default)]
+struct HeaderFields {
     #[serde(default)]
     crit: Option<Value>,
 }
 
+type ClaimMap = Map<String, Value>;
+
 /// A token split and decoded, its signature not yet checked: nothing in it is trusted.
 pub struct Untrusted<'a> {
     alg: Alg,
-    kid: Option<String>,
-    typ: Option<String>,
-    claims: Map<String, Value>,
-    signing_input: &'a [u8],
-    signature: Vec<u8>,
+    token: UntrustedToken<'a, HeaderFields>,
+    /// Read once without trust, only for [`Untrusted::unverified_issuer`].
+    issuer: Option<String>,
 }
 
 /// A token whose signature verified with the issuer's key. Only [`Untrusted::verify`]
@@ -44,72 +41,76 @@ pub struct Untrusted<'a> {
 #[derive(Debug)]
 pub struct Jwt {
     typ: Option<String>,
-    claims: Map<String, Value>,
+    /// Every claim, `exp`, `nbf` and `iat` included.
+    claims: ClaimMap,
+    exp: Option<i64>,
+    nbf: Option<i64>,
+    iat: Option<i64>,
+    /// A registered date before 1970.
+    bad_dates: bool,
 }
 
-/// Splits and decodes a compact JWS. Refuses disallowed algorithms before anything else.
+/// Only `iss`, from a token not yet trusted.
+#[derive(Deserialize)]
+struct IssuerOnly {
+    #[serde(default)]
+    iss: Option<Value>,
+}
+
+/// Splits and decodes a compact JWS. Refuses disallowed algorithms before anything else
+/// is read.
 pub fn decode(token: &str, allowed: AlgSet) -> Result<Untrusted<'_>, JwtError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(JwtError::Malformed);
     }
-    let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return Err(JwtError::Malformed);
-    };
-    let header_bytes = URL_SAFE_NO_PAD.decode(h).map_err(|_| JwtError::Malformed)?;
-    let header: RawHeader = serde_json::from_slice(&header_bytes).map_err(|_| JwtError::Malformed)?;
-    let alg = Alg::parse(&header.alg)?;
+    let token: UntrustedToken<'_, HeaderFields> = UntrustedToken::try_from(token).map_err(|_| JwtError::Malformed)?;
+    let alg = Alg::parse(token.algorithm())?;
     if !allowed.contains(alg) {
         return Err(JwtError::DisallowedAlg);
     }
-    if header.crit.is_some() {
+    if token.header().other_fields.crit.is_some() {
         return Err(JwtError::UnsupportedCrit);
     }
-    let payload = URL_SAFE_NO_PAD.decode(p).map_err(|_| JwtError::Malformed)?;
-    let claims: Map<String, Value> = serde_json::from_slice(&payload).map_err(|_| JwtError::Malformed)?;
-    let signature = URL_SAFE_NO_PAD.decode(s).map_err(|_| JwtError::Malformed)?;
-    let signing_input = token.get(..h.len() + 1 + p.len()).ok_or(JwtError::Malformed)?.as_bytes();
-    Ok(Untrusted { alg, kid: header.kid, typ: header.typ, claims, signing_input, signature })
+    let unverified = token.deserialize_claims_unchecked::<IssuerOnly>().map_err(|_| JwtError::Malformed)?;
+    let issuer = match unverified.custom.iss {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    };
+    Ok(Untrusted { alg, token, issuer })
 }
 
 impl Untrusted<'_> {
     /// The `iss` claim as the token states it, unverified: only for choosing whose keys
     /// to verify the token with.
     pub fn unverified_issuer(&self) -> Option<&str> {
-        self.claims.get("iss").and_then(Value::as_str)
+        self.issuer.as_deref()
     }
 
-    /// Checks the signature with the key the token names.
+    /// Checks the signature with the key the token names, through jwt-compact's
+    /// validator (the algorithm named by the token must be the key's).
     pub fn verify(self, keys: &KeySet) -> Result<Jwt, JwtError> {
-        let key = keys.select(self.kid.as_deref(), self.alg).ok_or(JwtError::UnknownKey)?;
-        if verify(key, self.alg, self.signing_input, &self.signature) {
-            Ok(Jwt { typ: self.typ, claims: self.claims })
-        } else {
-            Err(JwtError::BadSignature)
-        }
+        let kid = self.token.header().key_id.as_deref();
+        let key = keys.select(kid, self.alg).ok_or(JwtError::UnknownKey)?;
+        let validated = match &key.material {
+            KeyMaterial::Rsa(k) => Rsa(self.alg).validator::<ClaimMap>(k).validate(&self.token),
+            KeyMaterial::P256(k) => Es256.validator::<ClaimMap>(k).validate(&self.token),
+            KeyMaterial::P384(k) => Es384.validator::<ClaimMap>(k).validate(&self.token),
+            KeyMaterial::Ed25519(k) => Ed25519.validator::<ClaimMap>(k).validate(&self.token),
+        };
+        let token: Token<ClaimMap, HeaderFields> = validated.map_err(|e| match e {
+            ValidationError::MalformedClaims(_) => JwtError::Malformed,
+            _ => JwtError::BadSignature,
+        })?;
+        let (header, claims) = token.into_parts();
+        Ok(Jwt::new(header.token_type, claims))
     }
 }
 
-fn verify(key: &VerifyingKey, alg: Alg, msg: &[u8], sig: &[u8]) -> bool {
-    use super::rsa_pub::{verify_pkcs1v15, verify_pss};
-    use p256::ecdsa::signature::Verifier;
-    match (&key.material, alg) {
-        (KeyMaterial::Rsa(k), Alg::RS256) => verify_pkcs1v15(k, &Sha256::digest(msg), sig),
-        (KeyMaterial::Rsa(k), Alg::RS384) => verify_pkcs1v15(k, &Sha384::digest(msg), sig),
-        (KeyMaterial::Rsa(k), Alg::RS512) => verify_pkcs1v15(k, &Sha512::digest(msg), sig),
-        (KeyMaterial::Rsa(k), Alg::PS256) => verify_pss::<Sha256>(k, msg, sig),
-        (KeyMaterial::Rsa(k), Alg::PS384) => verify_pss::<Sha384>(k, msg, sig),
-        (KeyMaterial::Rsa(k), Alg::PS512) => verify_pss::<Sha512>(k, msg, sig),
-        (KeyMaterial::P256(k), Alg::ES256) => {
-            p256::ecdsa::Signature::from_slice(sig).is_ok_and(|s| k.verify(msg, &s).is_ok())
-        }
-        (KeyMaterial::P384(k), Alg::ES384) => {
-            p384::ecdsa::Signature::from_slice(sig).is_ok_and(|s| k.verify(msg, &s).is_ok())
-        }
-        (KeyMaterial::Ed25519(k), Alg::EdDSA) => {
-            ed25519_compact::Signature::from_slice(sig).is_ok_and(|s| k.verify(msg, &s).is_ok())
-        }
-        _ => false,
+/// Seconds of a NumericDate; before 1970 is malformed.
+fn seconds(t: Option<DateTime<Utc>>) -> Result<Option<i64>, JwtError> {
+    match t.map(|t| t.timestamp()) {
+        Some(s) if s < 0 => Err(JwtError::Malformed),
+        other => Ok(other),
     }
 }
 
@@ -136,6 +137,23 @@ pub fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<u6
 }
 
 impl Jwt {
+    /// The claims of a verified token; the registered dates go back into the map (as
+    /// whole seconds) so that it holds every claim, as the token did.
+    fn new(typ: Option<String>, claims: Claims<ClaimMap>) -> Jwt {
+        let dates = (seconds(claims.expiration), seconds(claims.not_before), seconds(claims.issued_at));
+        let mut map = claims.custom;
+        let (exp, nbf, iat, bad_dates) = match dates {
+            (Ok(exp), Ok(nbf), Ok(iat)) => (exp, nbf, iat, false),
+            _ => (None, None, None, true),
+        };
+        for (name, value) in [("exp", exp), ("nbf", nbf), ("iat", iat)] {
+            if let Some(v) = value {
+                map.insert(name.to_string(), Value::from(v));
+            }
+        }
+        Jwt { typ, claims: map, exp, nbf, iat, bad_dates }
+    }
+
     pub fn claims(&self) -> &Map<String, Value> {
         &self.claims
     }
@@ -173,25 +191,32 @@ impl Jwt {
     }
 
     /// Checks `iss`, `aud`, `exp` (required), `nbf` and `iat`. Returns `exp` in seconds.
+    /// The time checks are jwt-compact's (`exp` and `nbf` with the skew as leeway).
     pub fn check(&self, expect: &Expect<'_>) -> Result<u64, JwtError> {
-        let claims = &self.claims;
-        let exp = numeric_date(claims, "exp")?.ok_or(JwtError::MissingExp)?;
-        let nbf = numeric_date(claims, "nbf")?;
-        let iat = numeric_date(claims, "iat")?;
-        if claims.get("iss").and_then(Value::as_str) != Some(expect.issuer) {
+        if self.bad_dates {
+            return Err(JwtError::Malformed);
+        }
+        let (exp, nbf, iat) = (self.exp.ok_or(JwtError::MissingExp)?, self.nbf, self.iat);
+        if self.claims.get("iss").and_then(Value::as_str) != Some(expect.issuer) {
             return Err(JwtError::UnknownIssuer);
         }
-        let skew = expect.skew.as_secs();
-        if expect.now_s > exp.saturating_add(skew) {
-            return Err(JwtError::Expired);
+        let now = i64::try_from(expect.now_s).unwrap_or(i64::MAX);
+        let skew = i64::try_from(expect.skew.as_secs()).unwrap_or(i64::MAX);
+        let time = |s: Option<i64>| s.and_then(|s| Utc.timestamp_opt(s, 0).single());
+        let mut dates: Claims<()> = Claims::new(());
+        (dates.expiration, dates.not_before) = (time(Some(exp)), time(nbf));
+        let options =
+            TimeOptions::new(chrono::Duration::seconds(skew), || time(Some(now)).unwrap_or(DateTime::<Utc>::MAX_UTC));
+        dates.validate_expiration(&options).map_err(|_| JwtError::Expired)?;
+        if dates.not_before.is_some() {
+            dates.validate_maturity(&options).map_err(|_| JwtError::NotYetValid)?;
         }
-        let latest_start = expect.now_s.saturating_add(skew);
-        if nbf.is_some_and(|t| t > latest_start) || iat.is_some_and(|t| t > latest_start) {
+        if iat.is_some_and(|t| t > now.saturating_add(skew)) {
             return Err(JwtError::NotYetValid);
         }
         if !self.for_audience(expect.audiences) {
             return Err(JwtError::WrongAudience);
         }
-        Ok(exp)
+        Ok(u64::try_from(exp).unwrap_or(0))
     }
 }

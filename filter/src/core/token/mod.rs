@@ -2,8 +2,10 @@
 //! operation, and the per-worker cache of verified credentials.
 
 pub mod alg;
+pub mod algs;
 pub mod api_tokens;
 pub mod cache;
+pub mod ecdsa;
 pub mod error;
 pub mod issuer;
 pub mod jwk;

@@ -160,6 +160,69 @@ impl MontKey {
         t
     }
 
+    /// a * a * R^-1 mod n: the square computed with each cross product once (half the
+    /// multiplications of [`MontKey::mul`]), then reduced (REDC). An exponent of 65537 is
+    /// 16 squarings and one multiplication, so this is most of a verification.
+    fn sqr(&self, a: &[u32]) -> Vec<u32> {
+        let l = self.n.len();
+        let mut t = vec![0u32; 2 * l];
+        // Cross products a[i] * a[j], i < j.
+        for (i, ai) in a.iter().enumerate() {
+            let ai = u64::from(*ai);
+            let mut c = 0u64;
+            if let (Some(row), Some(rest)) = (t.get_mut(2 * i + 1..i + l), a.get(i + 1..)) {
+                for (tj, aj) in row.iter_mut().zip(rest) {
+                    let s = u64::from(*tj) + ai * u64::from(*aj) + c;
+                    *tj = s as u32;
+                    c = s >> 32;
+                }
+            }
+            if let Some(slot) = t.get_mut(i + l) {
+                *slot = c as u32;
+            }
+        }
+        // Doubled, plus the squares a[i]^2 on the diagonal.
+        let mut shifted_out = 0u32;
+        for x in t.iter_mut() {
+            let next = *x >> 31;
+            *x = (*x << 1) | shifted_out;
+            shifted_out = next;
+        }
+        let mut c = 0u64;
+        for (ai, pair) in a.iter().zip(t.chunks_exact_mut(2)) {
+            let sq = u64::from(*ai) * u64::from(*ai);
+            if let [lo, hi] = pair {
+                let s = u64::from(*lo) + (sq & 0xffff_ffff) + c;
+                *lo = s as u32;
+                let s = u64::from(*hi) + (sq >> 32) + (s >> 32);
+                *hi = s as u32;
+                c = s >> 32;
+            }
+        }
+        // REDC: one row of m * n per limb, the carries kept in `top`.
+        let mut top = 0u64;
+        for i in 0..l {
+            let Some(window) = t.get_mut(i..=i + l) else { break };
+            let m = u64::from(window.first().copied().unwrap_or(0).wrapping_mul(self.n0inv));
+            let mut c = 0u64;
+            for (tj, nj) in window.iter_mut().zip(&self.n) {
+                let s = u64::from(*tj) + m * u64::from(*nj) + c;
+                *tj = s as u32;
+                c = s >> 32;
+            }
+            if let Some(last) = window.last_mut() {
+                let s = u64::from(*last) + c + top;
+                *last = s as u32;
+                top = s >> 32;
+            }
+        }
+        let mut out = t.split_off(l);
+        if top != 0 || geq(&out, &self.n) {
+            sub_in_place(&mut out, &self.n);
+        }
+        out
+    }
+
     /// s^e mod n as k big-endian bytes; `None` unless `sig` is exactly k bytes and < n.
     pub fn public_op(&self, sig: &[u8]) -> Option<Vec<u8>> {
         if sig.len() != self.k {
@@ -173,7 +236,7 @@ impl MontKey {
         let mut acc = base.clone();
         let top = 31 - self.e.leading_zeros();
         for bit in (0..top).rev() {
-            acc = self.mul(&acc, &acc);
+            acc = self.sqr(&acc);
             if (self.e >> bit) & 1 == 1 {
                 acc = self.mul(&acc, &base);
             }

@@ -21,7 +21,7 @@ pub struct ResourceMetadata {
 
 impl ResourceMetadata {
     pub fn compile(raw: &RawResourceMetadata, issuers: &[&str], errors: &mut Errors) -> Option<ResourceMetadata> {
-        let url = match AbsoluteUrl::parse(&raw.resource) {
+        let url = match AbsoluteUrl::parse_config(&raw.resource) {
             Ok(u) if !u.path_and_query.contains('?') => u,
             _ => {
                 errors.push("resource_metadata.resource", "must be an absolute http(s) URL without query or fragment");

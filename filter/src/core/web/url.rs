@@ -64,6 +64,25 @@ impl AbsoluteUrl {
         Ok(AbsoluteUrl { scheme, authority, host, path_and_query })
     }
 
+    /// A URL from config or discovery: [`AbsoluteUrl::parse`], and the WHATWG URL parser
+    /// (the `url` crate) must read the same host and port from it. A host that parsers
+    /// read differently (`0x7f.1` is 127.0.0.1 to a browser) could make a callout or a
+    /// redirect go elsewhere than the config's author meant: it is refused. Only config
+    /// and discovery documents come here, never a request.
+    pub fn parse_config(text: &str) -> Result<Self, UrlError> {
+        let ours = Self::parse(text)?;
+        let whatwg = url::Url::parse(text).map_err(|_| UrlError::Authority)?;
+        let default_port = if ours.scheme == "https" { 443 } else { 80 };
+        let port = match ours.authority.get(ours.host.len()..).and_then(|p| p.strip_prefix(':')) {
+            Some(p) => p.parse::<u16>().map_err(|_| UrlError::Authority)?,
+            None => default_port,
+        };
+        if whatwg.host_str() != Some(ours.host.as_str()) || whatwg.port_or_known_default() != Some(port) {
+            return Err(UrlError::Authority);
+        }
+        Ok(ours)
+    }
+
     /// The URL as text.
     pub fn as_string(&self) -> String {
         format!("{}://{}{}", self.scheme, self.authority, self.path_and_query)
@@ -115,6 +134,20 @@ mod tests {
         assert_eq!(bare.as_string(), "http://127.0.0.1:9000/");
         let v6 = AbsoluteUrl::parse("http://[::1]:80/x").unwrap();
         assert_eq!(v6.host, "[::1]");
+    }
+
+    #[test]
+    fn config_urls_must_read_the_same_to_the_whatwg_parser() {
+        let ok = AbsoluteUrl::parse_config("https://IdP.example.com:8443/realms/x?a=1").unwrap();
+        assert_eq!(ok, AbsoluteUrl::parse("https://IdP.example.com:8443/realms/x?a=1").unwrap());
+        assert!(AbsoluteUrl::parse_config("http://[::1]:80/x").is_ok());
+        assert!(AbsoluteUrl::parse_config("https://xn--caf-dma.example/").is_ok());
+        for text in ["http://0x7f.1/", "http://127.1/", "http://2130706433/", "http://[0:0::1]/", "https://host:443x/"]
+        {
+            assert_eq!(AbsoluteUrl::parse_config(text), Err(UrlError::Authority), "{text}");
+        }
+        // Per-request parsing is unchanged.
+        assert!(AbsoluteUrl::parse("http://127.1/").is_ok());
     }
 
     #[test]

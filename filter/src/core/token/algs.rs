@@ -1,0 +1,118 @@
+//! The project's own signature checks as `jwt-compact` algorithms: RS256/384/512 and
+//! PS256/384/512 over the Montgomery RSA of `rsa_pub.rs`, ES256 and ES384 over
+//! `ecdsa.rs`. EdDSA is jwt-compact's own (`Ed25519`, over ed25519-compact). Verification only: these
+//! algorithms have no signing key type that could ever be made.
+
+use jwt_compact::{Algorithm, AlgorithmSignature};
+use sha2::{Digest, Sha256, Sha384, Sha512};
+use std::borrow::Cow;
+use std::num::NonZeroUsize;
+
+use super::ecdsa;
+use super::rsa_pub::{verify_pkcs1v15, verify_pss, MontKey};
+use super::Alg;
+
+/// No value of this type exists: the filter never signs tokens.
+pub enum NoSigning {}
+
+/// Signature bytes as the token carries them (RSA: the modulus' length, checked when
+/// verifying).
+pub struct RawSignature(Vec<u8>);
+
+impl AlgorithmSignature for RawSignature {
+    fn try_from_slice(slice: &[u8]) -> anyhow::Result<Self> {
+        Ok(RawSignature(slice.to_vec()))
+    }
+
+    fn as_bytes(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.0)
+    }
+}
+
+/// RS256/384/512 and PS256/384/512 (the `Alg` says which).
+pub struct Rsa(pub Alg);
+
+impl Algorithm for Rsa {
+    type SigningKey = NoSigning;
+    type VerifyingKey = MontKey;
+    type Signature = RawSignature;
+
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(self.0.name())
+    }
+
+    fn sign(&self, signing_key: &NoSigning, _: &[u8]) -> RawSignature {
+        match *signing_key {}
+    }
+
+    fn verify_signature(&self, signature: &RawSignature, key: &MontKey, message: &[u8]) -> bool {
+        let sig = &signature.0;
+        match self.0 {
+            Alg::RS256 => verify_pkcs1v15(key, &Sha256::digest(message), sig),
+            Alg::RS384 => verify_pkcs1v15(key, &Sha384::digest(message), sig),
+            Alg::RS512 => verify_pkcs1v15(key, &Sha512::digest(message), sig),
+            Alg::PS256 => verify_pss::<Sha256>(key, message, sig),
+            Alg::PS384 => verify_pss::<Sha384>(key, message, sig),
+            Alg::PS512 => verify_pss::<Sha512>(key, message, sig),
+            Alg::ES256 | Alg::ES384 | Alg::EdDSA => false,
+        }
+    }
+}
+
+/// ECDSA signature: r || s, each as long as the field (RFC 7518 section 3.4); `N` is 64
+/// (ES256) or 96 (ES384).
+pub struct EcSignature<const N: usize>([u8; N]);
+
+impl<const N: usize> AlgorithmSignature for EcSignature<N> {
+    const LENGTH: Option<NonZeroUsize> = NonZeroUsize::new(N);
+
+    fn try_from_slice(slice: &[u8]) -> anyhow::Result<Self> {
+        Ok(EcSignature(slice.try_into().map_err(|_| anyhow::anyhow!("ECDSA signature of the wrong length"))?))
+    }
+
+    fn as_bytes(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.0)
+    }
+}
+
+/// ES256 over `ecdsa.rs` (P-256, SHA-256).
+pub struct Es256;
+
+impl Algorithm for Es256 {
+    type SigningKey = NoSigning;
+    type VerifyingKey = ecdsa::P256Key;
+    type Signature = EcSignature<64>;
+
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed("ES256")
+    }
+
+    fn sign(&self, signing_key: &NoSigning, _: &[u8]) -> EcSignature<64> {
+        match *signing_key {}
+    }
+
+    fn verify_signature(&self, signature: &EcSignature<64>, key: &ecdsa::P256Key, message: &[u8]) -> bool {
+        key.verify(message, &signature.0)
+    }
+}
+
+/// ES384 over `ecdsa.rs` (P-384, SHA-384).
+pub struct Es384;
+
+impl Algorithm for Es384 {
+    type SigningKey = NoSigning;
+    type VerifyingKey = ecdsa::P384Key;
+    type Signature = EcSignature<96>;
+
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed("ES384")
+    }
+
+    fn sign(&self, signing_key: &NoSigning, _: &[u8]) -> EcSignature<96> {
+        match *signing_key {}
+    }
+
+    fn verify_signature(&self, signature: &EcSignature<96>, key: &ecdsa::P384Key, message: &[u8]) -> bool {
+        key.verify(message, &signature.0)
+    }
+}
