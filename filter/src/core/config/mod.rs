@@ -294,4 +294,6 @@ fn path_rules(field: &str, raw: Option<&Vec<raw::RawPathRule>>, errors: &mut Err
 }
 
 #[cfg(test)]
+mod feature_tests;
+#[cfg(test)]
 mod tests;
