@@ -1,6 +1,6 @@
 //! The project's own signature checks as `jwt-compact` algorithms: RS256/384/512 and
-//! PS256/384/512 over the Montgomery RSA of `rsa_pub.rs`, ES256 and ES384 over
-//! `ecdsa.rs`. EdDSA is jwt-compact's own (`Ed25519`, over ed25519-compact). Verification only: these
+//! PS256/384/512 over the Montgomery RSA of `rsa_pub/`, ES256 and ES384 over
+//! `ecdsa/`. EdDSA is jwt-compact's own (`Ed25519`, over ed25519-compact). Verification only: these
 //! algorithms have no signing key type that could ever be made.
 
 use jwt_compact::{Algorithm, AlgorithmSignature};
@@ -75,7 +75,7 @@ impl<const N: usize> AlgorithmSignature for EcSignature<N> {
     }
 }
 
-/// ES256 over `ecdsa.rs` (P-256, SHA-256).
+/// ES256 over `ecdsa/` (P-256, SHA-256).
 pub struct Es256;
 
 impl Algorithm for Es256 {
@@ -96,7 +96,7 @@ impl Algorithm for Es256 {
     }
 }
 
-/// ES384 over `ecdsa.rs` (P-384, SHA-384).
+/// ES384 over `ecdsa/` (P-384, SHA-384).
 pub struct Es384;
 
 impl Algorithm for Es384 {
