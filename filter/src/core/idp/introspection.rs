@@ -51,10 +51,16 @@ pub fn parse(
     body: &[u8],
     expect: &Expect<'_>,
 ) -> Result<(Map<String, Value>, Option<u64>), IntrospectionError> {
+    let refused = IntrospectionError::Refused;
+    let error = || serde_json::from_slice::<Value>(body).ok()?.get("error")?.as_str().map(str::to_string);
+    if status == Some(400) && error().as_deref() == Some("unsupported_token_type") {
+        // The IdP cannot introspect this kind of token (oidc-provider and others refuse
+        // JWTs): it vouches for nothing, a definite answer rather than an outage.
+        return Err(refused(JwtError::Inactive));
+    }
     if status != Some(200) {
         return Err(IntrospectionError::Unavailable);
     }
-    let refused = IntrospectionError::Refused;
     let mut claims: Map<String, Value> = serde_json::from_slice(body).map_err(|_| IntrospectionError::Unavailable)?;
     if claims.remove("active") != Some(Value::Bool(true)) {
         return Err(refused(JwtError::Inactive));
@@ -149,6 +155,14 @@ mod tests {
         assert_eq!(check(json!({"active": true, "exp": "soon"})), refused(JwtError::Malformed));
         let expect = Expect { issuer: "i", audiences: &[], client_ids: &[], now_s: 0, skew: Duration::ZERO };
         assert_eq!(parse(Some(500), b"{}", &expect), Err(IntrospectionError::Unavailable));
+        // oidc-provider on a JWT: "Structured JWT Tokens cannot be introspected".
+        let jwt_refused = br#"{"error":"unsupported_token_type","error_description":"Structured JWT Tokens cannot be introspected via the introspection_endpoint"}"#;
+        assert_eq!(parse(Some(400), jwt_refused, &expect), Err(IntrospectionError::Refused(JwtError::Inactive)));
+        assert_eq!(parse(Some(400), br#"{"error":"invalid_request"}"#, &expect), Err(IntrospectionError::Unavailable));
+        assert_eq!(
+            parse(Some(401), br#"{"error":"unsupported_token_type"}"#, &expect),
+            Err(IntrospectionError::Unavailable)
+        );
         assert_eq!(parse(None, b"", &expect), Err(IntrospectionError::Unavailable));
         assert_eq!(parse(Some(200), b"<html>", &expect), Err(IntrospectionError::Unavailable));
     }
