@@ -144,6 +144,23 @@ impl HttpContext for Http {
         Action::Pause
     }
 
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        // A body may end with trailers (HTTP/2, HTTP/1 with trailers on) instead of a last
+        // chunk marked as its end: going on here would hand the buffered logout body to the
+        // route, unauthenticated. It is taken as the body's end.
+        match self.body {
+            Body::Pass => Action::Continue,
+            Body::Held => Action::Pause,
+            Body::Read => {
+                // One byte over the limit is read at most (the host reads no further than
+                // the buffer holds): enough to tell a body over it.
+                let body = super::abi::buffer(BufferType::HttpRequestBody, 0, MAX_BODY + 1).unwrap_or_default();
+                self.logout_body(Some(&body).filter(|b| b.len() <= MAX_BODY).map(Vec::as_slice));
+                Action::Pause
+            }
+        }
+    }
+
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         if self.body == Body::Read {
             // The route answered before the logout's body came (a direct_response route): the
