@@ -76,9 +76,10 @@ impl Context for Http {
         let mut rng = HostRandom::default();
         let now = host::now_ms();
         let answer = Answer { status, body: &body };
-        let decision =
-            with_gate(&worker, &self.metrics, &mut rng, |g, io| g.resume(pending, answer, now, &mut HostHeaders, io))
-                .unwrap_or(Decision::Deny(Denial::Unavailable));
+        let decision = with_gate(&worker, &self.metrics, &mut rng, |g, io| {
+            g.resume(pending, answer, now, &mut HostHeaders::later(), io)
+        })
+        .unwrap_or(Decision::Deny(Denial::Unavailable));
         if self.carry(&worker, decision, &mut rng) {
             let _ = super::abi::resume_request();
         }
@@ -107,8 +108,10 @@ impl HttpContext for Http {
         };
         let mut rng = HostRandom::default();
         let now = host::now_ms();
-        let decision = with_gate(&worker, &self.metrics, &mut rng, |g, io| g.decide(&mut HostHeaders, now, true, io))
-            .unwrap_or(Decision::Deny(Denial::Unavailable));
+        let decision = with_gate(&worker, &self.metrics, &mut rng, |g, io| {
+            g.decide(&mut HostHeaders { body_follows: !end_of_stream }, now, true, io)
+        })
+        .unwrap_or(Decision::Deny(Denial::Unavailable));
         if self.carry(&worker, decision, &mut rng) {
             Action::Continue
         } else if self.body == Body::Read {
