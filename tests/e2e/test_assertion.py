@@ -137,6 +137,9 @@ def test_a_preflight_passes_unauthenticated_and_other_options_requests_do_not(si
     assert r.status == 401, r
     r = envoy.request("OPTIONS", "/api/orders", {**preflight, "cookie": "a=b"})
     assert r.status == 401, r
+    # A preflight has no body: an app that does not check the method would act on one.
+    r = envoy.request("OPTIONS", "/api/orders", {**preflight, "content-type": "application/json"}, b'{"qty": 1}')
+    assert r.status == 401, r
 
 
 def test_a_login_and_an_introspection_work_with_private_key_jwt_and_no_client_secret(site):

@@ -6,6 +6,7 @@ client RFC 9470's 401."""
 import json
 import re
 import shutil
+import subprocess
 import time
 import urllib.parse
 import uuid
@@ -115,6 +116,37 @@ def test_a_replayed_or_badly_signed_logout_token_is_refused_and_ends_nothing(sit
     assert bad.status == 400 and bad.json()["error_description"] == "The logout token's signature is invalid", bad
     assert spread(envoy, cookie, n=16) == [200] * 16, "alice's session lives on every worker"
     assert envoy.stats()["oidc_gate.backchannel_logout.refused"] >= 2
+
+
+# An HTTP/2 POST whose body ends with trailers (as gRPC-style clients send), by Node's
+# own http2 client: prints the status and the response body as JSON.
+H2_TRAILERS = """
+const http2 = require('http2');
+const [port, path, body] = process.argv.slice(1);
+const c = http2.connect('http://127.0.0.1:' + port);
+const s = c.request({':method': 'POST', ':path': path, 'content-type': 'application/x-www-form-urlencoded',
+  'content-length': String(Buffer.byteLength(body))}, {waitForTrailers: true, endStream: false});
+s.on('wantTrailers', () => s.sendTrailers({'x-end': '1'}));
+let status = 0, out = '';
+const done = () => { console.log(JSON.stringify({status, body: out})); process.exit(0); };
+// Node leaves a stream with trailers open after the answer: the answer is read for a moment.
+s.on('response', (h) => { status = h[':status']; setTimeout(done, 1000); });
+s.on('data', (d) => { out += d; });
+s.end(body);
+setTimeout(done, 10000);
+"""
+
+
+def test_a_logout_body_that_ends_with_trailers_is_answered_and_never_reaches_the_app(site):
+    idp, envoy = site
+    body = urllib.parse.urlencode({"logout_token": logout_token(idp, sub="nobody-h2")})
+    taken = envoy.stats().get("oidc_gate.backchannel_logout.accepted", 0)
+    run = subprocess.run(["node", "-e", H2_TRAILERS, str(envoy.port), BACKCHANNEL, body],
+                         capture_output=True, text=True, timeout=30, check=True)
+    answer = json.loads(run.stdout.strip().splitlines()[-1])
+    assert '"method"' not in answer["body"], f"the logout went to the app: {answer}"
+    assert (answer["status"], answer["body"]) == (200, ""), answer
+    assert envoy.stats()["oidc_gate.backchannel_logout.accepted"] == taken + 1
 
 
 def acr_refused(idp, refuse: bool):

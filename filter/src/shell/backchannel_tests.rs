@@ -114,3 +114,27 @@ fn a_body_over_the_limit_is_refused_at_once_and_never_passed_on() {
     assert_eq!(rig.reply(4).map(|r| r.status), Some(400));
     assert_eq!(rig.counter("oidc_gate.backchannel_logout.refused"), 2);
 }
+
+#[test]
+fn a_body_that_ends_with_trailers_is_answered_and_never_passed_on() {
+    // HTTP/2 (and HTTP/1 with trailers on) ends a body with trailers: the last body
+    // chunk is not its end. Going on at the trailers would hand the buffered body to the
+    // route, unauthenticated, and leave the logout untaken.
+    let mut rig = site();
+    start(&mut rig, 2);
+    let b = body("j1");
+    assert_eq!(arrive(&mut rig, 2, b.as_bytes(), false), Action::Pause);
+    assert!(rig.reply(2).is_none());
+    assert_eq!(rig.https.get_mut(&2).unwrap().on_http_request_trailers(1), Action::Pause, "the body went on");
+    assert_eq!(rig.reply(2).map(|r| r.status), Some(200));
+    assert_eq!(rig.counter("oidc_gate.backchannel_logout.accepted"), 1);
+    // Trailers after a refusal are held too.
+    start(&mut rig, 3);
+    arrive(&mut rig, 3, &vec![b'a'; MAX_BODY + 1], false);
+    assert_eq!(rig.reply(3).map(|r| r.status), Some(400));
+    assert_eq!(rig.https.get_mut(&3).unwrap().on_http_request_trailers(1), Action::Pause);
+    // Any other request's trailers go on.
+    with(|h| h.current = 4);
+    rig.request(4, &[(":path", b"/"), (":method", b"GET")]);
+    assert_eq!(rig.https.get_mut(&4).unwrap().on_http_request_trailers(1), Action::Continue);
+}

@@ -80,8 +80,9 @@ pub fn carry(
                     }
                     let now = host::now_ms();
                     let answer = Answer { status: None, body: b"" };
-                    let next =
-                        with_gate(worker, metrics, rng, |g, io| g.resume(pending, answer, now, &mut HostHeaders, io));
+                    let next = with_gate(worker, metrics, rng, |g, io| {
+                        g.resume(pending, answer, now, &mut HostHeaders::later(), io)
+                    });
                     decision = next.unwrap_or(Decision::Deny(Denial::Unavailable));
                 }
             },

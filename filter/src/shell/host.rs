@@ -52,11 +52,26 @@ pub fn remove_request_header(name: &str) {
 }
 
 /// The current request's headers, read when the core asks.
-pub struct HostHeaders;
+/// `body_follows`: `false` when the request ended with its headers (known only when they
+/// arrive; a request decided again later says `true`).
+pub struct HostHeaders {
+    pub body_follows: bool,
+}
+
+impl HostHeaders {
+    /// For a request decided again after its headers: whether a body follows is not known.
+    pub fn later() -> HostHeaders {
+        HostHeaders { body_follows: true }
+    }
+}
 
 impl RequestHeaders for HostHeaders {
     fn get(&mut self, name: &str) -> Option<String> {
         request_header(name)
+    }
+
+    fn body_follows(&self) -> bool {
+        self.body_follows
     }
 }
 

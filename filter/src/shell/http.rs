@@ -76,9 +76,10 @@ impl Context for Http {
         let mut rng = HostRandom::default();
         let now = host::now_ms();
         let answer = Answer { status, body: &body };
-        let decision =
-            with_gate(&worker, &self.metrics, &mut rng, |g, io| g.resume(pending, answer, now, &mut HostHeaders, io))
-                .unwrap_or(Decision::Deny(Denial::Unavailable));
+        let decision = with_gate(&worker, &self.metrics, &mut rng, |g, io| {
+            g.resume(pending, answer, now, &mut HostHeaders::later(), io)
+        })
+        .unwrap_or(Decision::Deny(Denial::Unavailable));
         if self.carry(&worker, decision, &mut rng) {
             let _ = super::abi::resume_request();
         }
@@ -107,8 +108,10 @@ impl HttpContext for Http {
         };
         let mut rng = HostRandom::default();
         let now = host::now_ms();
-        let decision = with_gate(&worker, &self.metrics, &mut rng, |g, io| g.decide(&mut HostHeaders, now, true, io))
-            .unwrap_or(Decision::Deny(Denial::Unavailable));
+        let decision = with_gate(&worker, &self.metrics, &mut rng, |g, io| {
+            g.decide(&mut HostHeaders { body_follows: !end_of_stream }, now, true, io)
+        })
+        .unwrap_or(Decision::Deny(Denial::Unavailable));
         if self.carry(&worker, decision, &mut rng) {
             Action::Continue
         } else if self.body == Body::Read {
@@ -142,6 +145,23 @@ impl HttpContext for Http {
             self.logout_body(Some(&body));
         }
         Action::Pause
+    }
+
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        // A body may end with trailers (HTTP/2, HTTP/1 with trailers on) instead of a last
+        // chunk marked as its end: going on here would hand the buffered logout body to the
+        // route, unauthenticated. It is taken as the body's end.
+        match self.body {
+            Body::Pass => Action::Continue,
+            Body::Held => Action::Pause,
+            Body::Read => {
+                // One byte over the limit is read at most (the host reads no further than
+                // the buffer holds): enough to tell a body over it.
+                let body = super::abi::buffer(BufferType::HttpRequestBody, 0, MAX_BODY + 1).unwrap_or_default();
+                self.logout_body(Some(&body).filter(|b| b.len() <= MAX_BODY).map(Vec::as_slice));
+                Action::Pause
+            }
+        }
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {

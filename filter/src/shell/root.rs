@@ -129,8 +129,8 @@ impl Root {
             // worth waiting for. After startup_wait, or a shared call, no more waiting.
             let again = matches!(on, Some(WaitFor::Provider(_)));
             let decision = with_gate(&worker, &self.metrics, &mut rng, |g, io| match pending {
-                Some(p) => g.resume_after_wait(p, now, &mut HostHeaders, io),
-                None => g.decide(&mut HostHeaders, now, again, io),
+                Some(p) => g.resume_after_wait(p, now, &mut HostHeaders::later(), io),
+                None => g.decide(&mut HostHeaders::later(), now, again, io),
             });
             self.carry_for(&worker, id, decision.unwrap_or(Decision::Deny(Denial::Unavailable)), &mut rng);
         }
@@ -247,7 +247,7 @@ impl Context for Root {
                     let now = host::now_ms();
                     let answer = Answer { status, body: &body };
                     let decision = with_gate(&worker, &self.metrics, &mut rng, |g, io| {
-                        g.resume(pending, answer, now, &mut HostHeaders, io)
+                        g.resume(pending, answer, now, &mut HostHeaders::later(), io)
                     });
                     self.carry_for(&worker, id, decision.unwrap_or(Decision::Deny(Denial::Unavailable)), &mut rng);
                 }

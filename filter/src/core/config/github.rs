@@ -56,6 +56,15 @@ pub(super) fn section(
     if authz.groups_named().any(|g| g.bytes().any(|b| b.is_ascii_uppercase())) {
         errors.push("authorization", "names a group with upper-case letters; GitHub's are lower-case here");
     }
+    // GitHub states neither `acr` nor `auth_time`: a step-up could never be met (and each
+    // try would go round GitHub, which signs a known browser in without asking, and back).
+    for (n, step) in authz.rules.iter().enumerate().filter_map(|(n, r)| Some((n, r.step_up()?))) {
+        let field = if step.acr_values.is_empty() { "max_age" } else { "acr_values" };
+        errors.push(
+            format!("authorization.rules[{n}].{field}"),
+            "cannot be met with github: GitHub states neither acr nor auth_time",
+        );
+    }
     let (config, issuer) = compile(github, groups_claim, groups_read, authz.restricts_everyone(), errors);
     if issuer.as_ref().is_some_and(|gh| issuers.iter().any(|i| i.issuer == gh.issuer)) {
         errors.push("bearer.issuers", "lists GitHub's web_url, which issues no JWTs");

@@ -198,3 +198,30 @@ fn the_endpoint_takes_form_posts_only_and_bodies_within_the_limit() {
     let padded = io.run(|io| g.backchannel_logout(Some(padded.as_bytes()), NOW_MS, io));
     assert!(matches!(padded, Decision::Respond { response, .. } if response.status == 400));
 }
+
+#[test]
+fn a_logout_that_lands_while_the_session_is_being_refreshed_ends_it_all_the_same() {
+    let cfg = json!({"backchannel_logout_path": PATH, "identity_headers": {"x-user-id": "sub"},
+        "session": {"keys": [crate::core::testing::session_key(7)], "refresh": true, "refresh_margin": "30s"}});
+    let mut g = Gate::new(Rc::new(login_config(cfg)));
+    let clusters = g.config.clusters.clone();
+    feed(&mut g.providers[0], &clusters, &discovery(json!({})), &jwks(&[(&rsa_a(), "k1")]), NOW_MS);
+    let mut io = TestIo::new(0);
+    let mut s = alice(NOW_S - 60, json!({}));
+    (s.sid, s.refresh_token, s.access_exp) = (Some("s1".into()), Some("rt-1".into()), Some(NOW_S + 20));
+    let config = &g.config.login.as_ref().unwrap().session;
+    let c = cookie_header(&session::write(config, &s, &[], &mut FixedRng(1)).unwrap());
+    // The access token is due: the request waits for the refresh grant...
+    let Decision::Call { pending, .. } = io.run(|io| g.decide(&mut page(&c), NOW_MS, true, io)) else { panic!() };
+    // ... while the IdP's logout of the session arrives ...
+    assert_eq!(post(&mut g, &mut io, &logout_token(json!({})), NOW_MS + 100).0, 200);
+    // ... and the grant, sent before the logout, still succeeds.
+    let tokens = json!({"access_token": "at-2", "refresh_token": "rt-2", "expires_in": 300, "token_type": "Bearer"});
+    let body = tokens.to_string();
+    let answer = Answer { status: Some(200), body: body.as_bytes() };
+    let d = io.run(|io| g.resume(pending, answer, NOW_MS + 200, &mut page(&c), io));
+    let Decision::Respond { response, .. } = d else { panic!("the logged-out session went through: {d:?}") };
+    assert_eq!(response.status, 401);
+    assert!(response.headers.iter().any(|(n, v)| *n == "set-cookie" && v.contains("Max-Age=0")), "cookies cleared");
+    assert!(io.seen.contains(&Counter::SessionRevoked));
+}

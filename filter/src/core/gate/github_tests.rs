@@ -288,4 +288,11 @@ fn bearer_jwts_never_match_github_and_the_config_refuses_what_github_lacks() {
         ["bearer.issuers"]
     );
     assert_eq!(refused(json!({"authorization": {"required_groups": {"any": ["Flipt-IO"]}}})), ["authorization"]);
+    // GitHub states neither `acr` nor `auth_time`: a step-up could never be met, and each
+    // try would send the browser round GitHub (which signs it in without asking) and back.
+    let step_up = |rule: Value| json!({"authorization": {"rules": [rule]}});
+    let rule = json!({"path": {"prefix": "/billing"}, "acr_values": ["mfa"]});
+    assert_eq!(refused(step_up(rule)), ["authorization.rules[0].acr_values"]);
+    let rule = json!({"path": {"prefix": "/billing"}, "max_age": "15m"});
+    assert_eq!(refused(step_up(rule)), ["authorization.rules[0].max_age"]);
 }

@@ -113,7 +113,8 @@ impl Gate {
         Credential::Decided(Decision::Call { callout, pending })
     }
 
-    /// The request goes on with a renewed session, its cookie on the response.
+    /// The request goes on with a renewed session, its cookie on the response, unless a
+    /// back-channel logout ended the session meanwhile (while its grant was under way).
     fn renewed(
         &mut self,
         login: &LoginConfig,
@@ -122,6 +123,12 @@ impl Gate {
         now_s: u64,
         io: &mut Io<'_>,
     ) -> Credential {
+        if let Some(bc) = &login.backchannel {
+            self.revocations.sync(io.shared, &bc.keys);
+            if self.revoked(login, &renewed, now_s) {
+                return super::session::revoked(io);
+            }
+        }
         let mut opened = Opened { session: renewed, reissue: true, sealed: None };
         opened.session.seen = now_s;
         self.serve(login, req, opened, now_s, io)

@@ -6,6 +6,12 @@ use crate::core::web::{path_only, Origin};
 /// Reads request headers on demand, so the hot path asks the host only for what it uses.
 pub trait RequestHeaders {
     fn get(&mut self, name: &str) -> Option<String>;
+
+    /// Whether a body may follow the headers (`false`: the request ended with them). When
+    /// unknown, one may.
+    fn body_follows(&self) -> bool {
+        true
+    }
 }
 
 pub struct Request<'h> {
@@ -35,6 +41,11 @@ impl<'h> Request<'h> {
 
     pub fn header(&mut self, name: &str) -> Option<String> {
         self.headers.get(name)
+    }
+
+    /// Whether a body may follow the headers.
+    pub fn body_follows(&self) -> bool {
+        self.headers.body_follows()
     }
 
     /// `:scheme` and `:authority`, when the authority is plain host[:port].

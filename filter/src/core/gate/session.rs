@@ -18,7 +18,7 @@ fn mark(session: &Session) -> Mark {
 
 /// A session that a back-channel logout ended: like one the IdP refused to refresh, its
 /// cookies are cleared and the request gets what one without a session gets.
-fn revoked(io: &mut Io<'_>) -> Credential {
+pub(super) fn revoked(io: &mut Io<'_>) -> Credential {
     (io.log)(LogLine { level: Level::Info, message: "session ended: a back-channel logout revoked it".into() });
     (io.count)(Counter::SessionRevoked);
     Credential::Ended
@@ -111,7 +111,7 @@ impl Gate {
     }
 
     /// Whether a back-channel logout ended this session (always `false` when off).
-    fn revoked(&self, login: &LoginConfig, session: &Session, now_s: u64) -> bool {
+    pub(super) fn revoked(&self, login: &LoginConfig, session: &Session, now_s: u64) -> bool {
         login.backchannel.is_some()
             && !self.revocations.is_empty_at(now_s)
             && self.revocations.ended(&mark(session), now_s)

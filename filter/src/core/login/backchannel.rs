@@ -148,5 +148,6 @@ pub fn validate(ctx: &LoginContext<'_>, token: &str, now_s: u64) -> Result<Logou
         jti_until: iat.saturating_add(skew).max(now_s).saturating_add(1),
         ends,
         until: now_s.saturating_add(ctx.login.session.lifetime.as_secs()),
+        sub: sub.map(|sub| key(Kind::Sub, sub)),
     })
 }

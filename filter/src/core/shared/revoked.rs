@@ -10,8 +10,11 @@
 //! Bounded: at most [`MAX_ENTRIES`] entries, each dropped once nothing it names can still
 //! be alive (a session ends within `session.lifetime`; a logout token is refused once its
 //! `iat` is older than the clock skew). Should the list fill with live entries, it fails
-//! safe: every session of this Envoy that began up to that moment is ended (the `floor`),
-//! logout tokens issued up to then are refused as replays, and the list starts empty.
+//! safe. First, one person's many logouts (anyone can sign in and out at the IdP in a loop)
+//! become one: every session of that `sub` begun until the latest of them ends. Only if the
+//! list is still full, every session of this Envoy that began up to that moment is ended
+//! (the `floor`), logout tokens issued up to then are refused as replays, and the list
+//! starts empty.
 
 use std::collections::HashMap;
 
@@ -23,10 +26,10 @@ use super::SharedStore;
 pub const MAX_ENTRIES: usize = 4096;
 /// Compare-and-swap attempts before a logout gives up (other workers writing meanwhile).
 const RETRIES: usize = 16;
-const FORMAT: u8 = 1;
+const FORMAT: u8 = 2;
 const HEADER: usize = 1 + 8 + 8 + 4;
-const ENTRY: usize = 1 + 16 + 8 + 8;
-/// The most bytes the list takes in shared data (about 135 KB).
+const ENTRY: usize = 1 + 16 + 16 + 8 + 8;
+/// The most bytes the list takes in shared data (about 200 KB).
 pub const MAX_LIST_BYTES: usize = HEADER + ENTRY * MAX_ENTRIES;
 
 /// What an entry names: the first 16 bytes of a SHA-256 of its kind and value (never the
@@ -86,6 +89,8 @@ struct Entry {
     at: u64,
     /// When the entry can be dropped (seconds).
     until: u64,
+    /// The [`Kind::Sub`] key of the person whose sessions it ends, when the token named one.
+    sub: Option<Key>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -114,9 +119,11 @@ impl List {
             .filter_map(|e| {
                 let kind = Kind::from_byte(*e.first()?)?;
                 let key: Key = e.get(1..17)?.try_into().ok()?;
-                let at = u64::from_le_bytes(e.get(17..25)?.try_into().ok()?);
-                let until = u64::from_le_bytes(e.get(25..33)?.try_into().ok()?);
-                Some(Entry { kind, key, at, until })
+                let sub: Key = e.get(17..33)?.try_into().ok()?;
+                let sub = (sub != [0u8; 16]).then_some(sub);
+                let at = u64::from_le_bytes(e.get(33..41)?.try_into().ok()?);
+                let until = u64::from_le_bytes(e.get(41..49)?.try_into().ok()?);
+                Some(Entry { kind, key, at, until, sub })
             })
             .collect();
         List { floor, floor_until, entries }
@@ -131,10 +138,39 @@ impl List {
         for e in &self.entries {
             v.push(e.kind as u8);
             v.extend_from_slice(&e.key);
+            v.extend_from_slice(&e.sub.unwrap_or([0u8; 16]));
             v.extend_from_slice(&e.at.to_le_bytes());
             v.extend_from_slice(&e.until.to_le_bytes());
         }
         v
+    }
+
+    /// Makes room: the entries of a person whose logouts named several `sid`s become one
+    /// [`Kind::Sub`] entry, ending every session of theirs begun until the latest (more
+    /// than was asked, for that person only); entries with the same key become one.
+    fn compact(&mut self) {
+        let mut per_sub: HashMap<Key, usize> = HashMap::new();
+        for sub in self.entries.iter().filter(|e| e.kind == Kind::Sid).filter_map(|e| e.sub) {
+            *per_sub.entry(sub).or_default() += 1;
+        }
+        let mut merged: Vec<Entry> = Vec::with_capacity(self.entries.len());
+        let mut at: HashMap<(u8, Key), usize> = HashMap::new();
+        for e in self.entries.drain(..) {
+            let e = match e.sub {
+                Some(sub) if e.kind != Kind::Jti && per_sub.get(&sub).is_some_and(|n| *n > 1) => {
+                    Entry { kind: Kind::Sub, key: sub, ..e }
+                }
+                _ => e,
+            };
+            match at.get(&(e.kind as u8, e.key)).and_then(|i| merged.get_mut(*i)) {
+                Some(m) => (m.at, m.until) = (m.at.max(e.at), m.until.max(e.until)),
+                None => {
+                    at.insert((e.kind as u8, e.key), merged.len());
+                    merged.push(e);
+                }
+            }
+        }
+        self.entries = merged;
     }
 }
 
@@ -150,6 +186,8 @@ pub struct Logout {
     pub ends: Vec<(Kind, Key)>,
     /// Until when a session it ends could still be alive (now + `session.lifetime`).
     pub until: u64,
+    /// The [`Kind::Sub`] key of the token's `sub`, when it names one.
+    pub sub: Option<Key>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,9 +236,12 @@ pub fn record(
         if seen || (list.floor_until > 0 && logout.iat <= list.floor) {
             return Err(RecordError::Replayed);
         }
-        list.entries.push(Entry { kind: Kind::Jti, key: logout.jti, at: now_s, until: logout.jti_until });
+        list.entries.push(Entry { kind: Kind::Jti, key: logout.jti, at: now_s, until: logout.jti_until, sub: None });
         for (kind, key) in &logout.ends {
-            list.entries.push(Entry { kind: *kind, key: *key, at: now_s, until: logout.until });
+            list.entries.push(Entry { kind: *kind, key: *key, at: now_s, until: logout.until, sub: logout.sub });
+        }
+        if list.entries.len() > MAX_ENTRIES {
+            list.compact();
         }
         let overflowed = list.entries.len() > MAX_ENTRIES;
         if overflowed {

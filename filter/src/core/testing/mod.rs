@@ -40,13 +40,19 @@ impl Env for MapEnv {
     }
 }
 
-/// Request headers from a map.
+/// Request headers from a map; the request ends with them unless `with_body`.
 #[derive(Clone, Default, Debug)]
-pub struct MapHeaders(pub HashMap<String, String>);
+pub struct MapHeaders(pub HashMap<String, String>, pub bool);
 
 impl MapHeaders {
     pub fn new(pairs: &[(&str, &str)]) -> MapHeaders {
-        MapHeaders(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        MapHeaders(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), false)
+    }
+
+    /// A body follows these headers.
+    pub fn with_body(mut self) -> MapHeaders {
+        self.1 = true;
+        self
     }
 
     pub fn with(mut self, name: &str, value: &str) -> MapHeaders {
@@ -65,6 +71,10 @@ impl MapHeaders {
 impl RequestHeaders for MapHeaders {
     fn get(&mut self, name: &str) -> Option<String> {
         self.0.get(name).cloned()
+    }
+
+    fn body_follows(&self) -> bool {
+        self.1
     }
 }
 

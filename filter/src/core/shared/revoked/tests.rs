@@ -15,6 +15,7 @@ fn logout(jti: &str, ends: &[(Kind, &str)]) -> Logout {
         jti_until: NOW + 61,
         ends: ends.iter().map(|(k, v)| (*k, key(*k, v))).collect(),
         until: NOW + LIFETIME,
+        sub: None,
     }
 }
 
@@ -138,8 +139,13 @@ fn a_full_list_fails_safe_every_older_session_ends_and_older_tokens_are_refused(
     let mut store = LocalStore::default();
     create(&mut store, &keys());
     // Full but for one entry, of logouts still live.
-    let entry =
-        |n: usize| Entry { kind: Kind::Sid, key: key(Kind::Sid, &format!("s{n}")), at: NOW - 5, until: NOW + LIFETIME };
+    let entry = |n: usize| Entry {
+        kind: Kind::Sid,
+        key: key(Kind::Sid, &format!("s{n}")),
+        at: NOW - 5,
+        until: NOW + LIFETIME,
+        sub: None,
+    };
     let full = List { entries: (0..MAX_ENTRIES - 1).map(entry).collect(), ..List::default() };
     let cas = store.get(&keys().list).unwrap().1;
     assert!(store.set(&keys().list, &full.encode(), cas));
@@ -154,6 +160,44 @@ fn a_full_list_fails_safe_every_older_session_ends_and_older_tokens_are_refused(
     let later = Logout { iat: NOW + 1, ..logout("later", &[(Kind::Sid, "x")]) };
     assert!(record(&mut store, &keys(), &later, NOW + 1).is_ok());
     assert!(copy(&mut store).ended(&Mark::new(NOW, "b", Some("x")), NOW + 1));
+}
+
+#[test]
+fn one_persons_many_logouts_end_that_persons_sessions_not_everyones() {
+    // Anyone with an account can sign in and out at the IdP in a loop: each time the IdP
+    // posts a logout token for a new `sid` of the same `sub`. Filling the list that way
+    // must not end every other person's session.
+    let mut store = LocalStore::default();
+    create(&mut store, &keys());
+    let mallory = Some(key(Kind::Sub, "mallory"));
+    let entry = |n: usize| Entry {
+        kind: if n % 2 == 0 { Kind::Sid } else { Kind::SidlessSub },
+        key: if n % 2 == 0 { key(Kind::Sid, &format!("m{n}")) } else { key(Kind::SidlessSub, "mallory") },
+        at: NOW - 5,
+        until: NOW + LIFETIME,
+        sub: mallory,
+    };
+    let full = List { entries: (0..MAX_ENTRIES - 1).map(entry).collect(), ..List::default() };
+    let cas = store.get(&keys().list).unwrap().1;
+    assert!(store.set(&keys().list, &full.encode(), cas));
+    let last = Logout { sub: mallory, ..logout("j1", &[(Kind::Sid, "m-last"), (Kind::SidlessSub, "mallory")]) };
+    let out = record(&mut store, &keys(), &last, NOW).unwrap();
+    assert!(!out.overflowed, "one person's logouts fit in one entry");
+    let r = copy(&mut store);
+    assert!(!r.ended(&Mark::new(NOW - 60, "alice", Some("a1")), NOW + 1), "alice's session lives");
+    assert!(r.ended(&Mark::new(NOW - 60, "mallory", Some("m-other")), NOW + 1), "mallory's sessions end");
+    assert!(r.ended(&Mark::new(NOW, "mallory", None), NOW + 1));
+    assert!(!r.ended(&Mark::new(NOW + 1, "mallory", Some("m-new")), NOW + 1), "a later login of mallory lives");
+    assert!(store.get(&keys().list).unwrap().0.len() < 200, "the list is small again");
+    assert_eq!(record(&mut store, &keys(), &last, NOW), Err(RecordError::Replayed), "its jti is remembered");
+    // A person with one logout keeps the exact entries: their other IdP sessions live.
+    let mut list = List { entries: (0..MAX_ENTRIES + 1).map(entry).collect(), ..List::default() };
+    let bob = Some(key(Kind::Sub, "bob"));
+    let one = |kind, value| Entry { kind, key: key(kind, value), at: NOW - 5, until: NOW + LIFETIME, sub: bob };
+    list.entries.extend([one(Kind::Sid, "b1"), one(Kind::SidlessSub, "bob")]);
+    list.compact();
+    assert_eq!(list.entries.len(), 3, "mallory's one Sub entry, and bob's two as they were: {:?}", list.entries);
+    assert!(list.entries.iter().any(|e| e.kind == Kind::Sid && e.key == key(Kind::Sid, "b1")));
 }
 
 #[test]
