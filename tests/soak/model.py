@@ -126,7 +126,10 @@ class Judge:
             return out, "allow" if note == "" and not died else "refuse"
         if base.startswith("bad."):
             out = {"401:invalid"}
-            if base in ("bad.opaque_unknown", "bad.apitoken", "bad.opaque_client") and needs_idp:
+            # These need the IdP's word: opaque tokens through introspection, and a JWT of
+            # the login issuer whose key its JWKS lacks (introspection is configured, so
+            # it is asked, as for Okta's org-server tokens).
+            if base in ("bad.opaque_unknown", "bad.apitoken", "bad.opaque_client", "bad.unknown_kid") and needs_idp:
                 out.add("503:temp")
             return out, "refuse"
         if base.endswith(".nav") and base.startswith(("session.expired", "session.tampered", "session.garbage", "anon")):
