@@ -302,7 +302,8 @@ def main():
                            "--redirect-uri", f"http://127.0.0.1:{ports['gate_refresh']}/oauth2/callback",
                            "--redirect-uri", f"http://127.0.0.1:{ports['gate_backchannel']}/oauth2/callback",
                            "--redirect-uri", f"http://127.0.0.1:{ports['oauth2']}/callback",
-                           "--refresh-tokens", "--eddsa"]).start()
+                           # Tokens live an hour: a run of many rounds outlasts the default 10 min.
+                           "--refresh-tokens", "--eddsa", "--access-token-ttl", "3600"]).start()
     es_token = idp.client_credentials(resource="api://orders-es256")
     token = idp.client_credentials()
     # EdDSA: the IdP's Ed25519 key signs the same claims (its token endpoint signs RS256/ES256).
@@ -316,7 +317,7 @@ def main():
         "session": {"keys": [base64.b64encode(os.urandom(32)).decode()]},
     }
     no_cache_cfg = {**base_cfg, "bearer": {**base_cfg["bearer"], "cache_size": 0}}
-    # Sessions that keep a refresh token (the IdP's access tokens live 10 min: never due here).
+    # Sessions that keep a refresh token (the IdP's access tokens live an hour: never due here).
     refresh_cfg = {**base_cfg, "session": {**base_cfg["session"], "refresh": True, "refresh_margin": "30s"}}
     # Back-channel logout on: each session request reads the logouts' version in shared data.
     backchannel_cfg = {**base_cfg, "backchannel_logout_path": "/oauth2/backchannel-logout"}
