@@ -450,7 +450,7 @@ def main():
             seconds = max(args.seconds * 2, 10)
             extra["pool"] = measure_many_tokens(work, idp, modules, base_cfg, tokens, seconds)
         lines, medians = report(args, modules, cases, samples, envoy, logins, extra)
-        if not args.no_report and not args.compare:
+        if not args.no_report:
             write_report(lines, medians, cases)
     finally:
         envoy.stop()
