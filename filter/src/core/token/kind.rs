@@ -38,18 +38,7 @@ pub fn unaudienced_client(claims: &Map<String, Value>, client_ids: &[String]) ->
 /// for a token that passes the audience rule through its `client_id`; `iss` is checked by
 /// the caller ([`super::issuer::IssuerRule::checked`]). Returns `exp` in seconds.
 pub fn check_without_audience(claims: &Map<String, Value>, now_s: u64, skew: Duration) -> Result<u64, JwtError> {
-    let date = |name: &str| -> Result<Option<u64>, JwtError> {
-        match claims.get(name) {
-            None => Ok(None),
-            Some(v) => {
-                let f = v.as_f64().ok_or(JwtError::Malformed)?;
-                if !(0.0..=1e13).contains(&f) {
-                    return Err(JwtError::Malformed);
-                }
-                Ok(Some(f.floor() as u64))
-            }
-        }
-    };
+    let date = |name: &str| super::jwt::numeric_date(claims, name);
     let exp = date("exp")?.ok_or(JwtError::MissingExp)?;
     let (nbf, iat) = (date("nbf")?, date("iat")?);
     let skew = skew.as_secs();
