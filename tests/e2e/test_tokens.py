@@ -54,6 +54,13 @@ def test_tokens_in_flytes_and_flowers_headers_are_accepted_and_passed_on(api):
     # Authorization wins when both carry a token, even a bad one.
     r = envoy.get("/orders", {"authorization": "Bearer a.b.c", "flyte-authorization": f"Bearer {token}"})
     assert r.status == 401 and 'error="invalid_token"' in r.headers["www-authenticate"]
+    # Sent twice, a good token first: Envoy keeps both (it folds only headers it knows, like
+    # Authorization); the filter reads both as one value, no token, and refuses, so an app that
+    # reads the second never sees an unchecked one.
+    for twice in ([("flyte-authorization", f"Bearer {token}"), ("flyte-authorization", "Bearer forged.x.y")],
+                  [("authorization", f"Bearer {token}"), ("authorization", "Bearer forged.x.y")]):
+        r = envoy.get("/orders", twice)
+        assert r.status == 401 and 'error="invalid_token"' in r.headers["www-authenticate"], (twice[0][0], r)
 
 
 def test_a_static_api_token_gets_its_name_and_groups_and_a_wrong_one_gets_401(api):

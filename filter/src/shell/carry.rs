@@ -44,13 +44,15 @@ pub fn with_gate<T>(
     Some(f(gate, &mut io))
 }
 
-/// Carries out `decision` for request `id`, the effective context.
+/// Carries out `decision` for request `id`, the effective context; `headers` are its
+/// headers as read for the decision.
 pub fn carry(
     worker: &Rc<RefCell<Worker>>,
     metrics: &Metrics,
     id: u32,
     decision: Decision,
     rng: &mut HostRandom,
+    headers: &mut HostHeaders,
 ) -> Carried {
     let Some(config) = worker.try_borrow().ok().map(|w| w.gate.config.clone()) else {
         host::send(&Denial::Unavailable.response("oidc-gate", None));
@@ -80,9 +82,7 @@ pub fn carry(
                     }
                     let now = host::now_ms();
                     let answer = Answer { status: None, body: b"" };
-                    let next = with_gate(worker, metrics, rng, |g, io| {
-                        g.resume(pending, answer, now, &mut HostHeaders::later(), io)
-                    });
+                    let next = with_gate(worker, metrics, rng, |g, io| g.resume(pending, answer, now, headers, io));
                     decision = next.unwrap_or(Decision::Deny(Denial::Unavailable));
                 }
             },
@@ -100,7 +100,7 @@ pub fn carry(
                 return Carried::Paused;
             }
             Decision::ReadBody => return Carried::ReadBody,
-            other => return answer(other, &config, metrics),
+            other => return answer(other, &config, metrics, headers),
         }
     }
 }
@@ -129,11 +129,11 @@ pub fn call_ended(worker: &RefCell<Worker>) {
 }
 
 /// An allow, a denial or a local response.
-fn answer(decision: Decision, config: &Config, metrics: &Metrics) -> Carried {
+fn answer(decision: Decision, config: &Config, metrics: &Metrics, headers: &mut HostHeaders) -> Carried {
     match decision {
         Decision::Allow { identity, counter, cookie, set_cookies, assertion } => {
             let signed = config.assertion.as_ref().zip(assertion.as_deref()).map(|(a, jwt)| (a.header.as_str(), jwt));
-            if let Err(e) = host::set_identity_headers(&config.identity.all_headers, &identity, signed) {
+            if let Err(e) = host::set_identity_headers(headers, &config.identity.all_headers, &identity, signed) {
                 host::log(LogLevel::Error, &format!("oidc-gate: cannot set the identity headers ({e:?}); refusing"));
                 metrics.inc(Denial::Unavailable.counter());
                 host::send(&Denial::Unavailable.response_for(config));

@@ -34,12 +34,11 @@ pub fn now_ms() -> u64 {
     abi::current_time_nanos().map_or(0, |ns| ns / 1_000_000)
 }
 
-/// A request header as text. Read as bytes: the SDK's `get_map_value` panics (aborting the
+/// A header value as text. Read as bytes: the SDK's `get_map_value` panics (aborting the
 /// VM) on a value that is not UTF-8, which any client can send. Such values are read with
 /// replacement characters, so they fail every check; a non-UTF-8 `:path` reads as absent,
 /// so no path rule can match it.
-pub fn request_header(name: &str) -> Option<String> {
-    let bytes = abi::header(MapType::HttpRequestHeaders, name).ok().flatten()?;
+fn text(name: &str, bytes: Vec<u8>) -> Option<String> {
     match String::from_utf8(bytes) {
         Ok(text) => Some(text),
         Err(_) if name == ":path" => None,
@@ -51,23 +50,65 @@ pub fn remove_request_header(name: &str) {
     let _ = abi::remove_header(MapType::HttpRequestHeaders, name);
 }
 
-/// The current request's headers, read when the core asks.
-/// `body_follows`: `false` when the request ended with its headers (known only when they
-/// arrive; a request decided again later says `true`).
+/// The current request's headers, read from the host in one call when first asked for
+/// (the core's reads, and the names checked for spoofed identity headers, all come from
+/// that one copy). Valid until the filter changes the request's headers: a value is made
+/// per request and dropped once its decision is carried out.
 pub struct HostHeaders {
+    /// `false` when the request ended with its headers (known only when they arrive; a
+    /// request decided again later says `true`).
     pub body_follows: bool,
+    /// The map in the ABI's encoding; `Err` when the host would not give it.
+    map: Option<Result<Vec<u8>, abi::HostError>>,
 }
 
 impl HostHeaders {
+    pub fn new(body_follows: bool) -> HostHeaders {
+        HostHeaders { body_follows, map: None }
+    }
+
     /// For a request decided again after its headers: whether a body follows is not known.
     pub fn later() -> HostHeaders {
-        HostHeaders { body_follows: true }
+        HostHeaders::new(true)
+    }
+
+    fn map(&mut self) -> Result<&[u8], abi::HostError> {
+        let map = self.map.get_or_insert_with(|| abi::header_pairs(MapType::HttpRequestHeaders));
+        map.as_deref().map_err(|e| *e)
+    }
+
+    /// Every value of `name`, joined by `,` (as Envoy joins a repeated header it knows: a
+    /// credential sent twice reads as one malformed value, never as the first of two).
+    fn value(&mut self, name: &str) -> Option<Vec<u8>> {
+        let map = match self.map() {
+            Ok(map) => map,
+            // Without the map, the host's own single read.
+            Err(_) => return abi::header(MapType::HttpRequestHeaders, name).ok().flatten(),
+        };
+        let mut out: Option<Vec<u8>> = None;
+        for (_, v) in abi::pairs_of(map).filter(|(n, _)| *n == name.as_bytes()) {
+            match out.as_mut() {
+                None => out = Some(v.to_vec()),
+                Some(o) => {
+                    o.push(b',');
+                    o.extend_from_slice(v);
+                }
+            }
+        }
+        out
+    }
+
+    /// The names of the request's headers that spell one of `all_headers` differently.
+    fn spoofed(&mut self, all_headers: &[String]) -> Result<Vec<String>, abi::HostError> {
+        let map = self.map()?;
+        let names = abi::pairs_of(map).filter_map(|(n, _)| std::str::from_utf8(n).ok());
+        Ok(other_spellings(all_headers, names).into_iter().map(str::to_string).collect())
     }
 }
 
 impl RequestHeaders for HostHeaders {
     fn get(&mut self, name: &str) -> Option<String> {
-        request_header(name)
+        text(name, self.value(name)?)
     }
 
     fn body_follows(&self) -> bool {
@@ -143,15 +184,15 @@ impl SharedStore for HostStore<'_> {
 /// If the header names cannot be read, the request is refused rather than let through
 /// with a spelling that might pass.
 /// `assertion` is the signed identity assertion's header and value, one of `all_headers`.
+/// `headers`: the request's headers as read for its decision (nothing changed them since).
 pub fn set_identity_headers(
+    headers: &mut HostHeaders,
     all_headers: &[String],
     identity: &Identity,
     assertion: Option<(&str, &str)>,
 ) -> Result<(), abi::HostError> {
-    // Only the names to remove are copied out of the host's buffer (usually none).
-    let spoofed: Vec<String> = abi::with_header_names(MapType::HttpRequestHeaders, |names| {
-        other_spellings(all_headers, names).into_iter().map(str::to_string).collect()
-    })?;
+    // Only the names to remove are copied out of the map (usually none).
+    let spoofed = headers.spoofed(all_headers)?;
     for name in &spoofed {
         abi::remove_header(MapType::HttpRequestHeaders, name)?;
     }
@@ -178,7 +219,7 @@ pub fn set_identity_headers(
 /// `Authorization` reaches the upstream. Should the names not be readable, the request
 /// is reset.
 pub fn strip_for_body(all_headers: &[String]) {
-    if set_identity_headers(all_headers, &Identity::default(), None).is_err() {
+    if set_identity_headers(&mut HostHeaders::later(), all_headers, &Identity::default(), None).is_err() {
         let _ = abi::reset_request();
     }
     remove_request_header("cookie");

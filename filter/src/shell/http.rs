@@ -38,8 +38,14 @@ pub enum Body {
 
 impl Http {
     /// Carries out a decision; returns whether the request continues to the upstream now.
-    fn carry(&mut self, worker: &Rc<RefCell<Worker>>, decision: Decision, rng: &mut HostRandom) -> bool {
-        match carry(worker, &self.metrics, self.id, decision, rng) {
+    fn carry(
+        &mut self,
+        worker: &Rc<RefCell<Worker>>,
+        decision: Decision,
+        rng: &mut HostRandom,
+        headers: &mut HostHeaders,
+    ) -> bool {
+        match carry(worker, &self.metrics, self.id, decision, rng, headers) {
             Carried::Continue(set_cookies) => {
                 self.set_cookies = set_cookies;
                 true
@@ -64,7 +70,7 @@ impl Http {
         let now = host::now_ms();
         let decision = with_gate(&worker, &self.metrics, &mut rng, |g, io| g.backchannel_logout(body, now, io))
             .unwrap_or(Decision::Deny(Denial::Unavailable));
-        self.carry(&worker, decision, &mut rng);
+        self.carry(&worker, decision, &mut rng, &mut HostHeaders::later());
     }
 }
 
@@ -76,11 +82,11 @@ impl Context for Http {
         let mut rng = HostRandom::default();
         let now = host::now_ms();
         let answer = Answer { status, body: &body };
-        let decision = with_gate(&worker, &self.metrics, &mut rng, |g, io| {
-            g.resume(pending, answer, now, &mut HostHeaders::later(), io)
-        })
-        .unwrap_or(Decision::Deny(Denial::Unavailable));
-        if self.carry(&worker, decision, &mut rng) {
+        let mut headers = HostHeaders::later();
+        let decision =
+            with_gate(&worker, &self.metrics, &mut rng, |g, io| g.resume(pending, answer, now, &mut headers, io))
+                .unwrap_or(Decision::Deny(Denial::Unavailable));
+        if self.carry(&worker, decision, &mut rng, &mut headers) {
             let _ = super::abi::resume_request();
         }
     }
@@ -108,11 +114,10 @@ impl HttpContext for Http {
         };
         let mut rng = HostRandom::default();
         let now = host::now_ms();
-        let decision = with_gate(&worker, &self.metrics, &mut rng, |g, io| {
-            g.decide(&mut HostHeaders { body_follows: !end_of_stream }, now, true, io)
-        })
-        .unwrap_or(Decision::Deny(Denial::Unavailable));
-        if self.carry(&worker, decision, &mut rng) {
+        let mut headers = HostHeaders::new(!end_of_stream);
+        let decision = with_gate(&worker, &self.metrics, &mut rng, |g, io| g.decide(&mut headers, now, true, io))
+            .unwrap_or(Decision::Deny(Denial::Unavailable));
+        if self.carry(&worker, decision, &mut rng, &mut headers) {
             Action::Continue
         } else if self.body == Body::Read {
             if end_of_stream {

@@ -128,17 +128,26 @@ impl Root {
             // idp_timeout. A provider wait cannot repeat: a failed fetch leaves nothing
             // worth waiting for. After startup_wait, or a shared call, no more waiting.
             let again = matches!(on, Some(WaitFor::Provider(_)));
+            let mut headers = HostHeaders::later();
             let decision = with_gate(&worker, &self.metrics, &mut rng, |g, io| match pending {
-                Some(p) => g.resume_after_wait(p, now, &mut HostHeaders::later(), io),
-                None => g.decide(&mut HostHeaders::later(), now, again, io),
+                Some(p) => g.resume_after_wait(p, now, &mut headers, io),
+                None => g.decide(&mut headers, now, again, io),
             });
-            self.carry_for(&worker, id, decision.unwrap_or(Decision::Deny(Denial::Unavailable)), &mut rng);
+            let decision = decision.unwrap_or(Decision::Deny(Denial::Unavailable));
+            self.carry_for(&worker, id, decision, &mut rng, &mut headers);
         }
     }
 
     /// Carries out a decision for a request from the root's side of things.
-    fn carry_for(&mut self, worker: &Rc<RefCell<Worker>>, id: u32, decision: Decision, rng: &mut HostRandom) {
-        match carry(worker, &self.metrics, id, decision, rng) {
+    fn carry_for(
+        &mut self,
+        worker: &Rc<RefCell<Worker>>,
+        id: u32,
+        decision: Decision,
+        rng: &mut HostRandom,
+        headers: &mut HostHeaders,
+    ) {
+        match carry(worker, &self.metrics, id, decision, rng, headers) {
             Carried::Continue(set_cookies) => {
                 if let Ok(mut w) = worker.try_borrow_mut() {
                     w.paused.keep_cookies(id, set_cookies);
@@ -246,10 +255,12 @@ impl Context for Root {
                     let mut rng = HostRandom::default();
                     let now = host::now_ms();
                     let answer = Answer { status, body: &body };
+                    let mut headers = HostHeaders::later();
                     let decision = with_gate(&worker, &self.metrics, &mut rng, |g, io| {
-                        g.resume(pending, answer, now, &mut HostHeaders::later(), io)
+                        g.resume(pending, answer, now, &mut headers, io)
                     });
-                    self.carry_for(&worker, id, decision.unwrap_or(Decision::Deny(Denial::Unavailable)), &mut rng);
+                    let decision = decision.unwrap_or(Decision::Deny(Denial::Unavailable));
+                    self.carry_for(&worker, id, decision, &mut rng, &mut headers);
                 }
                 return;
             }

@@ -277,7 +277,12 @@ fn a_browser_login_runs_through_the_callback_to_a_session() {
         ("cookie", cookie.as_bytes()),
         ("x-user-id", b"mallory"),
     ];
+    with(|h| h.calls.clear());
     assert_eq!(rig.request(4, &page), Action::Continue);
+    // Every header in one read; the identity header and the Cookie (without the session)
+    // set; one counter.
+    let calls = with(|h| std::mem::take(&mut h.calls));
+    assert_eq!(calls, ["current_time_nanos", "header_pairs", "replace_header", "replace_header", "increment"]);
     assert_eq!(rig.upstream_header(4, "x-user-id"), vec!["alice"]);
     assert_eq!(rig.upstream_header(4, "cookie"), vec!["theme=dark"]);
 }
@@ -401,4 +406,33 @@ fn an_id_token_signed_by_a_new_key_gets_one_refetch_and_the_login_completes() {
         rig.tick();
         assert_eq!(rig.last_callout().0, n, "one re-fetch, no more");
     }
+}
+
+/// The hot path's cost in calls into Envoy: the clock, every request header in one read,
+/// then only what changes (the identity header) and the counters. A regression here shows
+/// in `scripts/bench` as a lower ratio to the no-op floor.
+#[test]
+fn a_cached_bearer_token_costs_five_host_calls_and_a_repeated_one_is_refused() {
+    let (mut rig, _) =
+        Rig::start(&config(json!({"bearer": {"audiences": ["api"], "token_headers": ["flyte-authorization"]}})));
+    rig.load_keys();
+    let t = format!("Bearer {}", api_token());
+    let req: [(&str, &[u8]); 4] =
+        [(":path", b"/app"), (":method", b"GET"), ("authorization", t.as_bytes()), ("x_user_id", b"mallory")];
+    assert_eq!(rig.request(2, &req), Action::Continue);
+    with(|h| h.calls.clear());
+    assert_eq!(rig.request(3, &req), Action::Continue);
+    let calls = with(|h| std::mem::take(&mut h.calls));
+    assert_eq!(
+        calls,
+        ["current_time_nanos", "header_pairs", "increment", "remove_header", "replace_header", "increment"]
+    );
+    assert_eq!(rig.upstream_header(3, "x-user-id"), vec!["u1"]);
+    assert!(rig.upstream_header(3, "x_user_id").is_empty());
+    // A credential header Envoy keeps as two entries (one it does not fold, unlike
+    // `authorization`): read as one value, which is no token, never as the first of two.
+    let twice: [(&str, &[u8]); 3] =
+        [(":path", b"/app"), ("flyte-authorization", t.as_bytes()), ("flyte-authorization", b"Bearer forged")];
+    assert_eq!(rig.request(4, &twice), Action::Pause);
+    assert_eq!(rig.reply(4).unwrap().status, 401);
 }

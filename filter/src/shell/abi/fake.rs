@@ -59,6 +59,8 @@ pub struct FakeHost {
     pub request_body: HashMap<u32, Vec<u8>>,
     /// Shared data: value and version.
     pub shared: HashMap<String, (Vec<u8>, u32)>,
+    /// Every host call made, by name (a request's cost in calls into Envoy).
+    pub calls: Vec<&'static str>,
 }
 
 thread_local! {
@@ -74,6 +76,7 @@ pub fn log(level: LogLevel, message: &str) {
 }
 
 pub fn current_time_nanos() -> Result<u64, HostError> {
+    with(|h| h.calls.push("current_time_nanos"));
     with(|h| Ok(h.now_ns))
 }
 
@@ -82,6 +85,7 @@ pub fn set_tick_period_ms(_ms: u32) -> Result<(), HostError> {
 }
 
 pub fn buffer(buffer_type: BufferType, start: usize, max: usize) -> Result<Vec<u8>, HostError> {
+    with(|h| h.calls.push("buffer"));
     with(|h| {
         let all = match buffer_type {
             BufferType::PluginConfiguration => h.plugin_config.clone(),
@@ -94,6 +98,7 @@ pub fn buffer(buffer_type: BufferType, start: usize, max: usize) -> Result<Vec<u
 }
 
 pub fn header(map: MapType, name: &str) -> Result<Option<Vec<u8>>, HostError> {
+    with(|h| h.calls.push("header"));
     with(|h| {
         let name = name.to_ascii_lowercase();
         Ok(match map {
@@ -113,19 +118,18 @@ pub fn header(map: MapType, name: &str) -> Result<Option<Vec<u8>>, HostError> {
     })
 }
 
-pub fn with_header_names<T>(map: MapType, f: impl FnOnce(&mut dyn Iterator<Item = &str>) -> T) -> Result<T, HostError> {
-    let names: Vec<String> = with(|h| match map {
-        MapType::HttpRequestHeaders => Ok(h
-            .request_headers
-            .get(&h.current)
-            .map(|m| m.iter().map(|(n, _)| n.clone()).collect())
-            .unwrap_or_default()),
+pub fn header_pairs(map: MapType) -> Result<Vec<u8>, HostError> {
+    with(|h| h.calls.push("header_pairs"));
+    with(|h| match map {
+        MapType::HttpRequestHeaders => {
+            Ok(super::serialize(h.request_headers.get(&h.current).map(Vec::as_slice).unwrap_or_default()))
+        }
         _ => Err(HostError(BAD_ARGUMENT)),
-    })?;
-    Ok(f(&mut names.iter().map(String::as_str)))
+    })
 }
 
 pub fn remove_header(map: MapType, name: &str) -> Result<(), HostError> {
+    with(|h| h.calls.push("remove_header"));
     with(|h| {
         let ctx = h.current;
         match map {
@@ -139,10 +143,17 @@ pub fn remove_header(map: MapType, name: &str) -> Result<(), HostError> {
 
 pub fn replace_header(map: MapType, name: &str, value: &str) -> Result<(), HostError> {
     remove_header(map, name)?;
-    add_header(map, name, value)
+    add_header(map, name, value)?;
+    // One host call (proxy_replace_header_map_value), not the two it is modelled with.
+    with(|h| {
+        h.calls.truncate(h.calls.len() - 2);
+        h.calls.push("replace_header");
+    });
+    Ok(())
 }
 
 pub fn add_header(map: MapType, name: &str, value: &str) -> Result<(), HostError> {
+    with(|h| h.calls.push("add_header"));
     with(|h| {
         let ctx = h.current;
         match map {
@@ -159,6 +170,7 @@ pub fn add_header(map: MapType, name: &str, value: &str) -> Result<(), HostError
 }
 
 pub fn send_local_response(status: u32, headers: &[(&str, &str)], body: &[u8]) -> Result<(), HostError> {
+    with(|h| h.calls.push("send_local_response"));
     with(|h| {
         let reply = LocalReply {
             status,
@@ -173,10 +185,12 @@ pub fn send_local_response(status: u32, headers: &[(&str, &str)], body: &[u8]) -
 }
 
 pub fn shared_get(key: &str) -> Result<Option<(Vec<u8>, u32)>, HostError> {
+    with(|h| h.calls.push("shared_get"));
     with(|h| Ok(h.shared.get(key).cloned()))
 }
 
 pub fn shared_set(key: &str, value: &[u8], cas: u32) -> Result<(), HostError> {
+    with(|h| h.calls.push("shared_set"));
     with(|h| {
         let entry = h.shared.entry(key.to_string()).or_insert((Vec::new(), 0));
         if cas != 0 && entry.1 != cas {
@@ -216,6 +230,7 @@ pub fn define_counter(name: &str) -> Result<u32, HostError> {
 }
 
 pub fn increment(id: u32) {
+    with(|h| h.calls.push("increment"));
     with(|h| {
         if let Some(m) = h.metrics.get_mut(id as usize) {
             m.1 += 1;
@@ -229,6 +244,7 @@ pub fn http_call(
     body: Option<&[u8]>,
     _timeout: Duration,
 ) -> Result<u32, HostError> {
+    with(|h| h.calls.push("http_call"));
     with(|h| {
         if !h.clusters.iter().any(|c| c == cluster) {
             return Err(HostError(BAD_ARGUMENT));

@@ -140,39 +140,17 @@ pub fn header(map: MapType, name: &str) -> Result<Option<Vec<u8>>, HostError> {
     }
 }
 
-/// The names of every header in a map (lower-case, as Envoy keeps them).
-/// Runs `f` over the names of a header map, borrowed from the host's buffer: no string is
-/// made per header (this runs on every request). Names that are not UTF-8 are skipped.
-pub fn with_header_names<T>(map: MapType, f: impl FnOnce(&mut dyn Iterator<Item = &str>) -> T) -> Result<T, HostError> {
+/// Every header of a map in one host call, in the ABI's map encoding (read with
+/// [`super::pairs_of`]); an absent map reads as empty.
+pub fn header_pairs(map: MapType) -> Result<Vec<u8>, HostError> {
     let (mut data, mut size) = (null_mut(), 0usize);
     // SAFETY: the host writes a buffer pointer and size, which `take` owns.
     let status = unsafe { proxy_get_header_map_pairs(map as u32, &mut data, &mut size) };
     match status {
-        OK => {
-            let bytes = unsafe { take(data, size) };
-            let mut names = names_of(&bytes);
-            let out = f(&mut names);
-            Ok(out)
-        }
-        NOT_FOUND => Ok(f(&mut std::iter::empty())),
+        OK => Ok(unsafe { take(data, size) }),
+        NOT_FOUND => Ok(Vec::new()),
         other => Err(HostError(other)),
     }
-}
-
-/// The names in the ABI's map encoding (see [`serialize`]); a malformed buffer gives as
-/// many names as it holds in full.
-fn names_of(bytes: &[u8]) -> impl Iterator<Item = &str> {
-    let word = |at: usize| bytes.get(at..at + 4).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(u32::from_le_bytes);
-    let count = word(0).unwrap_or(0) as usize;
-    let mut data = 4 + 8 * count;
-    (0..count)
-        .map_while(move |i| {
-            let (n, v) = (word(4 + 8 * i)? as usize, word(8 + 8 * i)? as usize);
-            let name = bytes.get(data..data + n)?;
-            data += n + 1 + v + 1;
-            Some(name)
-        })
-        .filter_map(|name| std::str::from_utf8(name).ok())
 }
 
 pub fn remove_header(map: MapType, name: &str) -> Result<(), HostError> {
@@ -191,26 +169,8 @@ pub fn add_header(map: MapType, name: &str, value: &str) -> Result<(), HostError
     check(unsafe { proxy_add_header_map_value(map as u32, name.as_ptr(), name.len(), value.as_ptr(), value.len()) })
 }
 
-/// Pairs in the ABI's map encoding: count, (name size, value size) each, then the bytes,
-/// each followed by a NUL.
-fn serialize(pairs: &[(&str, &str)]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(4 + pairs.iter().map(|(n, v)| n.len() + v.len() + 10).sum::<usize>());
-    out.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
-    for (n, v) in pairs {
-        out.extend_from_slice(&(n.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(v.len() as u32).to_le_bytes());
-    }
-    for (n, v) in pairs {
-        out.extend_from_slice(n.as_bytes());
-        out.push(0);
-        out.extend_from_slice(v.as_bytes());
-        out.push(0);
-    }
-    out
-}
-
 pub fn send_local_response(status: u32, headers: &[(&str, &str)], body: &[u8]) -> Result<(), HostError> {
-    let h = serialize(headers);
+    let h = super::serialize(headers);
     // SAFETY: pointers and lengths of live buffers; no details string.
     check(unsafe { proxy_send_local_response(status, null(), 0, body.as_ptr(), body.len(), h.as_ptr(), h.len(), -1) })
 }
