@@ -289,6 +289,7 @@ def main():
     ap.add_argument("--pool", type=int, default=10_000, help="distinct tokens for the 2-worker case (0: skip)")
     ap.add_argument("--no-rss", action="store_true", help="skip the RSS-per-listener measure")
     ap.add_argument("--no-report", action="store_true", help="do not write docs/benchmarks.md and .png")
+    ap.add_argument("--only", metavar="REGEX", help="measure only the cases whose label matches (a quick check; implies --no-report)")
     args = ap.parse_args()
     modules = {"gate": args.wasm.resolve()}
     if args.compare:
@@ -427,6 +428,9 @@ def main():
         cases.append(("oidc-gate, session with refresh on (not due)", "gate_refresh", [rcookies], "/", "browser"))
         cases.append(("oidc-gate, session with back-channel logout on (3 logouts)", "gate_backchannel", [bcookies], "/",
                       "browser"))
+        if args.only:
+            args.no_report = True
+            cases = [c for c in cases if c[0].startswith("no filter") or re.search(args.only, c[0])]
         for label, listener, headers, path, _shape in cases:
             wrk(ports[listener], 1, args.connections, headers, path)  # warm-up
         samples = {c[0]: [] for c in cases}

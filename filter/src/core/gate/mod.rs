@@ -214,12 +214,11 @@ impl Gate {
         set_cookies: Vec<String>,
     ) -> Decision {
         let cookie = match (&self.config.login, req.cookie.as_deref()) {
-            (Some(login), Some(h)) if cookies::parse(h).any(|(n, _)| login.session.cookies.owns(n)) => {
-                match cookies::without(h, |n| login.session.cookies.owns(n)) {
-                    Some(rest) => CookieRewrite::Set(rest),
-                    None => CookieRewrite::Remove,
-                }
-            }
+            (Some(login), Some(h)) => match cookies::without(h, |n| login.session.cookies.owns(n)) {
+                cookies::Without::Unchanged => CookieRewrite::Keep,
+                cookies::Without::Rest(rest) => CookieRewrite::Set(rest),
+                cookies::Without::Nothing => CookieRewrite::Remove,
+            },
             _ => CookieRewrite::Keep,
         };
         Decision::Allow { identity, counter, cookie, set_cookies, assertion: None }

@@ -2,13 +2,20 @@
 //! the filter's own cookies from what goes upstream.
 
 /// The `name=value` pairs of a `Cookie` header, in order (RFC 6265 section 5.4).
+/// Whitespace around names and values is ASCII (a `Cookie` header may hold only spaces
+/// and tabs there, RFC 9110 OWS; Envoy refuses other control characters).
 pub fn parse(header: &str) -> impl Iterator<Item = (&str, &str)> {
     header.split(';').filter_map(|part| {
-        let (name, value) = part.trim().split_once('=')?;
-        let value = value.trim();
+        let (name, value) = part.split_once('=')?;
+        let value = ows(value);
         let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
-        Some((name.trim(), value))
+        Some((ows(name), value))
     })
+}
+
+/// `s` without leading and trailing ASCII whitespace.
+fn ows(s: &str) -> &str {
+    s.trim_ascii()
 }
 
 /// The value of one cookie. When a name repeats, the first wins (browsers send the
@@ -42,15 +49,34 @@ pub fn clear_cookie(name: &str, attrs: &CookieAttrs) -> String {
     format!("{}; Expires=Thu, 01 Jan 1970 00:00:00 GMT", set_cookie(name, "", Some(0), attrs))
 }
 
-/// The `Cookie` header without the cookies `ours` claims; `None` when nothing is left.
-pub fn without(header: &str, ours: impl Fn(&str) -> bool) -> Option<String> {
-    let kept: Vec<&str> = header
-        .split(';')
-        .map(str::trim)
-        .filter(|part| !part.is_empty())
-        .filter(|part| !ours(part.split_once('=').map_or(*part, |(n, _)| n.trim())))
-        .collect();
-    (!kept.is_empty()).then(|| kept.join("; "))
+/// What is left of a `Cookie` header without the cookies the filter owns.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Without {
+    /// It held none of them: as it is.
+    Unchanged,
+    /// The other cookies.
+    Rest(String),
+    /// Nothing else.
+    Nothing,
+}
+
+/// The `Cookie` header without the cookies `ours` claims, in one pass (the header is
+/// rebuilt only when it held some).
+pub fn without(header: &str, ours: impl Fn(&str) -> bool) -> Without {
+    let mut kept: Vec<&str> = Vec::new();
+    let mut dropped = false;
+    for part in header.split(';').map(ows).filter(|part| !part.is_empty()) {
+        if ours(part.split_once('=').map_or(part, |(n, _)| ows(n))) {
+            dropped = true;
+        } else {
+            kept.push(part);
+        }
+    }
+    match (dropped, kept.is_empty()) {
+        (false, _) => Without::Unchanged,
+        (true, true) => Without::Nothing,
+        (true, false) => Without::Rest(kept.join("; ")),
+    }
 }
 
 #[cfg(test)]
@@ -84,8 +110,10 @@ mod tests {
     #[test]
     fn strips_only_our_cookies() {
         let ours = |n: &str| n.starts_with("__Host-oidc");
-        assert_eq!(without("a=1; __Host-oidc_session=x; b=2", ours), Some("a=1; b=2".into()));
-        assert_eq!(without("__Host-oidc_session_0=x;__Host-oidc_flow_abc=y", ours), None);
-        assert_eq!(without("theme=dark", ours), Some("theme=dark".into()));
+        assert_eq!(without("a=1; __Host-oidc_session=x; b=2", ours), Without::Rest("a=1; b=2".into()));
+        assert_eq!(without("a=1;\t__Host-oidc_session=x", ours), Without::Rest("a=1".into()));
+        assert_eq!(without("__Host-oidc_session_0=x;__Host-oidc_flow_abc=y", ours), Without::Nothing);
+        assert_eq!(without("theme=dark", ours), Without::Unchanged);
+        assert_eq!(without("theme=dark;;  ", ours), Without::Unchanged);
     }
 }

@@ -1,0 +1,125 @@
+//! Per-request timings of the hot path's core work (a session hit, a cached bearer token),
+//! in V8 like the filter: built for wasm32-wasip1 and run under Node's WASI by
+//! `scripts/verify-speed --hot`; natively with `cargo run --release --example hot_path`.
+//! What the core costs per request beside Envoy's own host calls.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+use oidc_gate::core::config::{self, secret::Env};
+use oidc_gate::core::gate::{Counter, Decision, Gate, Io, LogLine, RequestHeaders};
+use oidc_gate::core::rand::Random;
+use oidc_gate::core::session::{self, Session};
+use oidc_gate::core::shared::LocalStore;
+use serde_json::json;
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+struct NoEnv;
+impl Env for NoEnv {
+    fn var(&self, _: &str) -> Option<String> {
+        None
+    }
+}
+
+struct Rng(u8);
+impl Random for Rng {
+    fn fill(&mut self, buf: &mut [u8]) {
+        for b in buf {
+            self.0 = self.0.wrapping_mul(31).wrapping_add(7);
+            *b = self.0;
+        }
+    }
+}
+
+struct Headers<'a>(&'a [(&'a str, String)]);
+impl RequestHeaders for Headers<'_> {
+    fn get(&mut self, name: &str) -> Option<String> {
+        self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone())
+    }
+}
+
+fn time(label: &str, mut f: impl FnMut()) {
+    let started = Instant::now();
+    let mut best = f64::MAX;
+    while started.elapsed() < Duration::from_millis(600) {
+        let start = Instant::now();
+        for _ in 0..64 {
+            f();
+        }
+        best = best.min(start.elapsed().as_secs_f64() * 1e6 / 64.0);
+    }
+    println!("{label:<40} {best:>9.2} us");
+}
+
+fn main() {
+    let key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    let cfg = json!({"issuer": "https://idp.example.com", "idp_cluster": "idp", "client_id": "web",
+        "client_secret": "s", "bearer": {"audiences": ["api://orders"]},
+        "identity_headers": {"x-user-id": "sub", "x-user-email": "email", "x-user-name": "name"},
+        "bypass": [{"prefix": "/healthz"}], "session": {"keys": [key]}});
+    let config = Rc::new(config::load(cfg.to_string().as_bytes(), &NoEnv).unwrap());
+    let mut gate = Gate::new(config.clone());
+    let now_s = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let claims = json!({"sub": "alice", "email": "alice@example.com", "name": "Alice Example"});
+    let s = Session {
+        sub: "alice".into(),
+        iat: now_s,
+        exp: now_s + 8 * 3600,
+        seen: now_s,
+        claims: claims.as_object().unwrap().clone(),
+        id_token: Some("x".repeat(900)),
+        refresh_token: None,
+        access_token: None,
+        access_exp: None,
+        renewals: 0,
+        sid: Some("sid-1".into()),
+    };
+    let set = session::write(&config.login.as_ref().unwrap().session, &s, &[], &mut Rng(1)).unwrap();
+    let ours = set[0].split(';').next().unwrap().to_string();
+    let pad = (0..24).map(|i| format!("pref{i}={}", "v".repeat(70))).collect::<Vec<_>>().join("; ");
+    let cookie = format!("{pad}; {ours}");
+    println!("session cookie {} bytes, Cookie header {} bytes", ours.len(), cookie.len());
+    let headers = vec![
+        (":path", "/".to_string()),
+        (":method", "GET".to_string()),
+        (":authority", "app.example.com".to_string()),
+        ("accept", "text/html".to_string()),
+        ("cookie", cookie.clone()),
+    ];
+    let (mut rng, mut store) = (Rng(2), LocalStore::default());
+    let mut decide = |gate: &mut Gate, h: &[(&str, String)]| {
+        let mut count = |_: Counter| {};
+        let mut log = |_: LogLine| {};
+        let mut io = Io { rng: &mut rng, shared: &mut store, count: &mut count, log: &mut log };
+        gate.decide(&mut Headers(h), now_s * 1000 + 5, true, &mut io)
+    };
+    match decide(&mut gate, &headers) {
+        Decision::Allow { .. } => {}
+        other => panic!("not allowed: {other:?}"),
+    }
+    time("session hit: decide", || {
+        std::hint::black_box(decide(&mut gate, &headers));
+    });
+    let sessions = &config.login.as_ref().unwrap().session;
+    time("  find the sealed value in Cookie", || {
+        std::hint::black_box(session::sealed_value(sessions, &cookie));
+    });
+    time("  open + parse the session (uncached)", || {
+        std::hint::black_box(session::read(sessions, Some(&cookie), now_s));
+    });
+    let mut map = std::collections::HashMap::new();
+    let sealed = session::sealed_value(sessions, &cookie).unwrap().into_owned();
+    map.insert(Rc::<str>::from(sealed.as_str()), 1u32);
+    time("  HashMap lookup, the sealed value as key", || {
+        std::hint::black_box(map.get(sealed.as_str()));
+    });
+    let names = &sessions.cookies;
+    time("  Cookie without ours (upstream)", || {
+        std::hint::black_box(oidc_gate::core::web::cookies::without(&cookie, |n| names.owns(n)));
+    });
+    time("  copy the Cookie header", || {
+        std::hint::black_box(cookie.clone());
+    });
+    let bypass = vec![(":path", "/healthz".to_string()), (":method", "GET".to_string())];
+    time("bypassed path: decide", || {
+        std::hint::black_box(decide(&mut gate, &bypass));
+    });
+}
