@@ -2,7 +2,7 @@
 //! in V8 like the filter: built for wasm32-wasip1 and run under Node's WASI by
 //! `scripts/verify-speed --hot`; natively with `cargo run --release --example hot_path`.
 //! What the core costs per request beside Envoy's own host calls.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 use oidc_gate::core::config::{self, secret::Env};
 use oidc_gate::core::gate::{Counter, Decision, Gate, Io, LogLine, RequestHeaders};
 use oidc_gate::core::rand::Random;
