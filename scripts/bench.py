@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from rig import envoycfg  # noqa: E402
 from rig.browser import Browser  # noqa: E402
-from rig.harness import Idp, request  # noqa: E402
+from rig.harness import COUNTERS_LAG, Idp, request  # noqa: E402
 from rig.procs import WASM, Proc, envoy_command, free_port  # noqa: E402
 
 
@@ -79,6 +79,7 @@ def rss_kib(pid):
 
 
 def counters(admin, prefix="wasmcustom.oidc_gate."):
+    time.sleep(COUNTERS_LAG)
     body = request(admin, "GET", "/stats?filter=oidc_gate").body.decode()
     out = {}
     for line in body.splitlines():

@@ -23,6 +23,11 @@ class Response:
         return f"<Response {self.status} {self.headers} {self.body[:300]!r}>"
 
 
+# The filter counts in each worker's memory and hands the counts to Envoy on its tick
+# (every 200 ms): a counter read waits two ticks, so it shows every request made before it.
+COUNTERS_LAG = 0.45
+
+
 def request(port, method, path, headers=None, body=None, timeout=20):
     """One request on a fresh connection. `headers` is a dict, or a list of (name, value)
     pairs when a header must be sent more than once."""
@@ -298,6 +303,7 @@ class Envoy:
         return request(self.port, method, path, headers, body)
 
     def stats(self) -> dict:
+        time.sleep(COUNTERS_LAG)
         text = request(self.admin_port, "GET", "/stats?filter=oidc_gate").body.decode()
         out = {}
         for line in text.splitlines():

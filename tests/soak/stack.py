@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from rig import envoycfg
-from rig.harness import Idp, request, wait_envoy_ready
+from rig.harness import COUNTERS_LAG, Idp, request, wait_envoy_ready
 from rig.procs import WASM, Proc, envoy_command, free_port, wait_for_port
 
 SOAK_DIR = Path(__file__).resolve().parent
@@ -231,6 +231,7 @@ class Stack:
         return 0
 
     def stats(self) -> dict:
+        time.sleep(COUNTERS_LAG)
         text = request(self.admin_port, "GET", "/stats?filter=oidc_gate").body.decode()
         out = {}
         for line in text.splitlines():

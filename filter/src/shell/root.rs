@@ -45,7 +45,7 @@ const TICK_MS: u32 = 200;
 #[derive(Default)]
 pub struct Root {
     worker: Option<Rc<RefCell<Worker>>>,
-    metrics: Rc<Metrics>,
+    pub(super) metrics: Rc<Metrics>,
     callouts: HashMap<u32, Owner>,
 }
 
@@ -283,6 +283,7 @@ impl RootContext for Root {
         let bytes = abi::buffer(BufferType::PluginConfiguration, 0, usize::MAX).unwrap_or_default();
         match config::load(&bytes, &ProcessEnv) {
             Ok(cfg) => {
+                self.metrics.flush();
                 self.metrics = Rc::new(Metrics::define());
                 let issuers: Vec<&str> = cfg.issuers.iter().map(|i| i.issuer.as_str()).collect();
                 let version = env!("CARGO_PKG_VERSION");
@@ -330,6 +331,7 @@ impl RootContext for Root {
     }
 
     fn on_tick(&mut self) {
+        self.metrics.flush();
         self.dispatch();
         let has_waiting = self.worker.as_ref().is_some_and(|w| w.try_borrow().is_ok_and(|w| !w.paused.is_empty()));
         if has_waiting {

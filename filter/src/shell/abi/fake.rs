@@ -229,11 +229,11 @@ pub fn define_counter(name: &str) -> Result<u32, HostError> {
     })
 }
 
-pub fn increment(id: u32) {
+pub fn increment(id: u32, by: u64) {
     with(|h| h.calls.push("increment"));
     with(|h| {
         if let Some(m) = h.metrics.get_mut(id as usize) {
-            m.1 += 1;
+            m.1 += by;
         }
     });
 }

@@ -226,9 +226,9 @@ pub fn http_call(
     proxy_wasm::hostcalls::dispatch_http_call(cluster, headers, body, vec![], timeout).map_err(|s| HostError(s as u32))
 }
 
-pub fn increment(id: u32) {
+pub fn increment(id: u32, by: u64) {
     // SAFETY: no pointers.
     unsafe {
-        proxy_increment_metric(id, 1);
+        proxy_increment_metric(id, i64::try_from(by).unwrap_or(i64::MAX));
     }
 }
