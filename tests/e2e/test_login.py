@@ -436,3 +436,24 @@ def test_the_first_login_after_the_idp_rotates_its_keys_succeeds(site):
     assert chain[-1].status == 200 and chain[-1].json()["headers"]["x-user-id"] == "alice"
     assert envoy.stats()["oidc_gate.idp.jwks_fetch"] == before + 1
     assert "login failed" not in envoy.proc.log()
+
+
+def test_a_header_sent_on_two_lines_never_hides_a_credential_from_the_filter(rig):
+    """Envoy keeps each HTTP/1 line of a header it does not know (Cookie, flyte-authorization)
+    as its own entry, and apps read every line: the session cookie on a second Cookie line is
+    stripped (it was passed upstream behind a ','), and a token header sent twice is refused
+    (beside a session, an unchecked token on its second line went upstream)."""
+    idp, envoy = start_site(rig, bearer={"audiences": ["api://orders"], "token_headers": ["flyte-authorization"]})
+    b = Browser()
+    login(b, envoy)
+    session = f"{SESSION}={b.cookies()[SESSION]}"
+    token = f"Bearer {idp.client_credentials()}"
+    for path, lines in (("/healthz", []), ("/api/orders", [("authorization", token)]), ("/page", [])):
+        for cookies in ([("cookie", "a=1"), ("cookie", session)], [("cookie", session), ("cookie", "a=1")]):
+            r = request(envoy.port, "GET", path, lines + cookies)
+            assert r.status == 200 and r.json()["headers"]["cookie"] == "a=1", (path, cookies[0], r)
+    forged = "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiJ9."
+    for first in ("x", ""):
+        r = request(envoy.port, "GET", "/page", [("cookie", session), ("flyte-authorization", first),
+                                                 ("flyte-authorization", forged)])
+        assert r.status == 401 and 'error="invalid_token"' in r.headers["www-authenticate"], (first, r)

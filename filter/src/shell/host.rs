@@ -79,6 +79,9 @@ impl HostHeaders {
 
     /// Every value of `name`, joined by `,` (as Envoy joins a repeated header it knows: a
     /// credential sent twice reads as one malformed value, never as the first of two).
+    /// `Cookie` lines are joined by `; `, as HTTP/2 joins its cookie fields and as apps
+    /// read several `Cookie` lines (Envoy keeps each HTTP/1 line): a session cookie on a
+    /// second line is seen, and stripped, never passed upstream behind a `,`.
     fn value(&mut self, name: &str) -> Option<Vec<u8>> {
         let map = match self.map() {
             Ok(map) => map,
@@ -90,7 +93,7 @@ impl HostHeaders {
             match out.as_mut() {
                 None => out = Some(v.to_vec()),
                 Some(o) => {
-                    o.push(b',');
+                    o.extend_from_slice(if name == "cookie" { b"; " } else { b"," });
                     o.extend_from_slice(v);
                 }
             }

@@ -440,3 +440,24 @@ fn a_cached_bearer_token_costs_four_host_calls_and_a_repeated_one_is_refused() {
     assert_eq!(rig.request(4, &twice), Action::Pause);
     assert_eq!(rig.reply(4).unwrap().status, 401);
 }
+
+/// Envoy keeps each HTTP/1 `Cookie` line as its own entry, and apps read them all: the
+/// filter's cookie on a second line is seen and stripped (on a bypassed path and beside a
+/// bearer token), never hidden from the filter behind a `,` and passed upstream.
+#[test]
+fn a_session_cookie_on_a_second_cookie_line_never_reaches_the_upstream() {
+    let mut c = login_config();
+    c["bypass"] = json!([{"prefix": "/healthz"}]);
+    let (mut rig, _) = Rig::start(&c);
+    rig.load_keys();
+    let auth = format!("Bearer {}", api_token());
+    let lines: [(&str, &[u8]); 2] = [("cookie", b"theme=dark"), ("cookie", b"__Host-oidc_session=AQsecret")];
+    let mut bypassed: Vec<(&str, &[u8])> = vec![(":path", b"/healthz")];
+    bypassed.extend(lines);
+    assert_eq!(rig.request(2, &bypassed), Action::Continue);
+    assert_eq!(rig.upstream_header(2, "cookie"), vec!["theme=dark"]);
+    let mut bearer: Vec<(&str, &[u8])> = vec![(":path", b"/orders"), ("authorization", auth.as_bytes())];
+    bearer.extend(lines);
+    assert_eq!(rig.request(3, &bearer), Action::Continue);
+    assert_eq!(rig.upstream_header(3, "cookie"), vec!["theme=dark"]);
+}

@@ -90,7 +90,10 @@ impl Request<'_> {
         }
         for h in token_headers {
             let Some(value) = self.header(&h.name) else { continue };
-            let token = if h.raw {
+            // A `,`: the header came more than once (the host joins its values with one) and
+            // no token has one. Checked as the token it is not, so refused: never skipped
+            // while an app reads an unchecked `Bearer` from its second line.
+            let token = if h.raw || value.contains(',') {
                 let start = value.len() - value.trim_start().len();
                 Some(Token { value, start })
             } else {

@@ -359,3 +359,22 @@ fn identity_headers_per_issuer_and_unverified_email() {
         json!({"iss": other, "sub": "u1", "aud": "api", "exp": NOW + 300, "email": "x@y", "email_verified": true});
     assert_eq!(headers(&mut g, theirs), vec![pair("x-partner-id", "u1"), pair("x-partner-iss", other)]);
 }
+
+/// A token header sent twice (the host joins the lines with `,`): refused, never skipped
+/// while a session lets the request through and the app reads the unchecked second line.
+#[test]
+fn a_token_header_sent_twice_is_refused_even_beside_a_session() {
+    let mut g = Gate::new(Rc::new(login_config(json!({"bearer": {"audiences": ["api"],
+        "token_headers": ["flyte-authorization"]}}))));
+    feed_keys(&mut g, &jwks(&[(&rsa_a(), "k1")]), NOW_MS);
+    let config = g.config.clone();
+    let set =
+        session::write(&config.login.as_ref().unwrap().session, &alice(NOW, json!({})), &[], &mut Rng(0)).unwrap();
+    let cookie = set[0].split(';').next().unwrap().to_string();
+    let (dec, _) = decide(&mut g, &browser("/a", &cookie), NOW_MS, true);
+    assert!(matches!(d(dec), D::Allow(_, Counter::AllowedSession)));
+    for twice in ["x,Bearer forged.x.y", ",Bearer forged.x.y", "Bearer a.b.c,Bearer forged.x.y"] {
+        let (dec, _) = decide(&mut g, &browser("/a", &cookie).with("flyte-authorization", twice), NOW_MS, true);
+        assert_eq!(d(dec), D::Deny(Denial::InvalidToken(JwtError::Malformed)), "{twice}");
+    }
+}
