@@ -457,3 +457,7 @@ def test_a_header_sent_on_two_lines_never_hides_a_credential_from_the_filter(rig
         r = request(envoy.port, "GET", "/page", [("cookie", session), ("flyte-authorization", first),
                                                  ("flyte-authorization", forged)])
         assert r.status == 401 and 'error="invalid_token"' in r.headers["www-authenticate"], (first, r)
+    # Authorization's lines Envoy folds with ',': a Bearer on the second is refused too.
+    r = request(envoy.port, "GET", "/page", [("cookie", session), ("authorization", "Basic eA=="),
+                                             ("authorization", forged)])
+    assert r.status == 401 and 'error="invalid_token"' in r.headers["www-authenticate"], r

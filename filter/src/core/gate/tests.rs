@@ -377,4 +377,13 @@ fn a_token_header_sent_twice_is_refused_even_beside_a_session() {
         let (dec, _) = decide(&mut g, &browser("/a", &cookie).with("flyte-authorization", twice), NOW_MS, true);
         assert_eq!(d(dec), D::Deny(Denial::InvalidToken(JwtError::Malformed)), "{twice}");
     }
+    // The same through `Authorization` (Envoy folds its lines with `,`): a `Bearer` after a
+    // `,` is refused; a credential of another scheme, commas and all, is the app's.
+    for twice in ["Basic eA==,Bearer forged.x.y", "x, bearer forged.x.y"] {
+        let (dec, _) = decide(&mut g, &browser("/a", &cookie).with("authorization", twice), NOW_MS, true);
+        assert_eq!(d(dec), D::Deny(Denial::InvalidToken(JwtError::Malformed)), "{twice}");
+    }
+    let digest = r#"Digest username="u", realm="r", nonce="n", uri="/a", response="x""#;
+    let (dec, _) = decide(&mut g, &browser("/a", &cookie).with("authorization", digest), NOW_MS, true);
+    assert!(matches!(d(dec), D::Allow(_, Counter::AllowedSession)));
 }
