@@ -101,6 +101,11 @@ impl HostHeaders {
         out
     }
 
+    /// Whether the request has a header of exactly this name.
+    fn has(&mut self, name: &str) -> Result<bool, abi::HostError> {
+        Ok(abi::pairs_of(self.map()?).any(|(n, _)| n == name.as_bytes()))
+    }
+
     /// The names of the request's headers that spell one of `all_headers` differently.
     fn spoofed(&mut self, all_headers: &[String]) -> Result<Vec<String>, abi::HostError> {
         let map = self.map()?;
@@ -206,7 +211,9 @@ pub fn set_identity_headers(
         };
         match value {
             Some(value) => abi::replace_header(MapType::HttpRequestHeaders, header, value)?,
-            None => abi::remove_header(MapType::HttpRequestHeaders, header)?,
+            // Removed only when the request has it: the map is this request's, as it is now.
+            None if headers.has(header)? => abi::remove_header(MapType::HttpRequestHeaders, header)?,
+            None => {}
         }
     }
     match &identity.authorization {

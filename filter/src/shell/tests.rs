@@ -416,7 +416,8 @@ fn an_id_token_signed_by_a_new_key_gets_one_refetch_and_the_login_completes() {
 #[test]
 fn a_cached_bearer_token_costs_four_host_calls_and_a_repeated_one_is_refused() {
     let (mut rig, _) =
-        Rig::start(&config(json!({"bearer": {"audiences": ["api"], "token_headers": ["flyte-authorization"]}})));
+        Rig::start(&config(json!({"bearer": {"audiences": ["api"], "token_headers": ["flyte-authorization"]},
+        "identity_headers": {"x-user-id": "sub", "x-user-email": "email"}})));
     rig.load_keys();
     let t = format!("Bearer {}", api_token());
     let req: [(&str, &[u8]); 4] =
@@ -425,13 +426,17 @@ fn a_cached_bearer_token_costs_four_host_calls_and_a_repeated_one_is_refused() {
     with(|h| h.calls.clear());
     assert_eq!(rig.request(3, &req), Action::Continue);
     let calls = with(|h| std::mem::take(&mut h.calls));
+    // The token has no email: `x-user-email` costs a call only when the request has one.
     assert_eq!(calls, ["current_time_nanos", "header_pairs", "remove_header", "replace_header"]);
     assert_eq!(rig.upstream_header(3, "x-user-id"), vec!["u1"]);
-    // The counts reach Envoy on the root's tick, both requests' in one call per counter.
+    let sent: [(&str, &[u8]); 3] = [(":path", b"/app"), ("authorization", t.as_bytes()), ("x-user-email", b"ceo@corp")];
+    assert_eq!(rig.request(5, &sent), Action::Continue);
+    assert!(rig.upstream_header(5, "x-user-email").is_empty());
+    // The counts reach Envoy on the root's tick, all three requests' in one call per counter.
     let shown = |name: &str| with(|h| h.metrics.iter().filter(|(n, _)| n == name).map(|(_, v)| *v).sum::<u64>());
     assert_eq!(shown("oidc_gate.allowed.bearer"), 0);
     rig.tick();
-    assert_eq!(shown("oidc_gate.allowed.bearer"), 2);
+    assert_eq!(shown("oidc_gate.allowed.bearer"), 3);
     assert!(rig.upstream_header(3, "x_user_id").is_empty());
     // A credential header Envoy keeps as two entries (one it does not fold, unlike
     // `authorization`): read as one value, which is no token, never as the first of two.
