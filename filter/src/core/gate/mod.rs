@@ -37,7 +37,7 @@ use crate::core::idp::Provider;
 use crate::core::rand::Random;
 use crate::core::shared::revoked::Revocations;
 use crate::core::shared::SharedStore;
-use crate::core::token::cache::{Refused, TokenCache};
+use crate::core::token::cache::{RefusedCache, TokenCache};
 use crate::core::web::cookies;
 use crate::core::web::is_normalized;
 use crate::core::web::path_rule::any_match;
@@ -51,7 +51,7 @@ pub struct Gate {
     /// Opened session cookies, keyed by their sealed value: a hit skips the AEAD and JSON.
     sessions: TokenCache,
     /// Opaque tokens the IdP said are not active, remembered briefly.
-    refused: TokenCache<Refused>,
+    refused: RefusedCache,
     /// Signed identity assertions, by identity.
     assertions: Assertions,
     /// No identity (bypassed requests), shared rather than allocated each time.
@@ -95,7 +95,7 @@ impl Gate {
         let providers = config.issuers.iter().cloned().map(Provider::new).collect();
         let tokens = TokenCache::new(config.bearer.cache_size);
         let sessions = TokenCache::new(config.bearer.cache_size);
-        let refused = TokenCache::new(config.bearer.cache_size);
+        let refused = RefusedCache::new(config.bearer.cache_size);
         // One per cached token and one per cached session at most.
         let assertions = Assertions::new(if config.assertion.is_some() { config.bearer.cache_size * 2 } else { 0 });
         let anonymous = Rc::new(Identity::default());
