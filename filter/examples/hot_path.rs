@@ -12,6 +12,8 @@ use serde_json::json;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod common;
+
 struct NoEnv;
 impl Env for NoEnv {
     fn var(&self, _: &str) -> Option<String> {
@@ -117,6 +119,30 @@ fn main() {
     });
     time("  copy the Cookie header", || {
         std::hint::black_box(cookie.clone());
+    });
+    // A bearer token, its issuer's keys loaded.
+    let claims = json!({"iss": "https://idp.example.com", "sub": "service", "aud": "api://orders",
+        "exp": now_s + 3600, "iat": now_s, "scope": "api", "client_id": "service"});
+    let (jwks, tokens) = common::tokens(&claims);
+    let doc = json!({"issuer": "https://idp.example.com", "jwks_uri": "https://idp.example.com/jwks",
+        "authorization_endpoint": "https://idp.example.com/auth", "token_endpoint": "https://idp.example.com/token"});
+    let now_ms = now_s * 1000;
+    for body in [doc.to_string(), jwks] {
+        let (kind, _) = gate.providers[0].poll(now_ms, &config.clusters).unwrap();
+        gate.providers[0].on_response(kind, Some(200), body.as_bytes(), now_ms, config.metadata_refresh);
+    }
+    let api = vec![
+        (":path", "/orders".to_string()),
+        (":method", "GET".to_string()),
+        (":authority", "api.example.com".to_string()),
+        ("authorization", format!("Bearer {}", tokens[0].1)),
+    ];
+    match decide(&mut gate, &api) {
+        Decision::Allow { .. } => {}
+        other => panic!("not allowed: {other:?}"),
+    }
+    time("bearer hit (RS256 token, cached): decide", || {
+        std::hint::black_box(decide(&mut gate, &api));
     });
     let bypass = vec![(":path", "/healthz".to_string()), (":method", "GET".to_string())];
     time("bypassed path: decide", || {

@@ -47,7 +47,7 @@ impl Gate {
         }
         let Some(origin) = req.origin() else { return Some(bad_host()) };
         let metadata = self.providers.first().and_then(|p| p.metadata.as_ref());
-        let response = logout::logout(login, metadata, &origin, req.cookie.as_deref(), now_s);
+        let response = logout::logout(login, metadata, &origin, req.cookie(), now_s);
         Some(Decision::Respond { response, counter: Counter::Logout, log: None })
     }
 
@@ -67,7 +67,7 @@ impl Gate {
         let callback = CallbackRequest {
             origin: &origin,
             query: req.query(),
-            cookie_header: req.cookie.as_deref(),
+            cookie_header: req.cookie(),
             request_id: request_id.as_deref(),
             now_s: now_ms / 1000,
         };

@@ -213,13 +213,11 @@ impl Gate {
         req: &Request<'_>,
         set_cookies: Vec<String>,
     ) -> Decision {
-        let cookie = match (&self.config.login, req.cookie.as_deref()) {
-            (Some(login), Some(h)) => match cookies::without(h, |n| login.session.cookies.owns(n)) {
-                cookies::Without::Unchanged => CookieRewrite::Keep,
-                cookies::Without::Rest(rest) => CookieRewrite::Set(rest),
-                cookies::Without::Nothing => CookieRewrite::Remove,
-            },
-            _ => CookieRewrite::Keep,
+        let split = self.config.login.as_ref().and_then(|login| req.cookie_split(&login.session.cookies));
+        let cookie = match split.map(|s| &s.rest) {
+            Some(cookies::Without::Rest(rest)) => CookieRewrite::Set(rest.clone()),
+            Some(cookies::Without::Nothing) => CookieRewrite::Remove,
+            Some(cookies::Without::Unchanged) | None => CookieRewrite::Keep,
         };
         Decision::Allow { identity, counter, cookie, set_cookies, assertion: None }
     }

@@ -238,7 +238,7 @@ impl Gate {
     pub(super) fn clearing(&self, req: &Request<'_>) -> Vec<String> {
         match &self.config.login {
             Some(login) => {
-                let names = login.session.cookies.sessions_in(req.cookie.as_deref());
+                let names = login.session.cookies.sessions_in(req.cookie());
                 names.iter().map(|n| crate::core::web::cookies::clear_cookie(n, &session::cookie::ATTRS)).collect()
             }
             None => Vec::new(),
@@ -248,7 +248,7 @@ impl Gate {
     pub(super) fn ended(&mut self, req: &mut Request<'_>, now_ms: u64, io: &mut Io<'_>) -> Decision {
         let config = self.config.clone();
         let clear = self.clearing(req);
-        req.cookie = None; // no session any more: a new login starts from nothing
+        req.forget_cookie(); // no session any more: a new login starts from nothing
         match self.unauthenticated(req, true, now_ms, false, io) {
             Decision::Deny(denial) => {
                 let response = denial.response_for(&config).with_cookies(clear);

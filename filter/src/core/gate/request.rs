@@ -1,7 +1,8 @@
 //! The request as the gate reads it: headers fetched from the host only when a step
 //! needs them, the path and the `Cookie` header read once.
 
-use crate::core::web::{path_only, Origin};
+use crate::core::session::CookieNames;
+use crate::core::web::{cookies, path_only, Origin};
 
 /// Reads request headers on demand, so the hot path asks the host only for what it uses.
 pub trait RequestHeaders {
@@ -19,14 +20,41 @@ pub struct Request<'h> {
     /// `:path` as sent, query included.
     pub path_and_query: String,
     /// The `Cookie` header; read only when login is on (bearer-only configs never need it).
-    pub cookie: Option<String>,
+    cookie: Option<String>,
+    /// The `Cookie` header split once: without the filter's cookies, and where the
+    /// session cookie is (made when first asked for).
+    split: std::cell::OnceCell<cookies::Split>,
 }
 
 impl<'h> Request<'h> {
     pub fn read(headers: &'h mut dyn RequestHeaders, with_cookie: bool) -> Self {
         let path_and_query = headers.get(":path").unwrap_or_default();
         let cookie = if with_cookie { headers.get("cookie") } else { None };
-        Request { headers, path_and_query, cookie }
+        Request { headers, path_and_query, cookie, split: std::cell::OnceCell::new() }
+    }
+
+    /// The `Cookie` header (`None` without login, or when the request has none).
+    pub fn cookie(&self) -> Option<&str> {
+        self.cookie.as_deref()
+    }
+
+    /// From here on the request is taken to have no cookies (its session just ended).
+    pub fn forget_cookie(&mut self) {
+        self.cookie = None;
+        self.split = std::cell::OnceCell::new();
+    }
+
+    /// The `Cookie` header split by the filter's cookie names, in one pass shared by the
+    /// session step and what goes upstream.
+    pub fn cookie_split(&self, names: &CookieNames) -> Option<&cookies::Split> {
+        let header = self.cookie.as_deref()?;
+        Some(self.split.get_or_init(|| cookies::split(header, |n| names.owns(n), Some(names.session()))))
+    }
+
+    /// The unchunked session cookie's value, from [`Self::cookie_split`].
+    pub fn session_cookie(&self, names: &CookieNames) -> Option<&str> {
+        let range = self.cookie_split(names)?.named.clone()?;
+        self.cookie.as_deref()?.get(range)
     }
 
     /// The path without its query.

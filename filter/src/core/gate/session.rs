@@ -43,7 +43,11 @@ impl Gate {
     ) -> Credential {
         let now_s = now_ms / 1000;
         let config = &login.session;
-        let sealed = req.cookie.as_deref().and_then(|h| session::sealed_value(config, h));
+        // The whole cookie from the one pass over the header; chunks only when it is not there.
+        let sealed = match req.session_cookie(&config.cookies) {
+            Some(v) => Some(Cow::Borrowed(v)),
+            None => req.cookie().and_then(|h| session::sealed_chunks(config, h)),
+        };
         if let (Some(bc), Some(_)) = (&login.backchannel, &sealed) {
             // One small read of shared data; the list itself only when it changed.
             self.revocations.sync(io.shared, &bc.keys);
@@ -96,7 +100,7 @@ impl Gate {
         let mut set_cookies = Vec::new();
         if reissue {
             session.seen = now_s;
-            let present = config.cookies.sessions_in(req.cookie.as_deref());
+            let present = config.cookies.sessions_in(req.cookie());
             set_cookies = session::write(config, &session, &present, io.rng).unwrap_or_default();
         } else if let Some(v) = &sealed {
             let entry = Cached {

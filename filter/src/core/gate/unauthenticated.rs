@@ -88,7 +88,7 @@ impl Gate {
             let response = Page::IdpUnreachable.render(None, rid.as_deref(), &restart);
             return Decision::Respond { response, counter: Counter::DeniedUnavailable, log: None };
         };
-        let start = Start { origin: &origin, target: &req.path_and_query, cookie_header: req.cookie.as_deref(), ask };
+        let start = Start { origin: &origin, target: &req.path_and_query, cookie_header: req.cookie(), ask };
         match login::start(login, metadata, &start, now_s, io.rng) {
             Ok(response) => Decision::Respond { response, counter: Counter::LoginStarted, log: None },
             Err(e) => {

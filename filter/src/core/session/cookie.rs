@@ -24,6 +24,12 @@ pub fn sealed_value<'a>(config: &SessionConfig, cookie_header: &'a str) -> Optio
     if let Some(v) = cookies::get(cookie_header, config.cookies.session()) {
         return Some(Cow::Borrowed(v));
     }
+    sealed_chunks(config, cookie_header)
+}
+
+/// The sealed value from numbered chunks (`None`: no chunk 0), for a header without the
+/// whole cookie.
+pub fn sealed_chunks<'a>(config: &SessionConfig, cookie_header: &'a str) -> Option<Cow<'a, str>> {
     let mut value = String::new();
     for i in 0..=MAX_CHUNKS {
         match cookies::get(cookie_header, &config.cookies.chunk(i)) {

@@ -10,7 +10,7 @@ pub mod seal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-pub use cookie::{read, read_sealed, sealed_value, write};
+pub use cookie::{read, read_sealed, sealed_chunks, sealed_value, write};
 pub use names::{CookieNames, FLOW_ID_LEN};
 pub use seal::{parse_key, Keys};
 

@@ -63,20 +63,47 @@ pub enum Without {
 /// The `Cookie` header without the cookies `ours` claims, in one pass (the header is
 /// rebuilt only when it held some).
 pub fn without(header: &str, ours: impl Fn(&str) -> bool) -> Without {
+    split(header, ours, None).rest
+}
+
+/// One pass over a `Cookie` header: [`without`], and where the value of the first cookie
+/// named `named` is (as [`get`] reads it), as a byte range of `header`.
+pub struct Split {
+    pub rest: Without,
+    pub named: Option<std::ops::Range<usize>>,
+}
+
+pub fn split(header: &str, ours: impl Fn(&str) -> bool, named: Option<&str>) -> Split {
     let mut kept: Vec<&str> = Vec::new();
     let mut dropped = false;
-    for part in header.split(';').map(ows).filter(|part| !part.is_empty()) {
-        if ours(part.split_once('=').map_or(part, |(n, _)| ows(n))) {
+    let mut found = None;
+    for raw in header.split(';') {
+        let part = ows(raw);
+        if part.is_empty() {
+            continue;
+        }
+        let pair = raw.split_once('=');
+        if let (None, Some((name, value)), Some(want)) = (&found, pair, named) {
+            if ows(name) == want {
+                let value = ows(value);
+                let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
+                // `value` is a slice of `header`: its offset there.
+                let at = value.as_ptr() as usize - header.as_ptr() as usize;
+                found = Some(at..at + value.len());
+            }
+        }
+        if ours(pair.map_or(part, |(n, _)| ows(n))) {
             dropped = true;
         } else {
             kept.push(part);
         }
     }
-    match (dropped, kept.is_empty()) {
+    let rest = match (dropped, kept.is_empty()) {
         (false, _) => Without::Unchanged,
         (true, true) => Without::Nothing,
         (true, false) => Without::Rest(kept.join("; ")),
-    }
+    };
+    Split { rest, named: found }
 }
 
 #[cfg(test)]
@@ -105,6 +132,26 @@ mod tests {
             clear_cookie("__Host-s", &a),
             "__Host-s=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
         );
+    }
+
+    #[test]
+    fn one_pass_finds_what_get_and_without_find() {
+        let ours = |n: &str| n.starts_with("__Host-oidc");
+        for h in [
+            "a=1; __Host-oidc_session=x; b=2",
+            "__Host-oidc_session=\"q\" ;x=1; __Host-oidc_session=second",
+            "  __Host-oidc_session =  v  ;",
+            "junk; __Host-oidc_session",
+            "a=1",
+            "",
+            ";;",
+            "a=\"",
+            "__Host-oidc_session=",
+        ] {
+            let s = split(h, ours, Some("__Host-oidc_session"));
+            assert_eq!(s.named.map(|r| &h[r]), get(h, "__Host-oidc_session"), "{h:?}");
+            assert_eq!(s.rest, without(h, ours), "{h:?}");
+        }
     }
 
     #[test]
