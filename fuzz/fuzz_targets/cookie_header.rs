@@ -6,7 +6,8 @@
 //! Properties:
 //! - nothing panics;
 //! - `get` returns a slice of the header; `without` keeps only parts of the header, and
-//!   none of them is the filter's own (`owns`); `ours_in`/`sessions_in` name at most
+//!   none of them is the filter's own (`owns`); `split` (the one pass the gate makes)
+//!   finds exactly what `get` and `without` find; `ours_in`/`sessions_in` name at most
 //!   `MAX_OWN_COOKIES` cookies, each of the filter's exact shapes;
 //! - a sealed value that opens is one the fixture sealed (AEAD: nothing else opens), and
 //!   its session is the one sealed;
@@ -42,7 +43,7 @@ fn run(scene: &Scene, data: &[u8]) {
     let config = session_config(&scene.config);
     let names = &config.cookies;
 
-    let parts: HashSet<&str> = header.split(';').map(str::trim).collect();
+    let parts: HashSet<&str> = header.split(';').map(str::trim_ascii).collect();
     for (name, value) in cookies::parse(header) {
         assert!(within(header, name) && within(header, value), "parse made up {name:?}={value:?}");
     }
@@ -51,13 +52,21 @@ fn run(scene: &Scene, data: &[u8]) {
             assert!(within(header, v), "get({name:?}) made up {v:?}");
         }
     }
-    if let Some(rest) = cookies::without(header, |n| names.owns(n)) {
+    let without = cookies::without(header, |n| names.owns(n));
+    if let cookies::Without::Rest(rest) = &without {
         for part in rest.split("; ") {
             assert!(parts.contains(&part), "without made up {part:?} from {header:?}");
-            let name = part.split_once('=').map_or(part, |(n, _)| n.trim());
+            let name = part.split_once('=').map_or(part, |(n, _)| n.trim_ascii());
             assert!(!names.owns(name), "without kept our cookie {name:?}");
         }
     }
+    if without == cookies::Without::Unchanged {
+        assert!(cookies::parse(header).all(|(n, _)| !names.owns(n)), "without left our cookie in {header:?}");
+    }
+    let split = cookies::split(header, |n| names.owns(n), Some(names.session()));
+    assert_eq!(split.rest, without, "split and without differ on {header:?}");
+    let named = split.named.map(|r| header.get(r).expect("split's range is in the header"));
+    assert_eq!(named, cookies::get(header, names.session()), "split and get differ on {header:?}");
     let ours = names.ours_in(Some(header));
     assert!(ours.len() <= MAX_OWN_COOKIES && ours.iter().all(|n| names.is_session(n) || names.is_flow(n)));
     let sessions = names.sessions_in(Some(header));
