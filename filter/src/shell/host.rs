@@ -322,6 +322,11 @@ impl Metrics {
         Metrics { ids, pending }
     }
 
+    /// Whether Envoy gave ids for the counters (a table made by [`Metrics::define`]).
+    pub fn is_defined(&self) -> bool {
+        self.ids.iter().any(Option::is_some)
+    }
+
     pub fn inc(&self, counter: Counter) {
         if let Ok(mut pending) = self.pending.try_borrow_mut() {
             if let Some(n) = pending.get_mut(counter.index()) {

@@ -27,4 +27,6 @@ mod backchannel_tests;
 #[cfg(test)]
 mod bounds_tests;
 #[cfg(test)]
+mod metrics_tests;
+#[cfg(test)]
 mod tests;

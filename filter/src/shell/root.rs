@@ -242,6 +242,13 @@ fn failure_counter(kind: FetchKind) -> Counter {
 }
 
 impl Context for Root {
+    /// The plugin is going away (a new configuration replaced it, or Envoy stops): the
+    /// counts made since the last tick are handed over, not lost.
+    fn on_done(&mut self) -> bool {
+        self.metrics.flush();
+        true
+    }
+
     fn on_http_call_response(&mut self, token_id: u32, _num_headers: usize, body_size: usize, _num_trailers: usize) {
         let Some(owner) = self.callouts.remove(&token_id) else { return };
         let (status, body) = host::callout_response(body_size);
@@ -283,8 +290,12 @@ impl RootContext for Root {
         let bytes = abi::buffer(BufferType::PluginConfiguration, 0, usize::MAX).unwrap_or_default();
         match config::load(&bytes, &ProcessEnv) {
             Ok(cfg) => {
+                // Defined once per root: requests that began before a new configuration hold
+                // this same table, so their counts still reach Envoy on the next tick.
                 self.metrics.flush();
-                self.metrics = Rc::new(Metrics::define());
+                if !self.metrics.is_defined() {
+                    self.metrics = Rc::new(Metrics::define());
+                }
                 let issuers: Vec<&str> = cfg.issuers.iter().map(|i| i.issuer.as_str()).collect();
                 let version = env!("CARGO_PKG_VERSION");
                 host::log(LogLevel::Info, &format!("oidc-gate {version}: configured for issuers {issuers:?}"));
