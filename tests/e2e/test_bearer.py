@@ -101,6 +101,14 @@ def test_spoofed_identity_headers_never_reach_the_upstream(api):
     r = envoy.get("/orders", [("authorization", f"Bearer {no_scope}"), ("x-user-scope", "everything")])
     assert r.status == 200, r
     assert "x-user-scope" not in r.json()["headers"]
+    # The same token again (a cache hit), the header sent twice in two cases and once with
+    # underscores: each removed, none passed on.
+    lines = [("X-User-Scope", "everything"), ("authorization", f"Bearer {no_scope}"), ("x-user-scope", "all"),
+             ("x_user_scope", "root")]
+    for _ in range(2):
+        r = envoy.get("/orders", lines)
+        assert r.status == 200, r
+        assert not {k.lower() for k in r.json()["headers"]} & {"x-user-scope", "x_user_scope"}, r.json()["headers"]
 
 
 def test_identity_headers_spelled_with_underscores_never_reach_the_app(api):
