@@ -135,10 +135,10 @@ impl Gate {
             }
         }
         if any_match(&config.bypass, &req.path_and_query) {
-            return self.allow(self.anonymous.clone(), Counter::AllowedBypass, &req, Vec::new());
+            return self.allow(self.anonymous.clone(), Counter::AllowedBypass, &mut req, Vec::new());
         }
         if config.cors_preflight && preflight::is_preflight(&mut req, &config.bearer.token_headers) {
-            return self.allow(self.anonymous.clone(), Counter::AllowedPreflight, &req, Vec::new());
+            return self.allow(self.anonymous.clone(), Counter::AllowedPreflight, &mut req, Vec::new());
         }
         if config.authz.needs_plain_paths() && !is_normalized(req.path()) {
             let response = crate::core::web::LocalResponse::plain(400, "the path is not in plain form");
@@ -163,7 +163,7 @@ impl Gate {
         let method = if config.authz.reads_methods() { req.header(":method") } else { None };
         let rule = config.authz.rule_for(method.as_deref(), req.path());
         let public = rule.is_some_and(|r| matches!(r.access, Access::Anyone));
-        let anyone = |g: &Self, req: &Request<'_>, set_cookies| {
+        let anyone = |g: &Self, req: &mut Request<'_>, set_cookies| {
             g.allow(g.anonymous.clone(), Counter::AllowedPublic, req, set_cookies)
         };
         match credential {
@@ -210,12 +210,12 @@ impl Gate {
         &self,
         identity: Rc<Identity>,
         counter: Counter,
-        req: &Request<'_>,
+        req: &mut Request<'_>,
         set_cookies: Vec<String>,
     ) -> Decision {
-        let split = self.config.login.as_ref().and_then(|login| req.cookie_split(&login.session.cookies));
-        let cookie = match split.map(|s| &s.rest) {
-            Some(cookies::Without::Rest(rest)) => CookieRewrite::Set(rest.clone()),
+        let rest = self.config.login.as_ref().and_then(|login| req.take_upstream_cookie(&login.session.cookies));
+        let cookie = match rest {
+            Some(cookies::Without::Rest(rest)) => CookieRewrite::Set(rest),
             Some(cookies::Without::Nothing) => CookieRewrite::Remove,
             Some(cookies::Without::Unchanged) | None => CookieRewrite::Keep,
         };

@@ -51,6 +51,13 @@ impl<'h> Request<'h> {
         Some(self.split.get_or_init(|| cookies::split(header, |n| names.owns(n), Some(names.session()))))
     }
 
+    /// The `Cookie` header as it goes upstream (from [`Self::cookie_split`], taken out of
+    /// it: the request's last use of its cookies).
+    pub fn take_upstream_cookie(&mut self, names: &CookieNames) -> Option<cookies::Without> {
+        self.cookie_split(names)?;
+        self.split.take().map(|s| s.rest)
+    }
+
     /// The unchunked session cookie's value, from [`Self::cookie_split`].
     pub fn session_cookie(&self, names: &CookieNames) -> Option<&str> {
         let range = self.cookie_split(names)?.named.clone()?;
