@@ -10,9 +10,10 @@ use oidc_gate::core::session::{self, Session};
 use oidc_gate::core::shared::LocalStore;
 use serde_json::json;
 use std::rc::Rc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 mod common;
+use common::time;
 
 struct NoEnv;
 impl Env for NoEnv {
@@ -36,19 +37,6 @@ impl RequestHeaders for Headers<'_> {
     fn get(&mut self, name: &str) -> Option<String> {
         self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone())
     }
-}
-
-fn time(label: &str, mut f: impl FnMut()) {
-    let started = Instant::now();
-    let mut best = f64::MAX;
-    while started.elapsed() < Duration::from_millis(600) {
-        let start = Instant::now();
-        for _ in 0..64 {
-            f();
-        }
-        best = best.min(start.elapsed().as_secs_f64() * 1e6 / 64.0);
-    }
-    println!("{label:<40} {best:>9.2} us");
 }
 
 fn main() {
@@ -97,27 +85,27 @@ fn main() {
         Decision::Allow { .. } => {}
         other => panic!("not allowed: {other:?}"),
     }
-    time("session hit: decide", || {
+    time("session hit: decide", 64, || {
         std::hint::black_box(decide(&mut gate, &headers));
     });
     let sessions = &config.login.as_ref().unwrap().session;
-    time("  find the sealed value in Cookie", || {
+    time("  find the sealed value in Cookie", 64, || {
         std::hint::black_box(session::sealed_value(sessions, &cookie));
     });
-    time("  open + parse the session (uncached)", || {
+    time("  open + parse the session (uncached)", 64, || {
         std::hint::black_box(session::read(sessions, Some(&cookie), now_s));
     });
     let mut map = std::collections::HashMap::new();
     let sealed = session::sealed_value(sessions, &cookie).unwrap().into_owned();
     map.insert(Rc::<str>::from(sealed.as_str()), 1u32);
-    time("  HashMap lookup, the sealed value as key", || {
+    time("  HashMap lookup, the sealed value as key", 64, || {
         std::hint::black_box(map.get(sealed.as_str()));
     });
     let names = &sessions.cookies;
-    time("  Cookie without ours (upstream)", || {
+    time("  Cookie without ours (upstream)", 64, || {
         std::hint::black_box(oidc_gate::core::web::cookies::without(&cookie, |n| names.owns(n)));
     });
-    time("  copy the Cookie header", || {
+    time("  copy the Cookie header", 64, || {
         std::hint::black_box(cookie.clone());
     });
     // A bearer token, its issuer's keys loaded.
@@ -141,11 +129,11 @@ fn main() {
         Decision::Allow { .. } => {}
         other => panic!("not allowed: {other:?}"),
     }
-    time("bearer hit (RS256 token, cached): decide", || {
+    time("bearer hit (RS256 token, cached): decide", 64, || {
         std::hint::black_box(decide(&mut gate, &api));
     });
     let bypass = vec![(":path", "/healthz".to_string()), (":method", "GET".to_string())];
-    time("bypassed path: decide", || {
+    time("bypassed path: decide", 64, || {
         std::hint::black_box(decide(&mut gate, &bypass));
     });
 }

@@ -5,25 +5,11 @@
 #![allow(clippy::unwrap_used)]
 use oidc_gate::core::token::{decode, AlgSet, Expect, KeySet};
 use serde_json::json;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
 use common as keys;
-
-/// The fastest of many short batches: on a shared machine the minimum is what the code
-/// costs, the rest is other people's work.
-fn time(label: &str, mut f: impl FnMut()) {
-    let started = Instant::now();
-    let mut best = f64::MAX;
-    while started.elapsed() < Duration::from_millis(600) {
-        let start = Instant::now();
-        for _ in 0..4 {
-            f();
-        }
-        best = best.min(start.elapsed().as_secs_f64() * 1e6 / 4.0);
-    }
-    println!("{label:<32} {best:>9.1} us");
-}
+use common::time;
 
 fn main() {
     let claims = json!({"iss": "https://idp.example.com", "sub": "user-1", "aud": "api://orders",
@@ -38,18 +24,18 @@ fn main() {
         now_s: 1_800_000_000,
         skew: Duration::from_secs(60),
     };
-    time("JWKS parse (4 keys)", || {
+    time("JWKS parse (4 keys)", 4, || {
         KeySet::parse(jwks.as_bytes()).unwrap();
     });
     for (alg, token) in &tokens {
-        time(&format!("{alg}: decode"), || {
+        time(&format!("{alg}: decode"), 4, || {
             decode(token, AlgSet::all()).unwrap();
         });
-        time(&format!("{alg}: decode + verify"), || {
+        time(&format!("{alg}: decode + verify"), 4, || {
             decode(token, AlgSet::all()).unwrap().verify(&keys).unwrap();
         });
         let jwt = decode(token, AlgSet::all()).unwrap().verify(&keys).unwrap();
-        time(&format!("{alg}: check claims"), || {
+        time(&format!("{alg}: check claims"), 4, || {
             jwt.check(&expect).unwrap();
         });
     }

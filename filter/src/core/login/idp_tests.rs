@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use super::callback::LoginContext;
 use super::id_token::{on_graph_response, on_token_response, on_userinfo_response};
 use super::start::{Ask, Start};
+use super::tests::flow;
 use super::*;
 use crate::core::config::Config;
 use crate::core::idp::Provider;
@@ -28,17 +29,6 @@ fn provider(c: &Config, discovery_extra: Value) -> Provider {
 
 fn location(r: &LocalResponse) -> String {
     r.headers.iter().find(|(n, _)| *n == "location").map(|(_, v)| v.clone()).unwrap_or_default()
-}
-
-fn flow() -> Flow {
-    Flow {
-        state: "s".repeat(43),
-        nonce: "n".repeat(43),
-        verifier: "v".repeat(43),
-        target: "/p".into(),
-        created: NOW,
-        step_up: None,
-    }
 }
 
 fn token_body(claims: Value) -> Vec<u8> {

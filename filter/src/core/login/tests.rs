@@ -148,7 +148,8 @@ fn an_expired_flow_is_refused_and_its_cookie_cleared() {
     assert!(header(&response, "set-cookie").iter().any(|c| c.starts_with(&format!("{name}=;"))));
 }
 
-fn flow() -> Flow {
+/// A login flow in progress (also for `idp_tests`).
+pub(super) fn flow() -> Flow {
     Flow {
         state: "s".repeat(43),
         nonce: "n".repeat(43),
