@@ -47,6 +47,14 @@ class Rig:
         self.echo_port = echo_port
         self.started = []
 
+    @classmethod
+    def fresh(cls, name: str, echo_port: int) -> "Rig":
+        """A rig logging to tests/.runs/<name>, emptied first."""
+        log_dir = RUNS / name.replace("/", "_")
+        shutil.rmtree(log_dir, ignore_errors=True)
+        log_dir.mkdir(parents=True)
+        return cls(log_dir, echo_port)
+
     def idp(self, **kw) -> Idp:
         idp = Idp(self.log_dir, **kw)
         self.started.append(idp)
@@ -78,9 +86,6 @@ class Rig:
 
 @pytest.fixture
 def rig(request, echo):
-    log_dir = RUNS / request.node.name.replace("/", "_")
-    shutil.rmtree(log_dir, ignore_errors=True)
-    log_dir.mkdir(parents=True)
-    r = Rig(log_dir, echo)
+    r = Rig.fresh(request.node.name, echo)
     yield r
     r.stop(print_logs=_failed(request.node))

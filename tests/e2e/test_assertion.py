@@ -9,14 +9,13 @@ One IdP and two Envoys serve every test here (module scope), to keep the suite s
 import base64
 import hashlib
 import json
-import shutil
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from conftest import RUNS, Rig
+from conftest import Rig
 from rig.browser import Browser
 from test_login import KEY_A, login, login_config
 
@@ -45,10 +44,8 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(echo, request):
-    log_dir = RUNS / "test_assertion"
-    shutil.rmtree(log_dir, ignore_errors=True)
-    log_dir.mkdir(parents=True)
-    r = Rig(log_dir, echo)
+    r = Rig.fresh("test_assertion", echo)
+    log_dir = r.log_dir
     client_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     (log_dir / "client-jwks.json").write_text(json.dumps({"keys": [public_jwk(client_key)]}))
     signing, next_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())

@@ -5,7 +5,6 @@ step-up per route (acr_values, max_age) sends a session back to the IdP, or give
 client RFC 9470's 401."""
 import json
 import re
-import shutil
 import subprocess
 import time
 import urllib.parse
@@ -14,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import RUNS, Rig
+from conftest import Rig
 from rig.browser import Browser
 from rig.harness import request
 from test_login import SESSION, login, login_config
@@ -27,10 +26,7 @@ API = {"accept": "application/json", "sec-fetch-mode": "cors"}
 
 @pytest.fixture(scope="module")
 def site(echo, request):
-    log_dir = RUNS / "test_session_end"
-    shutil.rmtree(log_dir, ignore_errors=True)
-    log_dir.mkdir(parents=True)
-    rig = Rig(log_dir, echo)
+    rig = Rig.fresh("test_session_end", echo)
     idp = rig.idp()
     cfg = login_config(idp, backchannel_logout_path=BACKCHANNEL, authorization={"rules": [
         {"path": {"prefix": "/billing"}, "acr_values": ["mfa"], "max_age": "15m"}]})
