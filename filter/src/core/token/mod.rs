@@ -11,6 +11,7 @@ pub mod issuer;
 pub mod jwk;
 pub mod jwt;
 pub mod kind;
+mod limbs;
 pub mod rsa_pub;
 
 pub use alg::{Alg, AlgSet};

@@ -8,6 +8,7 @@
 //! signature), so nothing needs constant time. Tested against both crates' signatures
 //! (unit tests).
 
+use super::limbs::mac;
 use sha2::{Digest, Sha256, Sha384};
 
 type Limbs<const L: usize> = [u32; L];
@@ -134,24 +135,13 @@ impl<const L: usize> Modulus<L> {
         let mut t = [0u32; L];
         let mut top = 0u32; // t[L]
         for bi in b {
-            // t += a * b[i]
-            let mut c = 0u64;
-            for (tj, aj) in t.iter_mut().zip(a) {
-                let s = u64::from(*tj) + u64::from(*aj) * u64::from(*bi) + c;
-                *tj = s as u32;
-                c = s >> 32;
-            }
+            let c = mac(&mut t, a, *bi); // t += a * b[i]
             let s = u64::from(top) + c;
             top = s as u32;
             let top2 = (s >> 32) as u32; // t[L + 1]
                                          // t = (t + m * modulus) / 2^32
             let m = t.first().map_or(0, |t0| t0.wrapping_mul(self.n0inv));
-            let mut c = 0u64;
-            for (tj, mj) in t.iter_mut().zip(&self.m) {
-                let s = u64::from(*tj) + u64::from(m) * u64::from(*mj) + c;
-                *tj = s as u32;
-                c = s >> 32;
-            }
+            let c = mac(&mut t, &self.m, m);
             let s = u64::from(top) + c;
             t.copy_within(1.., 0);
             if let Some(last) = t.last_mut() {

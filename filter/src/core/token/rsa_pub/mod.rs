@@ -5,6 +5,8 @@
 //! the JWKS is parsed. PKCS#1 v1.5 verification compares the whole encoded message with
 //! the one expected (RFC 8017 section 8.2.2), so nothing of the signature is parsed.
 
+use super::limbs::mac;
+
 /// A public key prepared for Montgomery arithmetic.
 pub struct MontKey {
     /// The modulus, little-endian 32-bit limbs.
@@ -125,13 +127,7 @@ impl MontKey {
         let mut t = vec![0u32; l];
         let mut top = 0u32; // t[l]
         for bi in b {
-            // t += a * b[i]
-            let mut c = 0u64;
-            for (tj, aj) in t.iter_mut().zip(a) {
-                let s = u64::from(*tj) + u64::from(*aj) * u64::from(*bi) + c;
-                *tj = s as u32;
-                c = s >> 32;
-            }
+            let c = mac(&mut t, a, *bi); // t += a * b[i]
             let s = u64::from(top) + c;
             top = s as u32;
             let top2 = (s >> 32) as u32; // t[l + 1]
@@ -168,14 +164,9 @@ impl MontKey {
         let mut t = vec![0u32; 2 * l];
         // Cross products a[i] * a[j], i < j.
         for (i, ai) in a.iter().enumerate() {
-            let ai = u64::from(*ai);
             let mut c = 0u64;
             if let (Some(row), Some(rest)) = (t.get_mut(2 * i + 1..i + l), a.get(i + 1..)) {
-                for (tj, aj) in row.iter_mut().zip(rest) {
-                    let s = u64::from(*tj) + ai * u64::from(*aj) + c;
-                    *tj = s as u32;
-                    c = s >> 32;
-                }
+                c = mac(row, rest, *ai);
             }
             if let Some(slot) = t.get_mut(i + l) {
                 *slot = c as u32;
@@ -203,13 +194,8 @@ impl MontKey {
         let mut top = 0u64;
         for i in 0..l {
             let Some(window) = t.get_mut(i..=i + l) else { break };
-            let m = u64::from(window.first().copied().unwrap_or(0).wrapping_mul(self.n0inv));
-            let mut c = 0u64;
-            for (tj, nj) in window.iter_mut().zip(&self.n) {
-                let s = u64::from(*tj) + m * u64::from(*nj) + c;
-                *tj = s as u32;
-                c = s >> 32;
-            }
+            let m = window.first().copied().unwrap_or(0).wrapping_mul(self.n0inv);
+            let c = mac(window, &self.n, m);
             if let Some(last) = window.last_mut() {
                 let s = u64::from(*last) + c + top;
                 *last = s as u32;
