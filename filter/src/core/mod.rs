@@ -11,6 +11,7 @@
 
 pub mod assertion;
 pub mod authz;
+pub mod bytes;
 pub mod config;
 pub mod gate;
 pub mod identity;

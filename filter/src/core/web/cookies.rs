@@ -74,15 +74,23 @@ pub struct Split {
 }
 
 pub fn split(header: &str, ours: impl Fn(&str) -> bool, named: Option<&str>) -> Split {
-    let mut kept: Vec<&str> = Vec::new();
+    let mut kept: Vec<&str> = Vec::with_capacity(32);
     let mut dropped = false;
     let mut found = None;
-    for raw in header.split(';') {
+    let bytes = header.as_bytes();
+    let mut start = 0;
+    while start <= bytes.len() {
+        // `;` is ASCII: every cut falls on a character boundary.
+        let end = crate::core::bytes::find(bytes, start, b';').unwrap_or(bytes.len());
+        let raw = header.get(start..end).unwrap_or_default();
+        start = end + 1;
         let part = ows(raw);
         if part.is_empty() {
             continue;
         }
-        let pair = raw.split_once('=');
+        let pair = crate::core::bytes::find(raw.as_bytes(), 0, b'=')
+            .map(|at| raw.split_at(at))
+            .map(|(n, v)| (n, v.get(1..).unwrap_or_default()));
         if let (None, Some((name, value)), Some(want)) = (&found, pair, named) {
             if ows(name) == want {
                 let value = ows(value);
