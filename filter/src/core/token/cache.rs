@@ -14,10 +14,13 @@
 //! choose, hashes them whole.
 
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, Hasher};
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::rc::Rc;
 
+use hashbrown::{Equivalent, HashMap};
+
+use crate::core::bytes;
 use crate::core::identity::Identity;
 use crate::core::shared::revoked::Mark;
 
@@ -25,6 +28,23 @@ pub type TokenKey = Rc<str>;
 
 pub fn key_of(token: &str) -> TokenKey {
     Rc::from(token)
+}
+
+/// A lookup by `&str`: hashed as the key is, compared eight bytes at a time
+/// ([`bytes::same`]) rather than by the C library's byte loop (a 1.5 KB session cost
+/// 0.6 us there).
+struct Probe<'a>(&'a str);
+
+impl Hash for Probe<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state)
+    }
+}
+
+impl Equivalent<TokenKey> for Probe<'_> {
+    fn equivalent(&self, key: &TokenKey) -> bool {
+        bytes::same(self.0.as_bytes(), key.as_bytes())
+    }
 }
 
 /// What a verified token (or session cookie) gave: the caller's identity, until `exp`
@@ -132,11 +152,11 @@ impl<V: Lapses, S: BuildHasher + Default> TokenCache<V, S> {
 
     /// A live entry; an expired one is dropped and reported as a miss.
     pub fn get(&mut self, token: &str, now_s: u64) -> Option<V> {
-        let entry = self.entries.get(token)?;
+        let entry = self.entries.get(&Probe(token))?;
         if now_s < entry.exp() {
             return Some(entry.clone());
         }
-        self.entries.remove(token);
+        self.entries.remove(&Probe(token));
         None
     }
 
@@ -147,9 +167,9 @@ impl<V: Lapses, S: BuildHasher + Default> TokenCache<V, S> {
         // Keys of entries dropped on lookup stay in `order` until swept: sweep whatever the
         // fill level, so `order` never holds more than twice the capacity (amortised O(1)).
         if self.order.len() >= self.capacity.max(32).saturating_mul(2) {
-            self.order.retain(|k| self.entries.contains_key(k));
+            self.order.retain(|k| self.entries.contains_key(&Probe(k)));
         }
-        if self.entries.len() >= self.capacity && !self.entries.contains_key(&*key) {
+        if self.entries.len() >= self.capacity && !self.entries.contains_key(&Probe(&key)) {
             if now_s >= self.last_sweep.saturating_add(SWEEP_INTERVAL) {
                 self.last_sweep = now_s;
                 self.entries.retain(|_, v| now_s < v.exp());
@@ -157,7 +177,7 @@ impl<V: Lapses, S: BuildHasher + Default> TokenCache<V, S> {
             while self.entries.len() >= self.capacity {
                 match self.order.pop_front() {
                     Some(old) => {
-                        self.entries.remove(&*old);
+                        self.entries.remove(&Probe(&old));
                     }
                     None => break,
                 }
