@@ -74,30 +74,23 @@ pub struct Split {
 }
 
 pub fn split(header: &str, ours: impl Fn(&str) -> bool, named: Option<&str>) -> Split {
-    let mut kept: Vec<&str> = Vec::with_capacity(32);
+    // The other cookies, on the stack for up to 32 of them: a request with none of ours
+    // allocates nothing, one with ours only the header it sends upstream.
+    let mut kept: smallvec::SmallVec<[&str; 32]> = smallvec::SmallVec::new();
     let mut dropped = false;
     let mut found = None;
-    let bytes = header.as_bytes();
-    let mut start = 0;
-    while start <= bytes.len() {
-        // `;` is ASCII: every cut falls on a character boundary.
-        let end = crate::core::bytes::find(bytes, start, b';').unwrap_or(bytes.len());
-        let raw = header.get(start..end).unwrap_or_default();
-        start = end + 1;
+    for raw in pieces(header) {
         let part = ows(raw);
         if part.is_empty() {
             continue;
         }
-        let pair = crate::core::bytes::find(raw.as_bytes(), 0, b'=')
-            .map(|at| raw.split_at(at))
-            .map(|(n, v)| (n, v.get(1..).unwrap_or_default()));
+        let pair = crate::core::bytes::find(raw.as_bytes(), 0, b'=').map(|at| raw.split_at(at));
+        let pair = pair.map(|(n, v)| (n, v.get(1..).unwrap_or_default()));
         if let (None, Some((name, value)), Some(want)) = (&found, pair, named) {
             if ows(name) == want {
                 let value = ows(value);
                 let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
-                // `value` is a slice of `header`: its offset there.
-                let at = value.as_ptr() as usize - header.as_ptr() as usize;
-                found = Some(at..at + value.len());
+                found = Some(offset(header, value)..offset(header, value) + value.len());
             }
         }
         if ours(pair.map_or(part, |(n, _)| ows(n))) {
@@ -112,6 +105,27 @@ pub fn split(header: &str, ours: impl Fn(&str) -> bool, named: Option<&str>) -> 
         (true, false) => Without::Rest(kept.join("; ")),
     };
     Split { rest, named: found }
+}
+
+/// The `;`-separated pieces of a `Cookie` header (`;` is ASCII: every cut falls on a
+/// character boundary), as `str::split(';')` gives them.
+fn pieces(header: &str) -> impl Iterator<Item = &str> {
+    let bytes = header.as_bytes();
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start > bytes.len() {
+            return None;
+        }
+        let end = crate::core::bytes::find(bytes, start, b';').unwrap_or(bytes.len());
+        let piece = header.get(start..end).unwrap_or_default();
+        start = end + 1;
+        Some(piece)
+    })
+}
+
+/// Where `part`, a slice of `header`, starts in it.
+fn offset(header: &str, part: &str) -> usize {
+    part.as_ptr() as usize - header.as_ptr() as usize
 }
 
 #[cfg(test)]
