@@ -21,8 +21,12 @@ use crate::core::identity::Identity;
 
 /// Slots in the ring.
 pub const SLOTS: u64 = 32_768;
-/// Slots tried from a token's own (open addressing).
-const PROBES: u64 = 8;
+/// Slots tried from a token's own (open addressing). A lookup stops at the first slot never
+/// written (a token is always put before any such slot of its run, and slots are never
+/// emptied), so a miss costs one or two reads while the ring is not full; 16 slots make a
+/// run of live tokens that evicts one rare (8 lost about 11 of 10,000 live tokens a pass,
+/// verified again each time: `scripts/bench` counted 1.024 verifications per token).
+const PROBES: u64 = 16;
 /// The largest value kept (header and identity); a larger identity is not shared.
 pub const MAX_ENTRY: usize = 1024;
 const VERSION: u8 = 1;
@@ -68,7 +72,7 @@ fn header(value: &[u8]) -> Option<(&[u8], u64, &[u8])> {
 pub fn get(store: &mut dyn SharedStore, scope: &Scope, d: &Digest32, now_s: u64) -> Option<(u64, Identity)> {
     let base = first_slot(d);
     for probe in 0..PROBES {
-        let Some((value, _)) = store.get(&slot_key((base + probe) % SLOTS)) else { continue };
+        let (value, _) = store.get(&slot_key((base + probe) % SLOTS))?;
         match header(&value) {
             Some((digest, exp, s)) if digest == d => {
                 if now_s >= exp || s != scope {
@@ -202,13 +206,25 @@ mod tests {
     }
 
     #[test]
-    fn ten_thousand_tokens_fit_with_almost_no_eviction() {
+    fn ten_thousand_tokens_fit_without_eviction() {
         let mut store = LocalStore::default();
         let n = 10_000;
         for i in 0..n {
             put(&mut store, &SCOPE, &digest(&format!("pool-{i}")), 1000, &identity("u"), 0);
         }
         let found = (0..n).filter(|i| get(&mut store, &SCOPE, &digest(&format!("pool-{i}")), 1).is_some()).count();
-        assert!(found >= n - 10, "only {found} of {n} found");
+        assert_eq!(found, n, "every one found");
+        // As `scripts/bench` sends them: the pool over and over, a miss verified and shared again.
+        let mut again = 0;
+        for _ in 0..20 {
+            for i in 0..n {
+                let d = digest(&format!("pool-{i}"));
+                if get(&mut store, &SCOPE, &d, 1).is_none() {
+                    again += 1;
+                    put(&mut store, &SCOPE, &d, 1000, &identity("u"), 1);
+                }
+            }
+        }
+        assert_eq!(again, 0, "verified again");
     }
 }
