@@ -95,8 +95,10 @@ impl Gate {
                 NotYet::Refused(Denial::Unavailable)
             });
         };
-        // Verified by another worker of this Envoy already (only with the cache on).
-        let shared = (self.config.bearer.cache_size > 0).then(|| {
+        // Verified by another worker of this Envoy already (only with the cache on). A token
+        // naming no key of these cannot be there (the keys are part of the scope): it goes
+        // straight to its refusal or a key refetch, without up to 16 reads of shared data.
+        let shared = (self.config.bearer.cache_size > 0 && untrusted.has_key(&keys)).then(|| {
             (shared_tokens::scope(&self.config.fingerprint, idx, &keys.fingerprint), shared_tokens::digest(token))
         });
         if let Some((scope, digest)) = &shared {

@@ -232,3 +232,17 @@ fn a_token_verified_by_one_worker_is_taken_by_the_others_not_verified_again() {
     run(&mut off, &mut io, &h);
     assert_eq!(std::mem::take(&mut io.seen), [Counter::CacheMiss]);
 }
+
+#[test]
+fn a_token_naming_no_known_key_never_reads_the_shared_ring() {
+    // Its scope holds these keys' fingerprint: no worker can have shared it, so the lookup
+    // (up to 16 reads of shared data) is skipped; it goes to its key refetch or refusal.
+    let mut g = gate(json!({"bearer": {"audiences": ["api"]}}));
+    let mut io = TestIo::new(0);
+    let claims = json!({"iss": ISS, "sub": "svc", "aud": "api", "exp": NOW_S + 300});
+    let forged = sign(&crate::core::testing::keys::rsa_b(), Alg::RS256, "k9", &claims);
+    let h = req(&[("authorization", &format!("Bearer {forged}"))]);
+    let d = io.run(|io| g.decide(&mut h.clone(), NOW_MS, false, io));
+    assert!(matches!(d, Decision::Deny(Denial::InvalidToken(JwtError::UnknownKey))), "{d:?}");
+    assert_eq!(std::mem::take(&mut io.seen), [Counter::CacheMiss], "no shared lookup");
+}

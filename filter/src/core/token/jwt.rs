@@ -88,6 +88,12 @@ impl Untrusted<'_> {
 
     /// Checks the signature with the key the token names, through jwt-compact's
     /// validator (the algorithm named by the token must be the key's).
+    /// Whether `keys` hold the key this token names (by `kid` and algorithm): without it
+    /// [`Untrusted::verify`] fails with [`JwtError::UnknownKey`].
+    pub fn has_key(&self, keys: &KeySet) -> bool {
+        keys.select(self.token.header().key_id.as_deref(), self.alg).is_some()
+    }
+
     pub fn verify(self, keys: &KeySet) -> Result<Jwt, JwtError> {
         let kid = self.token.header().key_id.as_deref();
         let key = keys.select(kid, self.alg).ok_or(JwtError::UnknownKey)?;
