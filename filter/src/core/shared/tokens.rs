@@ -23,9 +23,14 @@ use crate::core::identity::Identity;
 pub const SLOTS: u64 = 32_768;
 /// Slots tried from a token's own (open addressing). A lookup stops at the first slot never
 /// written (a token is always put before any such slot of its run, and slots are never
-/// emptied), so a miss costs one or two reads while the ring is not full; 16 slots make a
-/// run of live tokens that evicts one rare (8 lost about 11 of 10,000 live tokens a pass,
-/// verified again each time: `scripts/bench` counted 1.024 verifications per token).
+/// emptied; lapsed entries still count as written), so a miss costs one or two reads
+/// until some 20,000 distinct tokens have been shared, and at most 16 after that (~5 us,
+/// beside a signature check of ~115 us; a token naming no known key never looks). 16
+/// slots make a run of live tokens that evicts one rare (8 lost about 11 of 10,000 live
+/// tokens a pass, verified again each time: `scripts/bench` counted 1.024 verifications
+/// per token). A worker whose shared data fails between two reads of one `put` keeps its
+/// entries in its own store from then on, where a token may land past an empty slot and
+/// be verified once more.
 const PROBES: u64 = 16;
 /// The largest value kept (header and identity); a larger identity is not shared.
 pub const MAX_ENTRY: usize = 1024;
@@ -151,6 +156,9 @@ fn decode_identity(bytes: &[u8]) -> Option<Identity> {
     let claims: Map<String, Value> = v.get("c")?.as_object()?.clone();
     Some(Identity { headers, claims, ..Identity::default() })
 }
+
+#[cfg(test)]
+mod ring_tests;
 
 #[cfg(test)]
 mod tests {
