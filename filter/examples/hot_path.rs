@@ -3,34 +3,15 @@
 //! `scripts/verify-speed --hot`; natively with `cargo run --release --example hot_path`.
 //! What the core costs per request beside Envoy's own host calls.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
-use oidc_gate::core::config::{self, secret::Env};
 use oidc_gate::core::gate::{Counter, Decision, Gate, Io, LogLine, RequestHeaders};
-use oidc_gate::core::rand::Random;
-use oidc_gate::core::session::{self, Session};
+use oidc_gate::core::session;
 use oidc_gate::core::shared::LocalStore;
 use serde_json::json;
 use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 mod common;
-use common::time;
-
-struct NoEnv;
-impl Env for NoEnv {
-    fn var(&self, _: &str) -> Option<String> {
-        None
-    }
-}
-
-struct Rng(u8);
-impl Random for Rng {
-    fn fill(&mut self, buf: &mut [u8]) {
-        for b in buf {
-            self.0 = self.0.wrapping_mul(31).wrapping_add(7);
-            *b = self.0;
-        }
-    }
-}
+use common::{time, Rng};
 
 struct Headers<'a>(&'a [(&'a str, String)]);
 impl RequestHeaders for Headers<'_> {
@@ -40,32 +21,10 @@ impl RequestHeaders for Headers<'_> {
 }
 
 fn main() {
-    let key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-    let cfg = json!({"issuer": "https://idp.example.com", "idp_cluster": "idp", "client_id": "web",
-        "client_secret": "s", "bearer": {"audiences": ["api://orders"]},
-        "identity_headers": {"x-user-id": "sub", "x-user-email": "email", "x-user-name": "name"},
-        "bypass": [{"prefix": "/healthz"}], "session": {"keys": [key]}});
-    let config = Rc::new(config::load(cfg.to_string().as_bytes(), &NoEnv).unwrap());
+    let config = Rc::new(common::config());
     let mut gate = Gate::new(config.clone());
     let now_s = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-    let claims = json!({"sub": "alice", "email": "alice@example.com", "name": "Alice Example"});
-    let s = Session {
-        sub: "alice".into(),
-        iat: now_s,
-        exp: now_s + 8 * 3600,
-        seen: now_s,
-        claims: claims.as_object().unwrap().clone(),
-        id_token: Some("x".repeat(900)),
-        refresh_token: None,
-        access_token: None,
-        access_exp: None,
-        renewals: 0,
-        sid: Some("sid-1".into()),
-    };
-    let set = session::write(&config.login.as_ref().unwrap().session, &s, &[], &mut Rng(1)).unwrap();
-    let ours = set[0].split(';').next().unwrap().to_string();
-    let pad = (0..24).map(|i| format!("pref{i}={}", "v".repeat(70))).collect::<Vec<_>>().join("; ");
-    let cookie = format!("{pad}; {ours}");
+    let (cookie, ours) = common::browser_cookie(&config, now_s);
     println!("session cookie {} bytes, Cookie header {} bytes", ours.len(), cookie.len());
     let headers = vec![
         (":path", "/".to_string()),

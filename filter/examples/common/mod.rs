@@ -1,7 +1,11 @@
-//! Test keys and tokens, and the timer, for the examples (never in the filter).
-#![allow(clippy::unwrap_used, dead_code)]
+//! Test keys and tokens, a config with a session and a browser's `Cookie` header for it,
+//! and the timer, for the examples (never in the filter).
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, dead_code)]
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use oidc_gate::core::config::{self, secret::Env, Config};
+use oidc_gate::core::rand::Random;
+use oidc_gate::core::session::{self, Session};
 use p256::ecdsa::signature::Signer;
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::traits::PublicKeyParts;
@@ -60,4 +64,60 @@ pub fn time(label: &str, batch: u32, mut f: impl FnMut()) {
         best = best.min(start.elapsed().as_secs_f64() * 1e6 / f64::from(batch));
     }
     println!("{label:<40} {best:>9.2} us");
+}
+
+/// No environment variables.
+pub struct NoEnv;
+impl Env for NoEnv {
+    fn var(&self, _: &str) -> Option<String> {
+        None
+    }
+}
+
+/// A fixed byte stream, for sealing in examples only.
+pub struct Rng(pub u8);
+impl Random for Rng {
+    fn fill(&mut self, buf: &mut [u8]) {
+        for b in buf {
+            self.0 = self.0.wrapping_mul(31).wrapping_add(7);
+            *b = self.0;
+        }
+    }
+}
+
+pub const ISSUER: &str = "https://idp.example.com";
+
+/// A config with bearer tokens, a session key, three identity headers and a bypass rule.
+pub fn config_json() -> Value {
+    json!({"issuer": ISSUER, "idp_cluster": "idp", "client_id": "web",
+        "client_secret": "s", "bearer": {"audiences": ["api://orders"]},
+        "identity_headers": {"x-user-id": "sub", "x-user-email": "email", "x-user-name": "name"},
+        "bypass": [{"prefix": "/healthz"}], "session": {"keys": ["MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="]}})
+}
+
+pub fn config() -> Config {
+    config::load(config_json().to_string().as_bytes(), &NoEnv).unwrap()
+}
+
+/// A browser's `Cookie` header for `config`: 24 cookies of the app, then a session sealed
+/// under its key (with a 900-byte ID token): 3.4 KB. Also the session cookie alone.
+pub fn browser_cookie(config: &Config, now_s: u64) -> (String, String) {
+    let claims = json!({"sub": "alice", "email": "alice@example.com", "name": "Alice Example"});
+    let s = Session {
+        sub: "alice".into(),
+        iat: now_s,
+        exp: now_s + 8 * 3600,
+        seen: now_s,
+        claims: claims.as_object().unwrap().clone(),
+        id_token: Some("x".repeat(900)),
+        refresh_token: None,
+        access_token: None,
+        access_exp: None,
+        renewals: 0,
+        sid: Some("sid-1".into()),
+    };
+    let set = session::write(&config.login.as_ref().unwrap().session, &s, &[], &mut Rng(1)).unwrap();
+    let ours = set[0].split(';').next().unwrap().to_string();
+    let pad = (0..24).map(|i| format!("pref{i}={}", "v".repeat(70))).collect::<Vec<_>>().join("; ");
+    (format!("{pad}; {ours}"), ours)
 }
