@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use std::time::Duration;
 
 use super::algs::{Es256, Es384, Rsa};
-use super::jwk::{KeyMaterial, KeySet};
+use super::jwk::{KeyMaterial, KeySet, VerifyingKey};
 use super::{Alg, AlgSet, JwtError};
 
 /// Tokens longer than this are refused without decoding.
@@ -86,17 +86,20 @@ impl Untrusted<'_> {
         self.issuer.as_deref()
     }
 
-    /// Checks the signature with the key the token names, through jwt-compact's
-    /// validator (the algorithm named by the token must be the key's).
     /// Whether `keys` hold the key this token names (by `kid` and algorithm): without it
     /// [`Untrusted::verify`] fails with [`JwtError::UnknownKey`].
     pub fn has_key(&self, keys: &KeySet) -> bool {
-        keys.select(self.token.header().key_id.as_deref(), self.alg).is_some()
+        self.key(keys).is_some()
     }
 
+    fn key<'k>(&self, keys: &'k KeySet) -> Option<&'k VerifyingKey> {
+        keys.select(self.token.header().key_id.as_deref(), self.alg)
+    }
+
+    /// Checks the signature with the key the token names, through jwt-compact's
+    /// validator (the algorithm named by the token must be the key's).
     pub fn verify(self, keys: &KeySet) -> Result<Jwt, JwtError> {
-        let kid = self.token.header().key_id.as_deref();
-        let key = keys.select(kid, self.alg).ok_or(JwtError::UnknownKey)?;
+        let key = self.key(keys).ok_or(JwtError::UnknownKey)?;
         let validated = match &key.material {
             KeyMaterial::Rsa(k) => Rsa(self.alg).validator::<ClaimMap>(k).validate(&self.token),
             KeyMaterial::P256(k) => Es256.validator::<ClaimMap>(k).validate(&self.token),
