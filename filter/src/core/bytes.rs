@@ -30,6 +30,28 @@ pub fn find(hay: &[u8], from: usize, byte: u8) -> Option<usize> {
     chunks.remainder().iter().position(|&b| b == byte).map(|p| at + p)
 }
 
+/// The pieces of `text` between each ASCII `byte`, as `str::split` gives them (a cut at an
+/// ASCII byte always falls on a character boundary).
+pub fn split(text: &str, byte: u8) -> impl Iterator<Item = &str> {
+    debug_assert!(byte.is_ascii());
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start > text.len() {
+            return None;
+        }
+        let end = find(text.as_bytes(), start, byte).unwrap_or(text.len());
+        let piece = text.get(start..end).unwrap_or_default();
+        start = end + 1;
+        Some(piece)
+    })
+}
+
+/// `text` around its first ASCII `byte`, as `str::split_once` gives it.
+pub fn split_once(text: &str, byte: u8) -> Option<(&str, &str)> {
+    let at = find(text.as_bytes(), 0, byte)?;
+    Some((text.get(..at)?, text.get(at + 1..)?))
+}
+
 /// Whether `a` and `b` hold the same bytes. Reads all of both when the lengths match
 /// (no early exit: how long it takes says nothing of where they differ).
 pub fn same(a: &[u8], b: &[u8]) -> bool {
@@ -68,6 +90,17 @@ mod tests {
         assert_eq!(find(b"<<<<<<<;", 0, b';'), Some(7));
         assert_eq!(find(b";", 1, b';'), None);
         assert_eq!(find(b"", 0, b';'), None);
+    }
+
+    #[test]
+    fn split_is_str_split() {
+        for text in ["", ";", "a", "a;b", ";a;;b;", "é;=;ü", "a=b=c", ";;;;;;;;;;;;;;;;;;x"] {
+            for byte in [b';', b'=', b','] {
+                let c = char::from(byte);
+                assert_eq!(split(text, byte).collect::<Vec<_>>(), text.split(c).collect::<Vec<_>>(), "{text:?}");
+                assert_eq!(split_once(text, byte), text.split_once(c), "{text:?}");
+            }
+        }
     }
 
     #[test]

@@ -125,8 +125,7 @@ impl Request<'_> {
             // `,`: with a `Bearer` after a `,` (never so in a Digest or Basic credential) it
             // is checked whole, so refused, never passed beside a session for an app that
             // reads the second line.
-            let hidden = crate::core::bytes::find(value.as_bytes(), 0, b',').is_some()
-                && value.split(',').skip(1).any(|part| bearer_token(Some(part)).is_some());
+            let hidden = crate::core::bytes::split(&value, b',').skip(1).any(|part| bearer_token(Some(part)).is_some());
             if hidden {
                 return Some(Token { value, start: 0 });
             }
