@@ -84,6 +84,8 @@ pub fn is_normalized(path: &str) -> bool {
     let segment_end = |i: usize| matches!(at(i), None | Some(b'/'));
     for (i, &c) in b.iter().enumerate() {
         match c {
+            // `;` starts path parameters, which some servers strip (`/healthz/..;/admin` is
+            // `/admin` to Tomcat).
             b'\\' | b';' => return false,
             // `//`, and the segments `.` and `..`.
             b'/' if at(i + 1) == Some(b'/')
@@ -92,7 +94,7 @@ pub fn is_normalized(path: &str) -> bool {
             {
                 return false
             }
-            // `%25` could decode into any of the others.
+            // `.`, `/`, `\\`, NUL and `;` escaped, and `%25`, which could decode into any of them.
             b'%' if matches!(
                 [at(i + 1).map(|x| x.to_ascii_lowercase()), at(i + 2).map(|x| x.to_ascii_lowercase())],
                 [Some(b'2'), Some(b'e' | b'f' | b'5')]
