@@ -82,7 +82,13 @@ class Module {
     for (const imp of WebAssembly.Module.imports(mod)) {
       if (imp.module === 'env') env[imp.name] = count(imp.name, this.hostCall(imp.name));
     }
-    this.inst = new WebAssembly.Instance(mod, { ...wasi.getImportObject(), env });
+    // WASI's calls are counted too (a module that reads the clock or randomness per request
+    // through WASI pays a host call as well).
+    const wasiCounted = {};
+    for (const [name, f] of Object.entries(wasi.getImportObject().wasi_snapshot_preview1)) {
+      wasiCounted[name] = count(`wasi:${name}`, f);
+    }
+    this.inst = new WebAssembly.Instance(mod, { wasi_snapshot_preview1: wasiCounted, env });
     this.x = this.inst.exports;
     wasi.initialize(this.inst);
   }

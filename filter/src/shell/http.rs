@@ -107,6 +107,16 @@ impl Context for Http {
 
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        #[cfg(any(
+            feature = "step-return",
+            feature = "step-read",
+            feature = "step-clock",
+            feature = "step-write",
+            feature = "step-decide"
+        ))]
+        if let Some(action) = super::step_probe::early() {
+            return action;
+        }
         let Some(worker) = self.worker.clone() else {
             host::log(LogLevel::Error, "oidc-gate: no valid configuration; refusing the request");
             host::send(&Denial::Unavailable.response("oidc-gate", None));
@@ -117,6 +127,10 @@ impl HttpContext for Http {
         let mut headers = HostHeaders::new(!end_of_stream);
         let decision = with_gate(&worker, &self.metrics, &mut rng, |g, io| g.decide(&mut headers, now, true, io))
             .unwrap_or(Decision::Deny(Denial::Unavailable));
+        #[cfg(feature = "step-decide")]
+        if matches!(decision, Decision::Allow { .. }) {
+            return Action::Continue;
+        }
         if self.carry(&worker, decision, &mut rng, &mut headers) {
             Action::Continue
         } else if self.body == Body::Read {

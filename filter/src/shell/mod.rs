@@ -9,6 +9,14 @@ mod host;
 mod http;
 mod paused;
 mod root;
+#[cfg(any(
+    feature = "step-return",
+    feature = "step-read",
+    feature = "step-clock",
+    feature = "step-write",
+    feature = "step-decide"
+))]
+mod step_probe;
 
 #[cfg(target_arch = "wasm32")]
 use proxy_wasm::types::LogLevel;
