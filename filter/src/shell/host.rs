@@ -39,6 +39,10 @@ pub fn now_ms() -> u64 {
 /// replacement characters, so they fail every check; a non-UTF-8 `:path` reads as absent,
 /// so no path rule can match it.
 fn text(name: &str, bytes: Vec<u8>) -> Option<String> {
+    if crate::core::bytes::is_ascii(&bytes) {
+        // SAFETY: every byte is below 0x80, and ASCII is UTF-8.
+        return Some(unsafe { String::from_utf8_unchecked(bytes) });
+    }
     match String::from_utf8(bytes) {
         Ok(text) => Some(text),
         Err(_) if name == ":path" => None,
