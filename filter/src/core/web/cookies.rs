@@ -78,10 +78,10 @@ pub struct Split {
 
 pub fn split(header: &str, ours: impl Fn(&str) -> bool, named: Option<&str>) -> Split {
     // The other cookies as runs of `header` (start, end): consecutive ones the header already
-    // writes `a; b` are one run, copied whole. A request with none of ours allocates nothing
-    // (its header goes on unchanged); one with ours, only the header sent upstream, built
-    // from a run or two rather than from each cookie (as joining them took).
-    let mut runs: smallvec::SmallVec<[(usize, usize); 8]> = smallvec::SmallVec::new();
+    // writes `a; b` are one run, copied whole. Up to 32 runs on the stack: a request with none
+    // of ours allocates nothing (its header goes on unchanged); one with ours, only the header
+    // sent upstream, built from a run or two rather than from each cookie (as joining took).
+    let mut runs: smallvec::SmallVec<[(usize, usize); 32]> = smallvec::SmallVec::new();
     let mut dropped = false;
     let mut found = None;
     for raw in bytes::split(header, b';') {
@@ -205,7 +205,19 @@ mod tests {
             }
         }
         let ours = |n: &str| n.starts_with("__Host-oidc");
-        let pieces = ["a=1", "b", "__Host-oidc_session=v", "__Host-oidc_flow_x=1", "c=\"q\"", "=", "d=e=f", "x", "__Host-oidc"];
+        let pieces = [
+            "a=1",
+            "b",
+            "__Host-oidc_session=v",
+            "__Host-oidc_flow_x=1",
+            "c=\"q\"",
+            "=",
+            "d=e=f",
+            "x",
+            "__Host-oidc",
+            "é=ü€",
+            "\u{a0}__Host-oidc_session=n",
+        ];
         let seps = ["; ", ";", " ;", ";\t", "; ; ", ";  ", "\t;\t"];
         let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
         let mut next = |n: usize| {
@@ -216,7 +228,9 @@ mod tests {
         };
         for _ in 0..50_000 {
             let mut h = String::new();
-            for i in 0..next(12) {
+            // Up to 11 cookies, or up to 79 (past the 32 runs kept on the stack).
+            let n = if next(8) == 0 { next(80) } else { next(12) };
+            for i in 0..n {
                 if i > 0 || next(4) == 0 {
                     h.push_str(seps[next(seps.len())]);
                 }
