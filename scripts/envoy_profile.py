@@ -33,7 +33,7 @@ STEP_LABELS = {
     "step-read": "+ read the header map",
     "step-clock": "+ read the clock",
     "step-write": "+ write one request header (no decision)",
-    "step-decide": "read, clock, the whole decision (nothing written)",
+    "step-decide": "read, clock, the decision (nothing written)",
 }
 WHERE = ["wasm", "envoy", "kernel", "libc"]
 
@@ -121,27 +121,39 @@ def main():
         idp.stop()
 
     print(f"\nEnvoy CPU per request, by where it ran (medians of {args.rounds} rounds of {args.seconds} s; "
-          "perf sampling included)")
+          "perf sampling included). 'added' and 'step adds' are medians of the differences within each "
+          "round (cases measured minutes apart drift together)")
     print(f"| {'request':8} | {'case':55} | {'req/s':>7} | {'CPU us':>6} | {'added':>6} | "
           + " | ".join(f"{w:>6}" for w in WHERE) + " | step adds |")
     print("|" + "---|" * (6 + len(WHERE)))
-    base, prev, cpu = {}, None, {}
-    for (shape, label), runs in samples.items():
+
+    def paired(label, base):
+        return statistics.median(a[1] - b[1] for a, b in zip(samples[label], samples[base]))
+
+    plain = {shape: (shape, label) for (shape, label) in samples if label == "no filter"}
+    keys = list(samples)
+    for i, (shape, label) in enumerate(keys):
+        runs = samples[(shape, label)]
         rps = statistics.median(r[0] for r in runs)
         us = statistics.median(r[1] for r in runs)
         parts = {w: statistics.median(r[2][w] for r in runs) for w in WHERE}
-        base.setdefault(shape, us)
-        cpu[label] = us
         step = ""
-        if label.startswith("step-"):
-            step = f"{us - prev:+.1f}" if prev is not None else ""
-            prev = us
-        print(f"| {shape:8} | {label:55} | {rps:7.0f} | {us:6.1f} | {us - base[shape]:+6.1f} | "
+        if label.startswith("step-") and not label.startswith("step-return"):
+            # Each step against the one before it; the decision against the clock (it writes nothing).
+            base = next(k for k in keys if k[1].startswith("step-clock")) if label.startswith("step-decide") else keys[i - 1]
+            step = f"{paired((shape, label), base):+.1f}"
+        print(f"| {shape:8} | {label:55} | {rps:7.0f} | {us:6.1f} | {paired((shape, label), plain[shape]):+6.1f} | "
               + " | ".join(f"{parts[w]:6.1f}" for w in WHERE) + f" | {step:>9} |")
-    decide = next((us for label, us in cpu.items() if label.startswith("step-decide")), None)
+    decide = next((k for k in keys if k[1].startswith("step-decide")), None)
     if decide is not None:
-        print(f"carrying the decision out (the identity headers written): "
-              f"{cpu['oidc-gate, cached bearer token'] - decide:+.1f} us (oidc-gate - step-decide)")
+        full = next(k for k in keys if k[1].startswith("oidc-gate, cached"))
+        print(f"carrying the decision out (the identity headers written): {paired(full, decide):+.1f} us "
+              "(oidc-gate - step-decide)")
+    for shape in plain:
+        floor = next(k for k in keys if k[0] == shape and k[1] == "no-op wasm floor")
+        gate = next(k for k in keys if k[0] == shape and k[1].startswith("oidc-gate"))
+        ratio = statistics.median(g[0] / f[0] for g, f in zip(samples[gate], samples[floor]))
+        print(f"{shape}: oidc-gate vs the floor, requests/s: {ratio:.2f} (median of the rounds' ratios)")
 
 
 if __name__ == "__main__":
