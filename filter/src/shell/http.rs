@@ -107,13 +107,7 @@ impl Context for Http {
 
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        #[cfg(any(
-            feature = "step-return",
-            feature = "step-read",
-            feature = "step-clock",
-            feature = "step-write",
-            feature = "step-decide"
-        ))]
+        #[cfg(feature = "step-probe")]
         if let Some(action) = super::step_probe::early() {
             return action;
         }

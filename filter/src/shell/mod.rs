@@ -9,13 +9,7 @@ mod host;
 mod http;
 mod paused;
 mod root;
-#[cfg(any(
-    feature = "step-return",
-    feature = "step-read",
-    feature = "step-clock",
-    feature = "step-write",
-    feature = "step-decide"
-))]
+#[cfg(feature = "step-probe")]
 mod step_probe;
 
 #[cfg(target_arch = "wasm32")]

@@ -9,7 +9,7 @@
 //! - `step-decide`: the header map, the clock and the whole decision; a request allowed goes
 //!   on without it being carried out (no identity header written; in `http.rs`).
 //!
-//! Without a `step-*` feature none of this is compiled.
+//! Without a `step-*` feature (each turns on `step-probe`) none of this is compiled.
 
 use proxy_wasm::types::{Action, MapType};
 
