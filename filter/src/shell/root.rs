@@ -287,6 +287,8 @@ impl Context for Root {
 
 impl RootContext for Root {
     fn on_configure(&mut self, _size: usize) -> bool {
+        #[cfg(feature = "step-probe")]
+        host::log(LogLevel::Critical, super::step_probe::WARNING);
         let bytes = abi::buffer(BufferType::PluginConfiguration, 0, usize::MAX).unwrap_or_default();
         match config::load(&bytes, &ProcessEnv) {
             Ok(cfg) => {

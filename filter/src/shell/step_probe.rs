@@ -16,6 +16,11 @@ use proxy_wasm::types::{Action, MapType};
 use super::abi;
 use super::host;
 
+/// Logged at every configuration: such a module checks nothing, or checks and then lets the
+/// request go on anyway, and must never serve traffic.
+pub const WARNING: &str =
+    "oidc-gate: a profiling build (cargo feature step-*): requests are NOT checked; never use it to serve traffic";
+
 /// What the request does under the step this module was built for; `None` for `step-decide`
 /// (the decision is taken, then the request goes on: see `http.rs`).
 pub fn early() -> Option<Action> {
