@@ -13,8 +13,9 @@ use super::Alg;
 pub enum KeyMaterial {
     /// PKCS#1 v1.5 and PSS, both over the Montgomery form prepared here.
     Rsa(Box<MontKey>),
-    P256(ecdsa::P256Key),
-    P384(ecdsa::P384Key),
+    /// Boxed: each carries its table of odd multiples (0.5 and 0.75 KB).
+    P256(Box<ecdsa::P256Key>),
+    P384(Box<ecdsa::P384Key>),
     Ed25519(ed25519_compact::PublicKey),
 }
 
@@ -147,10 +148,10 @@ fn parse_key(value: &Value) -> Option<VerifyingKey> {
             KeyMaterial::Rsa(Box::new(key))
         }
         JsonWebKey::EllipticCurve { curve, x, y, secret: None } if curve == "P-256" => {
-            KeyMaterial::P256(ecdsa::PublicKey::from_xy(&ecdsa::P256, x, y)?)
+            KeyMaterial::P256(Box::new(ecdsa::PublicKey::from_xy(&ecdsa::P256, x, y)?))
         }
         JsonWebKey::EllipticCurve { curve, x, y, secret: None } if curve == "P-384" => {
-            KeyMaterial::P384(ecdsa::PublicKey::from_xy(&ecdsa::P384, x, y)?)
+            KeyMaterial::P384(Box::new(ecdsa::PublicKey::from_xy(&ecdsa::P384, x, y)?))
         }
         JsonWebKey::KeyPair { curve, secret: None, .. } if curve == "Ed25519" => {
             KeyMaterial::Ed25519(ed25519_compact::PublicKey::try_from(&jwk).ok()?)

@@ -2,6 +2,13 @@
 //! SHA-384 (FIPS 186-4 / SEC 1), in Montgomery form with 32-bit limbs, the same
 //! arithmetic as the RSA public operation.
 //!
+//! u1 G + u2 Q is one pass of doublings over both scalars written as width-w NAFs
+//! (digits 0 or odd, few of them non-zero), adding an affine odd multiple for each
+//! non-zero digit with the mixed addition: G's multiples up to 63G are made once per
+//! process, Q's up to 15Q with each key, when the JWKS is read. The result's x is
+//! compared with r without an inversion (X == r Z^2, or (r + n) Z^2). ES256 in V8:
+//! 663 -> 295 us per verification against the plain double-and-add this replaces.
+//!
 //! Why not the `p256` and `p384` crates: in wasm (V8) the `p256` crate took about 1 ms per
 //! ES256 verification, several times this code, and `p384`'s fiat-crypto field code was
 //! about 120 KB of the module. Everything here handles public values only (key, message,
@@ -10,6 +17,7 @@
 
 use super::limbs::mac;
 use sha2::{Digest, Sha256, Sha384};
+use std::sync::OnceLock;
 
 type Limbs<const L: usize> = [u32; L];
 
@@ -22,7 +30,19 @@ pub struct Curve<const L: usize> {
     gy: Limbs<L>,
     /// The hash of ES256 / ES384, as long as the field.
     hash: fn(&[u8]) -> Vec<u8>,
+    /// G, 3G, 5G, ... 63G (affine, Montgomery form), made once, when the first key on
+    /// the curve is read.
+    g_table: OnceLock<[Affine<L>; G_POINTS]>,
 }
+
+/// Width of the NAF digits of u1, the generator's scalar (its odd multiples up to
+/// 63G are kept, once per process), and of u2, the key's (up to 15Q, kept with each key).
+const G_WIDTH: u32 = 7;
+const G_POINTS: usize = 1 << (G_WIDTH - 2);
+const Q_WIDTH: u32 = 5;
+const Q_POINTS: usize = 1 << (Q_WIDTH - 2);
+/// NAF digits of a scalar below 2^384, the longest (one more than its bits).
+const MAX_DIGITS: usize = 32 * 12 + 1;
 
 fn sha256(m: &[u8]) -> Vec<u8> {
     Sha256::digest(m).to_vec()
@@ -32,7 +52,7 @@ fn sha384(m: &[u8]) -> Vec<u8> {
     Sha384::digest(m).to_vec()
 }
 
-pub const P256: Curve<8> = Curve {
+pub static P256: Curve<8> = Curve {
     p: Modulus {
         m: [0xffffffff, 0xffffffff, 0xffffffff, 0x00000000, 0x00000000, 0x00000000, 0x00000001, 0xffffffff],
         r2: [0x00000003, 0x00000000, 0xffffffff, 0xfffffffb, 0xfffffffe, 0xffffffff, 0xfffffffd, 0x00000004],
@@ -47,9 +67,10 @@ pub const P256: Curve<8> = Curve {
     gx: [0xd898c296, 0xf4a13945, 0x2deb33a0, 0x77037d81, 0x63a440f2, 0xf8bce6e5, 0xe12c4247, 0x6b17d1f2],
     gy: [0x37bf51f5, 0xcbb64068, 0x6b315ece, 0x2bce3357, 0x7c0f9e16, 0x8ee7eb4a, 0xfe1a7f9b, 0x4fe342e2],
     hash: sha256,
+    g_table: OnceLock::new(),
 };
 
-pub const P384: Curve<12> = Curve {
+pub static P384: Curve<12> = Curve {
     p: Modulus {
         m: [
             0xffffffff, 0x00000000, 0x00000000, 0xffffffff, 0xfffffffe, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff,
@@ -85,6 +106,7 @@ pub const P384: Curve<12> = Curve {
         0x5d9e98bf, 0x96262c6f, 0x3617de4a,
     ],
     hash: sha384,
+    g_table: OnceLock::new(),
 };
 
 /// An odd modulus prepared for Montgomery multiplication (R = 2^(32 L)).
@@ -130,20 +152,30 @@ fn sub_raw<const L: usize>(a: &Limbs<L>, b: &Limbs<L>) -> (Limbs<L>, u32) {
 }
 
 impl<const L: usize> Modulus<L> {
-    /// a * b * R^-1 mod m (CIOS), for a, b < m.
+    /// a * b * R^-1 mod m (CIOS), for a, b < m. The division by 2^32 of each row is
+    /// folded into the reduction's loop (no separate shift of the limbs).
     fn mul(&self, a: &Limbs<L>, b: &Limbs<L>) -> Limbs<L> {
         let mut t = [0u32; L];
         let mut top = 0u32; // t[L]
+        let m0 = self.m.first().copied().unwrap_or(1);
         for bi in b {
             let c = mac(&mut t, a, *bi); // t += a * b[i]
             let s = u64::from(top) + c;
             top = s as u32;
-            let top2 = (s >> 32) as u32; // t[L + 1]
-                                         // t = (t + m * modulus) / 2^32
-            let m = t.first().map_or(0, |t0| t0.wrapping_mul(self.n0inv));
-            let c = mac(&mut t, &self.m, m);
+            // t[L + 1]; then t = (t + q * m) / 2^32.
+            let top2 = (s >> 32) as u32;
+            let t0 = t.first().copied().unwrap_or(0);
+            let q = u64::from(t0.wrapping_mul(self.n0inv));
+            let mut c = (u64::from(t0) + q * u64::from(m0)) >> 32;
+            for j in 1..L {
+                let s =
+                    u64::from(t.get(j).copied().unwrap_or(0)) + q * u64::from(self.m.get(j).copied().unwrap_or(0)) + c;
+                if let Some(slot) = t.get_mut(j - 1) {
+                    *slot = s as u32;
+                }
+                c = s >> 32;
+            }
             let s = u64::from(top) + c;
-            t.copy_within(1.., 0);
             if let Some(last) = t.last_mut() {
                 *last = s as u32;
             }
@@ -223,6 +255,20 @@ fn is_zero<const L: usize>(a: &Limbs<L>) -> bool {
     a.iter().all(|l| *l == 0)
 }
 
+/// A point in affine coordinates, Montgomery form; never the point at infinity.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Affine<const L: usize> {
+    x: Limbs<L>,
+    y: Limbs<L>,
+}
+
+impl<const L: usize> Affine<L> {
+    /// -P: (x, p - y).
+    fn neg(&self, p: &Modulus<L>) -> Affine<L> {
+        Affine { x: self.x, y: p.sub(&[0; L], &self.y) }
+    }
+}
+
 /// A point in Jacobian coordinates, Montgomery form; `z == 0` is the point at infinity.
 #[derive(Clone, Copy)]
 struct Point<const L: usize> {
@@ -234,8 +280,9 @@ struct Point<const L: usize> {
 impl<const L: usize> Point<L> {
     const INFINITY: Point<L> = Point { x: [0; L], y: [0; L], z: [0; L] };
 
-    fn affine(p: &Modulus<L>, x: &Limbs<L>, y: &Limbs<L>) -> Point<L> {
-        Point { x: p.to_mont(x), y: p.to_mont(y), z: p.to_mont(&one()) }
+    /// An affine point as a Jacobian one (`one`: 1 in Montgomery form).
+    fn from_affine(a: &Affine<L>, one: &Limbs<L>) -> Point<L> {
+        Point { x: a.x, y: a.y, z: *one }
     }
 
     /// 2P for a = -3 (dbl-2001-b).
@@ -291,17 +338,133 @@ impl<const L: usize> Point<L> {
         let z3 = p.mul(&p.sub(&p.sub(&p.mul(&zz, &zz), &z1z1), &z2z2), &h);
         Point { x: x3, y: y3, z: z3 }
     }
+
+    /// P + Q for an affine Q (madd-2007-bl: 7M + 4S against add-2007-bl's 11M + 5S),
+    /// every case: P at infinity, equal to Q, or opposite.
+    fn add_affine(&self, q: &Affine<L>, p: &Modulus<L>, one: &Limbs<L>) -> Point<L> {
+        if is_zero(&self.z) {
+            return Point::from_affine(q, one);
+        }
+        let z1z1 = p.mul(&self.z, &self.z);
+        let u2 = p.mul(&q.x, &z1z1);
+        let s2 = p.mul(&q.y, &p.mul(&self.z, &z1z1));
+        let h = p.sub(&u2, &self.x);
+        let r = p.sub(&s2, &self.y);
+        if is_zero(&h) {
+            return if is_zero(&r) { self.double(p) } else { Point::INFINITY };
+        }
+        let hh = p.mul(&h, &h);
+        let hh2 = p.add(&hh, &hh);
+        let i = p.add(&hh2, &hh2);
+        let j = p.mul(&h, &i);
+        let r = p.add(&r, &r);
+        let v = p.mul(&self.x, &i);
+        let x3 = p.sub(&p.sub(&p.mul(&r, &r), &j), &p.add(&v, &v));
+        let y1j = p.mul(&self.y, &j);
+        let y3 = p.sub(&p.mul(&r, &p.sub(&v, &x3)), &p.add(&y1j, &y1j));
+        let zh = p.add(&self.z, &h);
+        let z3 = p.sub(&p.sub(&p.mul(&zh, &zh), &z1z1), &hh);
+        Point { x: x3, y: y3, z: z3 }
+    }
+
+    /// `(2 i + 1) P` for i in 0..N, affine (one inversion for all: Montgomery's trick).
+    /// `None` if one of them is the point at infinity (never for a point of the curve's
+    /// prime order and N far below it).
+    fn odd_multiples<const N: usize>(&self, p: &Modulus<L>) -> Option<[Affine<L>; N]> {
+        let twice = self.double(p);
+        let mut jac = [*self; N];
+        let mut prev = *self;
+        for slot in jac.iter_mut().skip(1) {
+            prev = prev.add(&twice, p);
+            *slot = prev;
+        }
+        // prefix[i] = z_0 * ... * z_i
+        let mut prefix = [[0u32; L]; N];
+        let mut acc = p.to_mont(&one());
+        for (pre, pt) in prefix.iter_mut().zip(&jac) {
+            acc = p.mul(&acc, &pt.z);
+            *pre = acc;
+        }
+        if is_zero(&acc) {
+            return None;
+        }
+        let mut inv = p.invert(&acc); // (z_0 * ... * z_i)^-1, walking down
+        let mut out = [Affine { x: [0; L], y: [0; L] }; N];
+        for (i, (o, pt)) in out.iter_mut().zip(&jac).enumerate().rev() {
+            let zinv = match i.checked_sub(1).and_then(|k| prefix.get(k)) {
+                Some(before) => p.mul(&inv, before),
+                None => inv,
+            };
+            inv = p.mul(&inv, &pt.z);
+            let z2 = p.mul(&zinv, &zinv);
+            *o = Affine { x: p.mul(&pt.x, &z2), y: p.mul(&pt.y, &p.mul(&z2, &zinv)) };
+        }
+        Some(out)
+    }
 }
 
-/// A public key on `P256` or `P384`: a point on the curve (checked when made).
+/// The width-`w` NAF of `k` (least significant digit first, `out.len()` digits, at least
+/// one more than k's bits): every digit 0 or odd in -(2^(w-1) - 1)..=2^(w-1) - 1, any
+/// `w` consecutive digits holding at most one that is not 0, and k = sum of d_i 2^i.
+fn wnaf<const L: usize>(k: &Limbs<L>, w: u32, out: &mut [i8]) {
+    let bits = |at: usize, count: usize| -> i32 {
+        let mut v = 0i32;
+        for j in 0..count {
+            let i = at + j;
+            let b = k.get(i / 32).map_or(0, |l| (l >> (i % 32)) & 1);
+            v |= (b as i32) << j;
+        }
+        v
+    };
+    out.fill(0);
+    let len = out.len();
+    let mut carry = 0i32;
+    let mut bit = 0usize;
+    while bit < len {
+        if bits(bit, 1) == carry {
+            bit += 1;
+            continue;
+        }
+        let now = (w as usize).min(len - bit);
+        let mut word = bits(bit, now) + carry;
+        carry = (word >> (w - 1)) & 1;
+        word -= carry << w;
+        if let Some(o) = out.get_mut(bit) {
+            *o = word as i8;
+        }
+        bit += now;
+    }
+}
+
+/// The table entry for a NAF digit (odd, non-zero): `|d| P`, negated when d < 0.
+fn pick<const L: usize>(table: &[Affine<L>], d: i8, p: &Modulus<L>) -> Option<Affine<L>> {
+    let entry = table.get(usize::from(d.unsigned_abs() / 2))?;
+    Some(if d < 0 { entry.neg(p) } else { *entry })
+}
+
+/// A public key on `P256` or `P384`: a point on the curve (checked when made), with its
+/// odd multiples up to 15Q ready for the verification's double-scalar multiplication.
 #[derive(Clone, Copy)]
 pub struct PublicKey<const L: usize> {
     curve: &'static Curve<L>,
-    point: Point<L>,
+    table: [Affine<L>; Q_POINTS],
 }
 
 pub type P256Key = PublicKey<8>;
 pub type P384Key = PublicKey<12>;
+
+impl<const L: usize> Curve<L> {
+    /// G, 3G, ... 63G, made on first use.
+    fn g_table(&self) -> Option<&[Affine<L>; G_POINTS]> {
+        if let Some(t) = self.g_table.get() {
+            return Some(t);
+        }
+        let p = &self.p;
+        let g = Point { x: p.to_mont(&self.gx), y: p.to_mont(&self.gy), z: p.to_mont(&one()) };
+        let table = g.odd_multiples::<G_POINTS>(p)?;
+        Some(self.g_table.get_or_init(|| table))
+    }
+}
 
 impl<const L: usize> PublicKey<L> {
     /// From the JWK's `x` and `y` (big-endian, each as long as the field). `None` unless
@@ -319,7 +482,10 @@ impl<const L: usize> PublicKey<L> {
         if p.mul(&ym, &ym) != rhs {
             return None;
         }
-        Some(PublicKey { curve, point: Point::affine(p, &x, &y) })
+        // The generator's table too, so that no request pays for it.
+        curve.g_table()?;
+        let q = Point { x: xm, y: ym, z: p.to_mont(&one()) };
+        Some(PublicKey { curve, table: q.odd_multiples::<Q_POINTS>(p)? })
     }
 
     /// Verifies a JWS ECDSA signature (r || s, each as long as the field) over `msg`.
@@ -337,33 +503,41 @@ impl<const L: usize> PublicKey<L> {
         if geq(&e, &n.m) {
             e = sub_raw(&e, &n.m).0;
         }
+        let Some(g_table) = self.curve.g_table() else { return false };
         let w = n.invert(&n.to_mont(&s));
         let u1 = n.out_of_mont(&n.mul(&n.to_mont(&e), &w));
         let u2 = n.out_of_mont(&n.mul(&n.to_mont(&r), &w));
-        let g = Point::affine(p, &self.curve.gx, &self.curve.gy);
-        let gq = g.add(&self.point, p);
+        // u1 G + u2 Q: one doubling per bit, an affine addition per non-zero NAF digit
+        // of either scalar (Shamir's trick with windows).
+        let digits = 32 * L + 1;
+        let (mut d1, mut d2) = ([0i8; MAX_DIGITS], [0i8; MAX_DIGITS]);
+        let (Some(d1), Some(d2)) = (d1.get_mut(..digits), d2.get_mut(..digits)) else { return false };
+        wnaf(&u1, G_WIDTH, d1);
+        wnaf(&u2, Q_WIDTH, d2);
+        let one_m = p.to_mont(&one());
         let mut acc = Point::INFINITY;
-        for (l1, l2) in u1.iter().rev().zip(u2.iter().rev()) {
-            for k in (0..32).rev() {
-                acc = acc.double(p);
-                match ((l1 >> k) & 1, (l2 >> k) & 1) {
-                    (1, 1) => acc = acc.add(&gq, p),
-                    (1, 0) => acc = acc.add(&g, p),
-                    (0, 1) => acc = acc.add(&self.point, p),
-                    _ => {}
-                }
+        for (a, b) in d1.iter().zip(d2.iter()).rev() {
+            acc = acc.double(p);
+            if *a != 0 {
+                let Some(t) = pick(g_table, *a, p) else { return false };
+                acc = acc.add_affine(&t, p, &one_m);
+            }
+            if *b != 0 {
+                let Some(t) = pick(&self.table, *b, p) else { return false };
+                acc = acc.add_affine(&t, p, &one_m);
             }
         }
         if is_zero(&acc.z) {
             return false;
         }
-        // x = X / Z^2, reduced mod n.
-        let zinv = p.invert(&acc.z);
-        let mut x = p.out_of_mont(&p.mul(&acc.x, &p.mul(&zinv, &zinv)));
-        if geq(&x, &n.m) {
-            x = sub_raw(&x, &n.m).0;
+        // x(R) mod n == r, without an inversion: x(R) = X / Z^2 is below p, so it is r or,
+        // when r + n < p, r + n. X == c Z^2 for either c.
+        let z2 = p.mul(&acc.z, &acc.z);
+        if p.mul(&p.to_mont(&r), &z2) == acc.x {
+            return true;
         }
-        x == r
+        let (rn, carry) = add_raw(&r, &n.m);
+        carry == 0 && !geq(&rn, &p.m) && p.mul(&p.to_mont(&rn), &z2) == acc.x
     }
 }
 

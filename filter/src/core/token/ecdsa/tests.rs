@@ -74,3 +74,217 @@ fn refuses_bad_signatures_and_points() {
     high_s[32..].copy_from_slice(&be(&P256.n.m));
     assert!(!pk.verify(b"m", &high_s), "s = n");
 }
+
+/// A small deterministic generator for the tests' scalars.
+fn xorshift(state: &mut u64) -> u32 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    (*state >> 16) as u32
+}
+
+/// `big += v * 2^shift` over 32-bit limbs (v < 2^8, the result fits).
+fn add_shifted(big: &mut [u32], v: u32, shift: usize) {
+    let mut carry = u64::from(v) << (shift % 32);
+    for limb in big.iter_mut().skip(shift / 32) {
+        let s = u64::from(*limb) + (carry & 0xffff_ffff);
+        *limb = s as u32;
+        carry = (carry >> 32) + (s >> 32);
+    }
+    assert_eq!(carry, 0);
+}
+
+fn check_wnaf<const L: usize>(k: &Limbs<L>, w: u32) {
+    let mut digits = vec![0i8; 32 * L + 1];
+    wnaf(k, w, &mut digits);
+    // Odd, below 2^(w-1), and at most one non-zero digit in any w consecutive ones.
+    let mut last: Option<usize> = None;
+    for (i, d) in digits.iter().enumerate().filter(|(_, d)| **d != 0) {
+        assert_eq!(d.rem_euclid(2), 1, "even digit {d} at {i}");
+        assert!(i32::from(d.unsigned_abs()) < 1 << (w - 1), "digit {d} too large for width {w}");
+        if let Some(j) = last {
+            assert!(i - j >= w as usize, "digits at {j} and {i} closer than {w}");
+        }
+        last = Some(i);
+    }
+    // sum of the positive digits' d 2^i == k + sum of the negative ones' |d| 2^i.
+    let (mut pos, mut neg) = (vec![0u32; L + 1], vec![0u32; L + 1]);
+    for (i, d) in digits.iter().enumerate() {
+        let big = if *d > 0 { &mut pos } else { &mut neg };
+        add_shifted(big, u32::from(d.unsigned_abs()), i);
+    }
+    let mut rhs = neg;
+    for (i, limb) in k.iter().enumerate() {
+        for b in 0..32 {
+            add_shifted(&mut rhs, (limb >> b) & 1, 32 * i + b);
+        }
+    }
+    assert_eq!(pos, rhs, "width {w}, k {k:x?}");
+}
+
+#[test]
+fn naf_digits_are_sparse_odd_and_sum_to_the_scalar() {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut edge8: Vec<Limbs<8>> = vec![[0; 8], one(), [u32::MAX; 8], P256.n.m, [0x7f7f_7f7f; 8], [0xaaaa_aaaa; 8]];
+    let mut top = [0u32; 8];
+    top[7] = 1 << 31;
+    edge8.push(top);
+    for w in 2..=8 {
+        for k in &edge8 {
+            check_wnaf(k, w);
+        }
+        check_wnaf(&[u32::MAX; 12], w);
+        check_wnaf(&P384.n.m, w);
+        for _ in 0..300 {
+            let k8: Limbs<8> = std::array::from_fn(|_| xorshift(&mut state));
+            check_wnaf(&k8, w);
+            let k12: Limbs<12> = std::array::from_fn(|_| xorshift(&mut state));
+            check_wnaf(&k12, w);
+        }
+    }
+}
+
+/// (X / Z^2, Y / Z^3), or `None` at infinity.
+fn to_affine<const L: usize>(p: &Modulus<L>, pt: &Point<L>) -> Option<(Limbs<L>, Limbs<L>)> {
+    if is_zero(&pt.z) {
+        return None;
+    }
+    let zi = p.invert(&pt.z);
+    let z2 = p.mul(&zi, &zi);
+    Some((p.mul(&pt.x, &z2), p.mul(&pt.y, &p.mul(&z2, &zi))))
+}
+
+fn check_affine_addition<const L: usize>(curve: &Curve<L>) {
+    let p = &curve.p;
+    let one_m = p.to_mont(&one());
+    let table = curve.g_table().unwrap();
+    let g = Point::from_affine(&table[0], &one_m);
+    // A few points far from G: 2^i G + G.
+    let mut pts = vec![g];
+    let mut acc = g;
+    for _ in 0..5 {
+        acc = acc.double(p).double(p).add(&g, p);
+        pts.push(acc);
+    }
+    for a in &pts {
+        for b in &pts {
+            let b_aff = Affine { x: to_affine(p, b).unwrap().0, y: to_affine(p, b).unwrap().1 };
+            let mixed = a.add_affine(&b_aff, p, &one_m);
+            assert_eq!(to_affine(p, &mixed), to_affine(p, &a.add(b, p)), "P + Q");
+            // P + (-P) is the point at infinity; infinity + Q is Q.
+            let a_aff = Affine { x: to_affine(p, a).unwrap().0, y: to_affine(p, a).unwrap().1 };
+            assert!(is_zero(&a.add_affine(&a_aff.neg(p), p, &one_m).z), "P - P");
+            assert_eq!(to_affine(p, &Point::INFINITY.add_affine(&b_aff, p, &one_m)), Some((b_aff.x, b_aff.y)));
+        }
+    }
+    // The table is G, 3G, 5G, ...: each entry is the one before plus 2G.
+    let two_g = g.double(p);
+    for pair in table.windows(2) {
+        let next = Point::from_affine(&pair[0], &one_m).add(&two_g, p);
+        assert_eq!(to_affine(p, &next), Some((pair[1].x, pair[1].y)));
+    }
+}
+
+#[test]
+fn affine_addition_and_the_tables_agree_with_the_jacobian_arithmetic() {
+    check_affine_addition(&P256);
+    check_affine_addition(&P384);
+}
+
+#[test]
+fn agrees_with_the_p256_and_p384_crates_on_many_keys() {
+    let mut state = 0x0123_4567_89ab_cdefu64;
+    for round in 0..24u32 {
+        let seed: Vec<u8> = (0..48).map(|_| xorshift(&mut state) as u8).collect();
+        let msg: Vec<u8> = (0..(round * 13) % 200).map(|_| xorshift(&mut state) as u8).collect();
+        let s2 = p256::ecdsa::SigningKey::from_slice(&seed[..32]).unwrap();
+        let pt = s2.verifying_key().to_encoded_point(false);
+        let k2 = PublicKey::from_xy(&P256, pt.x().unwrap(), pt.y().unwrap()).unwrap();
+        let s3 = p384::ecdsa::SigningKey::from_slice(&seed).unwrap();
+        let pt = s3.verifying_key().to_encoded_point(false);
+        let k3 = PublicKey::from_xy(&P384, pt.x().unwrap(), pt.y().unwrap()).unwrap();
+        let sig2: p256::ecdsa::Signature = s2.sign(&msg);
+        let sig3: p384::ecdsa::Signature = s3.sign(&msg);
+        assert!(k2.verify(&msg, &sig2.to_bytes()), "round {round}");
+        assert!(k3.verify(&msg, &sig3.to_bytes()), "round {round}");
+        for (i, bytes) in [sig2.to_bytes().to_vec(), sig3.to_bytes().to_vec()].into_iter().enumerate() {
+            let verify = |m: &[u8], s: &[u8]| if i == 1 { k3.verify(m, s) } else { k2.verify(m, s) };
+            let mut bad = bytes.clone();
+            let at = xorshift(&mut state) as usize % bad.len();
+            bad[at] ^= 1 << (xorshift(&mut state) % 8);
+            assert!(!verify(&msg, &bad), "round {round}: one bit flipped at {at}");
+            let mut other = msg.clone();
+            other.push(0);
+            assert!(!verify(&other, &bytes), "round {round}: another message");
+        }
+    }
+}
+
+/// A signature whose R has x >= n, so r = x - n: valid, and only found by the second
+/// comparison (x(R) = r + n). No private key gives one by chance (p - n is about 2^-128
+/// of p), so the key is solved for instead: Q = r^-1 (s R - e G).
+#[test]
+fn accepts_a_signature_whose_r_is_the_x_of_r_less_n() {
+    use p256::elliptic_curve::ops::Reduce;
+    use p256::elliptic_curve::sec1::{FromEncodedPoint, ToEncodedPoint};
+    let msg = b"header.payload";
+    {
+        use p256::{AffinePoint, EncodedPoint, ProjectivePoint, Scalar, U256};
+        let n_be = be(&P256.n.m);
+        let (point, delta) = (1u8..200)
+            .find_map(|d| {
+                let mut x = [0u8; 33];
+                x[0] = 2;
+                x[1..].copy_from_slice(&n_be);
+                let (sum, carry) = x[32].overflowing_add(d);
+                (!carry).then_some(())?;
+                x[32] = sum;
+                let ep = EncodedPoint::from_bytes(x).ok()?;
+                Option::<AffinePoint>::from(AffinePoint::from_encoded_point(&ep)).map(|p| (p, d))
+            })
+            .unwrap();
+        let r = Scalar::from(u64::from(delta));
+        let s = Scalar::from(0x1234_5678u64);
+        let e = <Scalar as Reduce<U256>>::reduce_bytes(&Sha256::digest(msg));
+        let q = (ProjectivePoint::from(point) * s - ProjectivePoint::GENERATOR * e) * r.invert().unwrap();
+        let q = q.to_affine().to_encoded_point(false);
+        let key = PublicKey::from_xy(&P256, q.x().unwrap(), q.y().unwrap()).unwrap();
+        let sig = [r.to_bytes().to_vec(), s.to_bytes().to_vec()].concat();
+        // The p256 crate agrees that it is valid.
+        let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(q.as_bytes()).unwrap();
+        let parsed = p256::ecdsa::Signature::from_slice(&sig).unwrap();
+        use p256::ecdsa::signature::Verifier;
+        assert!(vk.verify(msg, &parsed).is_ok());
+        assert!(key.verify(msg, &sig), "P-256: r = x(R) - n");
+        assert!(!key.verify(b"another", &sig));
+    }
+    {
+        use p384::{AffinePoint, EncodedPoint, ProjectivePoint, Scalar, U384};
+        let n_be = be(&P384.n.m);
+        let (point, delta) = (1u8..200)
+            .find_map(|d| {
+                let mut x = [0u8; 49];
+                x[0] = 2;
+                x[1..].copy_from_slice(&n_be);
+                let (sum, carry) = x[48].overflowing_add(d);
+                (!carry).then_some(())?;
+                x[48] = sum;
+                let ep = EncodedPoint::from_bytes(x).ok()?;
+                Option::<AffinePoint>::from(AffinePoint::from_encoded_point(&ep)).map(|p| (p, d))
+            })
+            .unwrap();
+        let r = Scalar::from(u64::from(delta));
+        let s = Scalar::from(0x1234_5678u64);
+        let e = <Scalar as Reduce<U384>>::reduce_bytes(&Sha384::digest(msg));
+        let q = (ProjectivePoint::from(point) * s - ProjectivePoint::GENERATOR * e) * r.invert().unwrap();
+        let q = q.to_affine().to_encoded_point(false);
+        let key = PublicKey::from_xy(&P384, q.x().unwrap(), q.y().unwrap()).unwrap();
+        let sig = [r.to_bytes().to_vec(), s.to_bytes().to_vec()].concat();
+        let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(q.as_bytes()).unwrap();
+        let parsed = p384::ecdsa::Signature::from_slice(&sig).unwrap();
+        use p384::ecdsa::signature::Verifier;
+        assert!(vk.verify(msg, &parsed).is_ok());
+        assert!(key.verify(msg, &sig), "P-384: r = x(R) - n");
+        assert!(!key.verify(b"another", &sig));
+    }
+}
