@@ -288,3 +288,38 @@ fn accepts_a_signature_whose_r_is_the_x_of_r_less_n() {
         assert!(!key.verify(b"another", &sig));
     }
 }
+
+fn check_inverse<const L: usize>(m: &Modulus<L>, state: &mut u64) {
+    let mut cases: Vec<Limbs<L>> = vec![one(), sub_raw(&m.m, &one()).0, [0; L], m.m];
+    let mut two = [0u32; L];
+    two[0] = 2;
+    cases.push(two);
+    for _ in 0..2000 {
+        let mut a: Limbs<L> = std::array::from_fn(|_| xorshift(state));
+        if geq(&a, &m.m) {
+            a = sub_raw(&a, &m.m).0;
+        }
+        cases.push(a);
+    }
+    for a in cases {
+        let got = m.inverse(&a);
+        if is_zero(&a) || a == m.m {
+            assert_eq!(got, None, "no inverse of {a:x?}");
+            continue;
+        }
+        let inv = got.unwrap();
+        assert!(!geq(&inv, &m.m), "reduced");
+        // a * a^-1 == 1, and the same as a^(m-2).
+        assert_eq!(m.out_of_mont(&m.mul(&m.to_mont(&a), &m.to_mont(&inv))), one(), "{a:x?}");
+        assert_eq!(m.to_mont(&inv), m.invert(&m.to_mont(&a)));
+    }
+}
+
+#[test]
+fn the_binary_inverse_is_the_inverse() {
+    let mut state = 0xdead_beef_cafe_f00du64;
+    check_inverse(&P256.n, &mut state);
+    check_inverse(&P256.p, &mut state);
+    check_inverse(&P384.n, &mut state);
+    check_inverse(&P384.p, &mut state);
+}
