@@ -7,7 +7,8 @@
 //! non-zero digit with the mixed addition: G's multiples up to 63G are made once per
 //! process, Q's up to 15Q with each key, when the JWKS is read. The result's x is
 //! compared with r without an inversion (X == r Z^2, or (r + n) Z^2). ES256 in V8:
-//! 663 -> 295 us per verification against the plain double-and-add this replaces.
+//! 663 -> 228 us per verification (ES384 1805 -> 682 us) against the plain
+//! double-and-add this replaces.
 //!
 //! Why not the `p256` and `p384` crates: in wasm (V8) the `p256` crate took about 1 ms per
 //! ES256 verification, several times this code, and `p384`'s fiat-crypto field code was
@@ -54,14 +55,16 @@ fn sha384(m: &[u8]) -> Vec<u8> {
 
 pub static P256: Curve<8> = Curve {
     p: Modulus {
-        m: [0xffffffff, 0xffffffff, 0xffffffff, 0x00000000, 0x00000000, 0x00000000, 0x00000001, 0xffffffff],
+        m: P256_P,
         r2: [0x00000003, 0x00000000, 0xffffffff, 0xfffffffb, 0xfffffffe, 0xffffffff, 0xfffffffd, 0x00000004],
         n0inv: 0x1,
+        fixed: Some(mul_p256_p),
     },
     n: Modulus {
         m: [0xfc632551, 0xf3b9cac2, 0xa7179e84, 0xbce6faad, 0xffffffff, 0xffffffff, 0x00000000, 0xffffffff],
         r2: [0xbe79eea2, 0x83244c95, 0x49bd6fa6, 0x4699799c, 0x2b6bec59, 0x2845b239, 0xf3d95620, 0x66e12d94],
         n0inv: 0xee00bc4f,
+        fixed: None,
     },
     b: [0x27d2604b, 0x3bce3c3e, 0xcc53b0f6, 0x651d06b0, 0x769886bc, 0xb3ebbd55, 0xaa3a93e7, 0x5ac635d8],
     gx: [0xd898c296, 0xf4a13945, 0x2deb33a0, 0x77037d81, 0x63a440f2, 0xf8bce6e5, 0xe12c4247, 0x6b17d1f2],
@@ -72,15 +75,13 @@ pub static P256: Curve<8> = Curve {
 
 pub static P384: Curve<12> = Curve {
     p: Modulus {
-        m: [
-            0xffffffff, 0x00000000, 0x00000000, 0xffffffff, 0xfffffffe, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff,
-            0xffffffff, 0xffffffff, 0xffffffff,
-        ],
+        m: P384_P,
         r2: [
             0x00000001, 0xfffffffe, 0x00000000, 0x00000002, 0x00000000, 0xfffffffe, 0x00000000, 0x00000002, 0x00000001,
             0x00000000, 0x00000000, 0x00000000,
         ],
         n0inv: 0x1,
+        fixed: Some(mul_p384_p),
     },
     n: Modulus {
         m: [
@@ -92,6 +93,7 @@ pub static P384: Curve<12> = Curve {
             0x3fb05b7a, 0x2b39bf21, 0x0c84ee01,
         ],
         n0inv: 0xe88fdc45,
+        fixed: None,
     },
     b: [
         0xd3ec2aef, 0x2a85c8ed, 0x8a2ed19d, 0xc656398d, 0x5013875a, 0x0314088f, 0xfe814112, 0x181d9c6e, 0xe3f82d19,
@@ -116,6 +118,62 @@ struct Modulus<const L: usize> {
     r2: Limbs<L>,
     /// -m^-1 mod 2^32.
     n0inv: u32,
+    /// The multiplication with m written into the code, where there is one.
+    fixed: Option<fn(&Limbs<L>, &Limbs<L>) -> Limbs<L>>,
+}
+
+/// a * b * R^-1 mod m (CIOS), for a, b < m. The division by 2^32 of each row is folded
+/// into the reduction's loop (no separate shift of the limbs). Inlined where m is a
+/// constant (the field primes, [`Modulus::fixed`]).
+#[inline(always)]
+fn mont_mul<const L: usize>(a: &Limbs<L>, b: &Limbs<L>, m: &Limbs<L>, n0inv: u32) -> Limbs<L> {
+    let mut t = [0u32; L];
+    let mut top = 0u32; // t[L]
+    let m0 = m.first().copied().unwrap_or(1);
+    for bi in b {
+        let c = mac(&mut t, a, *bi); // t += a * b[i]
+        let s = u64::from(top) + c;
+        top = s as u32;
+        // t[L + 1]; then t = (t + q * m) / 2^32.
+        let top2 = (s >> 32) as u32;
+        let t0 = t.first().copied().unwrap_or(0);
+        let q = u64::from(t0.wrapping_mul(n0inv));
+        let mut c = (u64::from(t0) + q * u64::from(m0)) >> 32;
+        for j in 1..L {
+            let s = u64::from(t.get(j).copied().unwrap_or(0)) + q * u64::from(m.get(j).copied().unwrap_or(0)) + c;
+            if let Some(slot) = t.get_mut(j - 1) {
+                *slot = s as u32;
+            }
+            c = s >> 32;
+        }
+        let s = u64::from(top) + c;
+        if let Some(last) = t.last_mut() {
+            *last = s as u32;
+        }
+        top = top2 + (s >> 32) as u32;
+    }
+    if top != 0 || geq(&t, m) {
+        t = sub_raw(&t, m).0;
+    }
+    t
+}
+
+/// The two curves' primes have limbs of 0, 1 and 2^32 - 1 only, and -p^-1 mod 2^32 = 1:
+/// with them written into the code, the reduction's multiplications fold into shifts and
+/// additions (ES256 268 -> 228 us, ES384 820 -> 682 us in V8).
+const P256_P: Limbs<8> =
+    [0xffffffff, 0xffffffff, 0xffffffff, 0x00000000, 0x00000000, 0x00000000, 0x00000001, 0xffffffff];
+const P384_P: Limbs<12> = [
+    0xffffffff, 0x00000000, 0x00000000, 0xffffffff, 0xfffffffe, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff,
+    0xffffffff, 0xffffffff, 0xffffffff,
+];
+
+fn mul_p256_p(a: &Limbs<8>, b: &Limbs<8>) -> Limbs<8> {
+    mont_mul(a, b, &P256_P, 1)
+}
+
+fn mul_p384_p(a: &Limbs<12>, b: &Limbs<12>) -> Limbs<12> {
+    mont_mul(a, b, &P384_P, 1)
 }
 
 fn geq<const L: usize>(a: &Limbs<L>, b: &Limbs<L>) -> bool {
@@ -152,39 +210,12 @@ fn sub_raw<const L: usize>(a: &Limbs<L>, b: &Limbs<L>) -> (Limbs<L>, u32) {
 }
 
 impl<const L: usize> Modulus<L> {
-    /// a * b * R^-1 mod m (CIOS), for a, b < m. The division by 2^32 of each row is
-    /// folded into the reduction's loop (no separate shift of the limbs).
+    /// a * b * R^-1 mod m, for a, b < m.
     fn mul(&self, a: &Limbs<L>, b: &Limbs<L>) -> Limbs<L> {
-        let mut t = [0u32; L];
-        let mut top = 0u32; // t[L]
-        let m0 = self.m.first().copied().unwrap_or(1);
-        for bi in b {
-            let c = mac(&mut t, a, *bi); // t += a * b[i]
-            let s = u64::from(top) + c;
-            top = s as u32;
-            // t[L + 1]; then t = (t + q * m) / 2^32.
-            let top2 = (s >> 32) as u32;
-            let t0 = t.first().copied().unwrap_or(0);
-            let q = u64::from(t0.wrapping_mul(self.n0inv));
-            let mut c = (u64::from(t0) + q * u64::from(m0)) >> 32;
-            for j in 1..L {
-                let s =
-                    u64::from(t.get(j).copied().unwrap_or(0)) + q * u64::from(self.m.get(j).copied().unwrap_or(0)) + c;
-                if let Some(slot) = t.get_mut(j - 1) {
-                    *slot = s as u32;
-                }
-                c = s >> 32;
-            }
-            let s = u64::from(top) + c;
-            if let Some(last) = t.last_mut() {
-                *last = s as u32;
-            }
-            top = top2 + (s >> 32) as u32;
+        match self.fixed {
+            Some(fixed) => fixed(a, b),
+            None => mont_mul(a, b, &self.m, self.n0inv),
         }
-        if top != 0 || geq(&t, &self.m) {
-            t = sub_raw(&t, &self.m).0;
-        }
-        t
     }
 
     fn add(&self, a: &Limbs<L>, b: &Limbs<L>) -> Limbs<L> {

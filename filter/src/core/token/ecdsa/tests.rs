@@ -301,7 +301,7 @@ fn check_inverse<const L: usize>(m: &Modulus<L>, state: &mut u64) {
         }
         cases.push(a);
     }
-    for a in cases {
+    for (i, a) in cases.into_iter().enumerate() {
         let got = m.inverse(&a);
         if is_zero(&a) || a == m.m {
             assert_eq!(got, None, "no inverse of {a:x?}");
@@ -309,9 +309,11 @@ fn check_inverse<const L: usize>(m: &Modulus<L>, state: &mut u64) {
         }
         let inv = got.unwrap();
         assert!(!geq(&inv, &m.m), "reduced");
-        // a * a^-1 == 1, and the same as a^(m-2).
+        // a * a^-1 == 1.
         assert_eq!(m.out_of_mont(&m.mul(&m.to_mont(&a), &m.to_mont(&inv))), one(), "{a:x?}");
-        assert_eq!(m.to_mont(&inv), m.invert(&m.to_mont(&a)));
+        if i < 40 {
+            assert_eq!(m.to_mont(&inv), m.invert(&m.to_mont(&a)), "the same as a^(m-2)");
+        }
     }
 }
 
