@@ -5,7 +5,7 @@
 //! u1 G + u2 Q is one pass of doublings over both scalars written as width-w NAFs
 //! (digits 0 or odd, few of them non-zero), adding an affine odd multiple for each
 //! non-zero digit with the mixed addition: G's multiples up to 63G are made once per
-//! process, Q's up to 15Q with each key, when the JWKS is read. The result's x is
+//! process, Q's up to 15Q at each key's first verification. The result's x is
 //! compared with r without an inversion (X == r Z^2, or (r + n) Z^2). ES256 in V8:
 //! 663 -> 228 us per verification (ES384 1805 -> 682 us) against the plain
 //! double-and-add this replaces.
@@ -18,6 +18,7 @@
 
 use super::limbs::mac;
 use sha2::{Digest, Sha256, Sha384};
+use std::cell::OnceCell;
 use std::sync::OnceLock;
 
 type Limbs<const L: usize> = [u32; L];
@@ -540,12 +541,15 @@ fn pick<const L: usize>(table: &[Affine<L>], d: i8, p: &Modulus<L>) -> Option<Af
     Some(if d < 0 { entry.neg(p) } else { *entry })
 }
 
-/// A public key on `P256` or `P384`: a point on the curve (checked when made), with its
-/// odd multiples up to 15Q ready for the verification's double-scalar multiplication.
-#[derive(Clone, Copy)]
+/// A public key on `P256` or `P384`: a point on the curve (checked when made), and its
+/// odd multiples up to 15Q for the verification's double-scalar multiplication, made at the
+/// key's first verification (not when the JWKS is read: an IdP's JWKS of thousands of EC
+/// keys would otherwise cost an inversion each on every read).
+#[derive(Clone)]
 pub struct PublicKey<const L: usize> {
     curve: &'static Curve<L>,
-    table: [Affine<L>; Q_POINTS],
+    point: Affine<L>,
+    table: OnceCell<[Affine<L>; Q_POINTS]>,
 }
 
 pub type P256Key = PublicKey<8>;
@@ -580,10 +584,20 @@ impl<const L: usize> PublicKey<L> {
         if p.mul(&ym, &ym) != rhs {
             return None;
         }
-        // The generator's table too, so that no request pays for it.
+        // The generator's table too (once per process), so that no request pays for it.
         curve.g_table()?;
-        let q = Point { x: xm, y: ym, z: p.to_mont(&one()) };
-        Some(PublicKey { curve, table: q.odd_multiples::<Q_POINTS>(p)? })
+        Some(PublicKey { curve, point: Affine { x: xm, y: ym }, table: OnceCell::new() })
+    }
+
+    /// Q, 3Q, ... 15Q, made on first use.
+    fn table(&self) -> Option<&[Affine<L>; Q_POINTS]> {
+        if let Some(t) = self.table.get() {
+            return Some(t);
+        }
+        let p = &self.curve.p;
+        let q = Point::from_affine(&self.point, &p.to_mont(&one()));
+        let table = q.odd_multiples::<Q_POINTS>(p)?;
+        Some(self.table.get_or_init(|| table))
     }
 
     /// Verifies a JWS ECDSA signature (r || s, each as long as the field) over `msg`.
@@ -601,7 +615,7 @@ impl<const L: usize> PublicKey<L> {
         if geq(&e, &n.m) {
             e = sub_raw(&e, &n.m).0;
         }
-        let Some(g_table) = self.curve.g_table() else { return false };
+        let (Some(g_table), Some(q_table)) = (self.curve.g_table(), self.table()) else { return false };
         let Some(w) = n.inverse(&s) else { return false };
         let w = n.to_mont(&w);
         let u1 = n.out_of_mont(&n.mul(&n.to_mont(&e), &w));
@@ -622,7 +636,7 @@ impl<const L: usize> PublicKey<L> {
                 acc = acc.add_affine(&t, p, &one_m);
             }
             if *b != 0 {
-                let Some(t) = pick(&self.table, *b, p) else { return false };
+                let Some(t) = pick(q_table, *b, p) else { return false };
                 acc = acc.add_affine(&t, p, &one_m);
             }
         }

@@ -205,8 +205,11 @@ fn agrees_with_the_p256_and_p384_crates_on_many_keys() {
         let k3 = PublicKey::from_xy(&P384, pt.x().unwrap(), pt.y().unwrap()).unwrap();
         let sig2: p256::ecdsa::Signature = s2.sign(&msg);
         let sig3: p384::ecdsa::Signature = s3.sign(&msg);
+        // A key's table is made at its first verification, not when it is read.
+        assert!(k2.table.get().is_none() && k3.table.get().is_none());
         assert!(k2.verify(&msg, &sig2.to_bytes()), "round {round}");
         assert!(k3.verify(&msg, &sig3.to_bytes()), "round {round}");
+        assert!(k2.table.get().is_some() && k3.table.get().is_some());
         for (i, bytes) in [sig2.to_bytes().to_vec(), sig3.to_bytes().to_vec()].into_iter().enumerate() {
             let verify = |m: &[u8], s: &[u8]| if i == 1 { k3.verify(m, s) } else { k2.verify(m, s) };
             let mut bad = bytes.clone();
