@@ -223,73 +223,52 @@ fn agrees_with_the_p256_and_p384_crates_on_many_keys() {
     }
 }
 
+/// A key and signature whose R has x = n + delta (delta small), so r = delta: the key is
+/// solved for, Q = r^-1 (s R - e G), with the curve crate's arithmetic; the crate's own
+/// verifier must accept it, and so must ours, on the given curve.
+macro_rules! check_r_is_x_less_n {
+    ($krate:ident, $uint:ident, $digest:ident, $curve:expr, $bytes:expr) => {{
+        use $krate::elliptic_curve::ops::Reduce;
+        use $krate::elliptic_curve::sec1::{FromEncodedPoint, ToEncodedPoint};
+        use $krate::{AffinePoint, EncodedPoint, ProjectivePoint, Scalar};
+        let msg = b"header.payload";
+        let n_be = be(&$curve.n.m);
+        let (point, delta) = (1u8..200)
+            .find_map(|d| {
+                let mut x = [0u8; $bytes + 1];
+                x[0] = 2;
+                x[1..].copy_from_slice(&n_be);
+                let (sum, carry) = x[$bytes].overflowing_add(d);
+                (!carry).then_some(())?;
+                x[$bytes] = sum;
+                let ep = EncodedPoint::from_bytes(x).ok()?;
+                Option::<AffinePoint>::from(AffinePoint::from_encoded_point(&ep)).map(|p| (p, d))
+            })
+            .unwrap();
+        let r = Scalar::from(u64::from(delta));
+        let s = Scalar::from(0x1234_5678u64);
+        let e = <Scalar as Reduce<$krate::$uint>>::reduce_bytes(&$digest::digest(msg));
+        let q = (ProjectivePoint::from(point) * s - ProjectivePoint::GENERATOR * e) * r.invert().unwrap();
+        let q = q.to_affine().to_encoded_point(false);
+        let key = PublicKey::from_xy(&$curve, q.x().unwrap(), q.y().unwrap()).unwrap();
+        let sig = [r.to_bytes().to_vec(), s.to_bytes().to_vec()].concat();
+        // The curve crate agrees that it is valid.
+        let vk = $krate::ecdsa::VerifyingKey::from_sec1_bytes(q.as_bytes()).unwrap();
+        let parsed = $krate::ecdsa::Signature::from_slice(&sig).unwrap();
+        use $krate::ecdsa::signature::Verifier;
+        assert!(vk.verify(msg, &parsed).is_ok());
+        assert!(key.verify(msg, &sig), "{}: r = x(R) - n", stringify!($krate));
+        assert!(!key.verify(b"another", &sig));
+    }};
+}
+
 /// A signature whose R has x >= n, so r = x - n: valid, and only found by the second
 /// comparison (x(R) = r + n). No private key gives one by chance (p - n is about 2^-128
-/// of p), so the key is solved for instead: Q = r^-1 (s R - e G).
+/// of p), so the key is solved for instead.
 #[test]
 fn accepts_a_signature_whose_r_is_the_x_of_r_less_n() {
-    use p256::elliptic_curve::ops::Reduce;
-    use p256::elliptic_curve::sec1::{FromEncodedPoint, ToEncodedPoint};
-    let msg = b"header.payload";
-    {
-        use p256::{AffinePoint, EncodedPoint, ProjectivePoint, Scalar, U256};
-        let n_be = be(&P256.n.m);
-        let (point, delta) = (1u8..200)
-            .find_map(|d| {
-                let mut x = [0u8; 33];
-                x[0] = 2;
-                x[1..].copy_from_slice(&n_be);
-                let (sum, carry) = x[32].overflowing_add(d);
-                (!carry).then_some(())?;
-                x[32] = sum;
-                let ep = EncodedPoint::from_bytes(x).ok()?;
-                Option::<AffinePoint>::from(AffinePoint::from_encoded_point(&ep)).map(|p| (p, d))
-            })
-            .unwrap();
-        let r = Scalar::from(u64::from(delta));
-        let s = Scalar::from(0x1234_5678u64);
-        let e = <Scalar as Reduce<U256>>::reduce_bytes(&Sha256::digest(msg));
-        let q = (ProjectivePoint::from(point) * s - ProjectivePoint::GENERATOR * e) * r.invert().unwrap();
-        let q = q.to_affine().to_encoded_point(false);
-        let key = PublicKey::from_xy(&P256, q.x().unwrap(), q.y().unwrap()).unwrap();
-        let sig = [r.to_bytes().to_vec(), s.to_bytes().to_vec()].concat();
-        // The p256 crate agrees that it is valid.
-        let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(q.as_bytes()).unwrap();
-        let parsed = p256::ecdsa::Signature::from_slice(&sig).unwrap();
-        use p256::ecdsa::signature::Verifier;
-        assert!(vk.verify(msg, &parsed).is_ok());
-        assert!(key.verify(msg, &sig), "P-256: r = x(R) - n");
-        assert!(!key.verify(b"another", &sig));
-    }
-    {
-        use p384::{AffinePoint, EncodedPoint, ProjectivePoint, Scalar, U384};
-        let n_be = be(&P384.n.m);
-        let (point, delta) = (1u8..200)
-            .find_map(|d| {
-                let mut x = [0u8; 49];
-                x[0] = 2;
-                x[1..].copy_from_slice(&n_be);
-                let (sum, carry) = x[48].overflowing_add(d);
-                (!carry).then_some(())?;
-                x[48] = sum;
-                let ep = EncodedPoint::from_bytes(x).ok()?;
-                Option::<AffinePoint>::from(AffinePoint::from_encoded_point(&ep)).map(|p| (p, d))
-            })
-            .unwrap();
-        let r = Scalar::from(u64::from(delta));
-        let s = Scalar::from(0x1234_5678u64);
-        let e = <Scalar as Reduce<U384>>::reduce_bytes(&Sha384::digest(msg));
-        let q = (ProjectivePoint::from(point) * s - ProjectivePoint::GENERATOR * e) * r.invert().unwrap();
-        let q = q.to_affine().to_encoded_point(false);
-        let key = PublicKey::from_xy(&P384, q.x().unwrap(), q.y().unwrap()).unwrap();
-        let sig = [r.to_bytes().to_vec(), s.to_bytes().to_vec()].concat();
-        let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(q.as_bytes()).unwrap();
-        let parsed = p384::ecdsa::Signature::from_slice(&sig).unwrap();
-        use p384::ecdsa::signature::Verifier;
-        assert!(vk.verify(msg, &parsed).is_ok());
-        assert!(key.verify(msg, &sig), "P-384: r = x(R) - n");
-        assert!(!key.verify(b"another", &sig));
-    }
+    check_r_is_x_less_n!(p256, U256, Sha256, P256, 32);
+    check_r_is_x_less_n!(p384, U384, Sha384, P384, 48);
 }
 
 fn check_inverse<const L: usize>(m: &Modulus<L>, state: &mut u64) {
