@@ -70,6 +70,32 @@ def test_client_credentials_token_is_accepted_and_identity_reaches_the_app(api, 
     assert after["oidc_gate.allowed.bearer"] == before["oidc_gate.allowed.bearer"] + 1
 
 
+def test_eddsa_token_from_the_idp_is_accepted_and_a_forged_one_refused(rig):
+    # The IdP's Ed25519 key (Node's crypto signs) against the filter's check (ed25519-dalek).
+    idp = rig.idp(extra=["--eddsa"]).start()
+    envoy = rig.envoy(api_config(idp), idp.port)
+    token = idp.sign(claims_for(idp, sub="ed-user"), alg="EdDSA")
+    h, p, s = token.split(".")
+    assert json.loads(base64.urlsafe_b64decode(h + "=="))["alg"] == "EdDSA"
+    r = envoy.get("/orders/7", bearer(token))
+    assert r.status == 200, r
+    assert r.json()["headers"]["x-user-id"] == "ed-user"
+
+    sig = bytearray(base64.urlsafe_b64decode(s + "=="))
+    sig[40] ^= 0x01  # one bit of S
+    flipped = f"{h}.{p}.{b64(bytes(sig))}"
+    swapped = f"{h}.{b64(json.dumps(claims_for(idp, sub='admin')).encode())}.{s}"
+    for name, forged in [("flipped", flipped), ("swapped", swapped)]:
+        before = envoy.stats()
+        r = envoy.get("/orders/7", bearer(forged))
+        assert r.status == 401, f"{name}: {r}"
+        assert 'error="invalid_token"' in r.headers["www-authenticate"], name
+        after = envoy.stats()
+        counter = "oidc_gate.denied.invalid_token.bad_signature"
+        assert after.get(counter, 0) == before.get(counter, 0) + 1, name
+    assert envoy.get("/orders/8", bearer(token)).status == 200
+
+
 def test_spoofed_identity_headers_never_reach_the_upstream(api):
     idp, envoy = api
     spoof = {"x-user-id": "admin", "x-client-id": "root", "X-User-Scope": "everything"}

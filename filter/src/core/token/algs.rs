@@ -1,6 +1,6 @@
 //! The project's own signature checks as `jwt-compact` algorithms: RS256/384/512 and
 //! PS256/384/512 over the Montgomery RSA of `rsa_pub/`, ES256 and ES384 over
-//! `ecdsa/`. EdDSA is jwt-compact's own (`Ed25519`, over ed25519-compact). Verification only: these
+//! `ecdsa/`, and EdDSA over ed25519-dalek's strict check. Verification only: these
 //! algorithms have no signing key type that could ever be made.
 
 use jwt_compact::{Algorithm, AlgorithmSignature};
@@ -59,15 +59,15 @@ impl Algorithm for Rsa {
     }
 }
 
-/// ECDSA signature: r || s, each as long as the field (RFC 7518 section 3.4); `N` is 64
-/// (ES256) or 96 (ES384).
-pub struct EcSignature<const N: usize>([u8; N]);
+/// A signature of fixed length: ECDSA's r || s, each as long as the field (RFC 7518
+/// section 3.4; `N` is 64 for ES256, 96 for ES384), or Ed25519's R || S (64, RFC 8032).
+pub struct FixedSignature<const N: usize>([u8; N]);
 
-impl<const N: usize> AlgorithmSignature for EcSignature<N> {
+impl<const N: usize> AlgorithmSignature for FixedSignature<N> {
     const LENGTH: Option<NonZeroUsize> = NonZeroUsize::new(N);
 
     fn try_from_slice(slice: &[u8]) -> anyhow::Result<Self> {
-        Ok(EcSignature(slice.try_into().map_err(|_| anyhow::anyhow!("ECDSA signature of the wrong length"))?))
+        Ok(FixedSignature(slice.try_into().map_err(|_| anyhow::anyhow!("signature of the wrong length"))?))
     }
 
     fn as_bytes(&self) -> Cow<'_, [u8]> {
@@ -81,17 +81,17 @@ pub struct Es256;
 impl Algorithm for Es256 {
     type SigningKey = NoSigning;
     type VerifyingKey = ecdsa::P256Key;
-    type Signature = EcSignature<64>;
+    type Signature = FixedSignature<64>;
 
     fn name(&self) -> Cow<'static, str> {
         Cow::Borrowed("ES256")
     }
 
-    fn sign(&self, signing_key: &NoSigning, _: &[u8]) -> EcSignature<64> {
+    fn sign(&self, signing_key: &NoSigning, _: &[u8]) -> FixedSignature<64> {
         match *signing_key {}
     }
 
-    fn verify_signature(&self, signature: &EcSignature<64>, key: &ecdsa::P256Key, message: &[u8]) -> bool {
+    fn verify_signature(&self, signature: &FixedSignature<64>, key: &ecdsa::P256Key, message: &[u8]) -> bool {
         key.verify(message, &signature.0)
     }
 }
@@ -102,17 +102,46 @@ pub struct Es384;
 impl Algorithm for Es384 {
     type SigningKey = NoSigning;
     type VerifyingKey = ecdsa::P384Key;
-    type Signature = EcSignature<96>;
+    type Signature = FixedSignature<96>;
 
     fn name(&self) -> Cow<'static, str> {
         Cow::Borrowed("ES384")
     }
 
-    fn sign(&self, signing_key: &NoSigning, _: &[u8]) -> EcSignature<96> {
+    fn sign(&self, signing_key: &NoSigning, _: &[u8]) -> FixedSignature<96> {
         match *signing_key {}
     }
 
-    fn verify_signature(&self, signature: &EcSignature<96>, key: &ecdsa::P384Key, message: &[u8]) -> bool {
+    fn verify_signature(&self, signature: &FixedSignature<96>, key: &ecdsa::P384Key, message: &[u8]) -> bool {
         key.verify(message, &signature.0)
+    }
+}
+
+/// EdDSA with Ed25519 (RFC 8037), over ed25519-dalek's `verify_strict`: S must be
+/// canonical (below the group order), and a key or an R of small order is refused, so that
+/// no signature holds for more than one message under a key nobody holds the secret of.
+/// Small-order keys are also refused when the JWKS is read (`jwk.rs`).
+pub struct EdDsa;
+
+impl Algorithm for EdDsa {
+    type SigningKey = NoSigning;
+    type VerifyingKey = ed25519_dalek::VerifyingKey;
+    type Signature = FixedSignature<64>;
+
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed("EdDSA")
+    }
+
+    fn sign(&self, signing_key: &NoSigning, _: &[u8]) -> FixedSignature<64> {
+        match *signing_key {}
+    }
+
+    fn verify_signature(
+        &self,
+        signature: &FixedSignature<64>,
+        key: &ed25519_dalek::VerifyingKey,
+        message: &[u8],
+    ) -> bool {
+        key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(&signature.0)).is_ok()
     }
 }

@@ -16,7 +16,8 @@ pub enum KeyMaterial {
     /// Boxed: each carries its table of odd multiples (0.5 and 0.75 KB).
     P256(Box<ecdsa::P256Key>),
     P384(Box<ecdsa::P384Key>),
-    Ed25519(ed25519_compact::PublicKey),
+    /// Boxed: the decompressed point beside its encoding (192 bytes).
+    Ed25519(Box<ed25519_dalek::VerifyingKey>),
 }
 
 pub struct VerifyingKey {
@@ -153,8 +154,13 @@ fn parse_key(value: &Value) -> Option<VerifyingKey> {
         JsonWebKey::EllipticCurve { curve, x, y, secret: None } if curve == "P-384" => {
             KeyMaterial::P384(Box::new(ecdsa::PublicKey::from_xy(&ecdsa::P384, x, y)?))
         }
-        JsonWebKey::KeyPair { curve, secret: None, .. } if curve == "Ed25519" => {
-            KeyMaterial::Ed25519(ed25519_compact::PublicKey::try_from(&jwk).ok()?)
+        JsonWebKey::KeyPair { curve, x, secret: None } if curve == "Ed25519" => {
+            // A point on the curve, not of small order (as ed25519-compact refused them).
+            let key = ed25519_dalek::VerifyingKey::from_bytes(x.as_ref().try_into().ok()?).ok()?;
+            if key.is_weak() {
+                return None;
+            }
+            KeyMaterial::Ed25519(Box::new(key))
         }
         _ => return None,
     };

@@ -6,13 +6,12 @@
 //! [`Untrusted::verify`] turns it into a [`Jwt`], whose claims can then be checked.
 
 use chrono::{DateTime, TimeZone, Utc};
-use jwt_compact::alg::Ed25519;
 use jwt_compact::{AlgorithmExt, Claims, TimeOptions, Token, UntrustedToken, ValidationError};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::time::Duration;
 
-use super::algs::{Es256, Es384, Rsa};
+use super::algs::{EdDsa, Es256, Es384, Rsa};
 use super::jwk::{KeyMaterial, KeySet, VerifyingKey};
 use super::{Alg, AlgSet, JwtError};
 
@@ -104,7 +103,7 @@ impl Untrusted<'_> {
             KeyMaterial::Rsa(k) => Rsa(self.alg).validator::<ClaimMap>(k).validate(&self.token),
             KeyMaterial::P256(k) => Es256.validator::<ClaimMap>(k).validate(&self.token),
             KeyMaterial::P384(k) => Es384.validator::<ClaimMap>(k).validate(&self.token),
-            KeyMaterial::Ed25519(k) => Ed25519.validator::<ClaimMap>(k).validate(&self.token),
+            KeyMaterial::Ed25519(k) => EdDsa.validator::<ClaimMap>(k).validate(&self.token),
         };
         let token: Token<ClaimMap, HeaderFields> = validated.map_err(|e| match e {
             ValidationError::MalformedClaims(_) => JwtError::Malformed,

@@ -5,6 +5,7 @@ use crate::core::testing::keys::*;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha512};
 use std::time::Duration;
 
 const NOW: u64 = 1_800_000_000;
@@ -157,4 +158,93 @@ fn jwks_skips_what_it_cannot_use() {
     assert_eq!(set.keys[0].kid.as_deref(), Some("good"));
     assert!(matches!(KeySet::parse(b"{\"keys\":[]}"), Err(JwksError::NoUsableKeys)));
     assert!(matches!(KeySet::parse(b"<html>"), Err(JwksError::NotJson)));
+}
+
+/// An Ed25519 JWK with these 32 bytes as `x`.
+fn ed_jwk(kid: &str, x: &[u8]) -> Value {
+    json!({"kty": "OKP", "crv": "Ed25519", "kid": kid, "x": URL_SAFE_NO_PAD.encode(x)})
+}
+
+#[test]
+fn ed25519_keys_of_small_order_or_off_the_curve_are_skipped() {
+    use curve25519_dalek::edwards::CompressedEdwardsY;
+    use curve25519_dalek::traits::Identity;
+    // The identity (y = 1) and the point of order 2 (y = -1): anyone could sign for them.
+    let identity = CompressedEdwardsY::identity().to_bytes();
+    let mut minus_one = [0xffu8; 32];
+    minus_one[0] = 0xec;
+    minus_one[31] = 0x7f;
+    // The smallest y with no x on the curve.
+    let off = (2u8..)
+        .map(|y| {
+            let mut b = [0u8; 32];
+            b[0] = y;
+            b
+        })
+        .find(|b| CompressedEdwardsY(*b).decompress().is_none())
+        .unwrap();
+    let good = ed_key().jwk("good");
+    let doc = json!({"keys": [ed_jwk("id", &identity), ed_jwk("order2", &minus_one), ed_jwk("off", &off), ed_jwk("short", &[9u8; 31]), good]});
+    let set = KeySet::parse(doc.to_string().as_bytes()).unwrap();
+    assert_eq!(set.keys.iter().map(|k| k.kid.as_deref()).collect::<Vec<_>>(), [Some("good")]);
+    assert_eq!(set.skipped, 4);
+    let only_weak = json!({"keys": [ed_jwk("id", &identity)]});
+    assert!(matches!(KeySet::parse(only_weak.to_string().as_bytes()), Err(JwksError::NoUsableKeys)));
+}
+
+/// Signs `input` as a key holder who chooses R = the identity, a point of order 1:
+/// S = k a, so that [S]B = R + [k]A holds. The cofactorless check of RFC 8032 alone
+/// accepts this; no honest signer makes it.
+fn ed25519_with_small_order_r(secret: [u8; 32], input: &[u8]) -> ([u8; 32], [u8; 64]) {
+    use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+    use curve25519_dalek::scalar::Scalar;
+    use curve25519_dalek::traits::Identity;
+    let a = Scalar::from_bytes_mod_order(secret);
+    let public = EdwardsPoint::mul_base(&a).compress().to_bytes();
+    let r = CompressedEdwardsY::identity().to_bytes();
+    let k = Scalar::from_bytes_mod_order_wide(
+        &Sha512::new().chain_update(r).chain_update(public).chain_update(input).finalize().into(),
+    );
+    let mut sig = [0u8; 64];
+    sig[..32].copy_from_slice(&r);
+    sig[32..].copy_from_slice((k * a).as_bytes());
+    (public, sig)
+}
+
+#[test]
+fn ed25519_signatures_no_honest_signer_makes_are_refused() {
+    let header = json!({"alg": "EdDSA", "kid": "ed"});
+    let input =
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims().to_string()));
+    // R of small order: the equation holds (ed25519-dalek's non-strict `verify` accepts it),
+    // the strict check refuses it.
+    let (public, sig) = ed25519_with_small_order_r([5u8; 32], input.as_bytes());
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&public).unwrap();
+    let parsed = ed25519_dalek::Signature::from_bytes(&sig);
+    assert!(ed25519_dalek::Verifier::verify(&key, input.as_bytes(), &parsed).is_ok(), "the equation holds");
+    let keys = KeySet::parse(json!({"keys": [ed_jwk("ed", &public)]}).to_string().as_bytes()).unwrap();
+    let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig));
+    assert_eq!(check(&token, &keys), Err(JwtError::BadSignature));
+
+    // S + L in place of S (the same signature, written non-canonically): refused, while the
+    // honest signature verifies.
+    let keys = keyset();
+    let good = sign(&ed_key(), Alg::EdDSA, "ed", &claims());
+    assert_eq!(check(&good, &keys), Ok(NOW + 300));
+    let (input, sig) = good.rsplit_once('.').unwrap();
+    let mut sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
+    // L = 2^252 + 27742317777372353535851937790883648493, little-endian.
+    const L: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+    let mut carry = 0u16;
+    for (s, l) in sig[32..].iter_mut().zip(L) {
+        let v = u16::from(*s) + u16::from(l) + carry;
+        *s = v as u8;
+        carry = v >> 8;
+    }
+    assert_eq!(carry, 0);
+    let malleated = format!("{input}.{}", URL_SAFE_NO_PAD.encode(&sig));
+    assert_eq!(check(&malleated, &keys), Err(JwtError::BadSignature));
 }
