@@ -155,12 +155,7 @@ fn parse_key(value: &Value) -> Option<VerifyingKey> {
             KeyMaterial::P384(Box::new(ecdsa::PublicKey::from_xy(&ecdsa::P384, x, y)?))
         }
         JsonWebKey::KeyPair { curve, x, secret: None } if curve == "Ed25519" => {
-            // A point on the curve, not of small order (as ed25519-compact refused them).
-            let key = ed25519_dalek::VerifyingKey::from_bytes(x.as_ref().try_into().ok()?).ok()?;
-            if key.is_weak() {
-                return None;
-            }
-            KeyMaterial::Ed25519(Box::new(key))
+            KeyMaterial::Ed25519(Box::new(ed25519_key(x.as_ref().try_into().ok()?)?))
         }
         _ => return None,
     };
@@ -172,4 +167,17 @@ fn parse_key(value: &Value) -> Option<VerifyingKey> {
         }
     }
     Some(key)
+}
+
+/// An Ed25519 public key as RFC 8032 section 5.1.3 decodes it: y canonical (below
+/// p = 2^255 - 19), a point on the curve, and not of small order (anyone could sign for
+/// those). Refused keys are skipped like any other unusable key.
+fn ed25519_key(x: &[u8; 32]) -> Option<ed25519_dalek::VerifyingKey> {
+    // y >= p: the top byte 0x7f (sign bit aside), the middle all 0xff, the lowest >= 0xed.
+    let (low, middle, top) = (x.first()?, x.get(1..31)?, x.last()?);
+    if top & 0x7f == 0x7f && middle.iter().all(|b| *b == 0xff) && *low >= 0xed {
+        return None;
+    }
+    let key = ed25519_dalek::VerifyingKey::from_bytes(x).ok()?;
+    (!key.is_weak()).then_some(key)
 }

@@ -166,7 +166,7 @@ fn ed_jwk(kid: &str, x: &[u8]) -> Value {
 }
 
 #[test]
-fn ed25519_keys_of_small_order_or_off_the_curve_are_skipped() {
+fn ed25519_keys_of_small_order_off_the_curve_or_not_canonical_are_skipped() {
     use curve25519_dalek::edwards::CompressedEdwardsY;
     use curve25519_dalek::traits::Identity;
     // The identity (y = 1) and the point of order 2 (y = -1): anyone could sign for them.
@@ -183,11 +183,20 @@ fn ed25519_keys_of_small_order_or_off_the_curve_are_skipped() {
         })
         .find(|b| CompressedEdwardsY(*b).decompress().is_none())
         .unwrap();
+    // y = p + 3, written non-canonically: a point of large order (y = 3 is on the curve),
+    // which RFC 8032 says to refuse.
+    let mut y_plus_p = [0xffu8; 32];
+    y_plus_p[0] = 0xf0;
+    y_plus_p[31] = 0x7f;
+    let mut y3 = [0u8; 32];
+    y3[0] = 3;
+    assert!(CompressedEdwardsY(y3).decompress().is_some_and(|p| !p.is_small_order()));
     let good = ed_key().jwk("good");
-    let doc = json!({"keys": [ed_jwk("id", &identity), ed_jwk("order2", &minus_one), ed_jwk("off", &off), ed_jwk("short", &[9u8; 31]), good]});
+    let doc = json!({"keys": [ed_jwk("id", &identity), ed_jwk("order2", &minus_one), ed_jwk("off", &off),
+        ed_jwk("short", &[9u8; 31]), ed_jwk("y+p", &y_plus_p), ed_jwk("y=3", &y3), good]});
     let set = KeySet::parse(doc.to_string().as_bytes()).unwrap();
-    assert_eq!(set.keys.iter().map(|k| k.kid.as_deref()).collect::<Vec<_>>(), [Some("good")]);
-    assert_eq!(set.skipped, 4);
+    assert_eq!(set.keys.iter().map(|k| k.kid.as_deref()).collect::<Vec<_>>(), [Some("y=3"), Some("good")]);
+    assert_eq!(set.skipped, 5);
     let only_weak = json!({"keys": [ed_jwk("id", &identity)]});
     assert!(matches!(KeySet::parse(only_weak.to_string().as_bytes()), Err(JwksError::NoUsableKeys)));
 }
