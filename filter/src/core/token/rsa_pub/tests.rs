@@ -45,6 +45,44 @@ fn matches_a_reference_modpow() {
     assert!(MontKey::new(&vec![0xc5u8; 1025], &[0x03]).is_none(), "over 8192 bits");
 }
 
+/// Every shape of exponent (the last step multiplies by s outside Montgomery form), on an
+/// odd modulus of 2048 and 2088 bits, with 0, 1 and n - 1 among the bases.
+#[test]
+fn matches_a_reference_modpow_for_any_odd_exponent() {
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    for k in [256usize, 261] {
+        let mut n: Vec<u8> = (0..k).map(|_| next() as u8).collect();
+        n[0] |= 0x80;
+        n[k - 1] |= 1;
+        let nb = BigUint::from_bytes_be(&n);
+        for e in [3u32, 5, 7, 17, 0x11, 0x10001, 0x10003, 0x8000_0001, 0xffff_ffff, 0xaaaa_aaab] {
+            let mk = MontKey::new(&n, &e.to_be_bytes()).unwrap();
+            let mut minus_one = n.clone();
+            minus_one[k - 1] -= 1;
+            let mut one = vec![0u8; k];
+            one[k - 1] = 1;
+            let mut bases = vec![vec![0u8; k], one, minus_one];
+            for _ in 0..6 {
+                let mut x: Vec<u8> = (0..k).map(|_| next() as u8).collect();
+                x[0] &= 0x7f;
+                bases.push(x);
+            }
+            for x in bases {
+                let want = BigUint::from_bytes_be(&x).modpow(&BigUint::from(e), &nb).to_bytes_be();
+                let got: Vec<u8> = mk.public_op(&x).unwrap().into_iter().skip_while(|b| *b == 0).collect();
+                let want: Vec<u8> = want.into_iter().skip_while(|b| *b == 0).collect();
+                assert_eq!(got, want, "k {k} e {e:#x}");
+            }
+        }
+    }
+}
+
 #[test]
 fn pkcs1v15_accepts_real_signatures_and_nothing_else() {
     use rsa::pkcs8::DecodePrivateKey;
