@@ -32,9 +32,9 @@ pub struct Curve<const L: usize> {
     gy: Limbs<L>,
     /// The hash of ES256 / ES384, as long as the field.
     hash: fn(&[u8]) -> Vec<u8>,
-    /// G, 3G, 5G, ... 63G (affine, Montgomery form), made once, when the first key on
-    /// the curve is read.
-    g_table: OnceLock<[Affine<L>; G_POINTS]>,
+    /// G, 3G, 5G, ... 63G (affine, Montgomery form), and the same for 2^(8L) G, 2^(16L) G
+    /// and 2^(24L) G: made once, when the first key on the curve is read.
+    g_table: OnceLock<Tables<L, G_POINTS>>,
 }
 
 /// Width of the NAF digits of u1, the generator's scalar (its odd multiples up to
@@ -43,8 +43,15 @@ const G_WIDTH: u32 = 7;
 const G_POINTS: usize = 1 << (G_WIDTH - 2);
 const Q_WIDTH: u32 = 5;
 const Q_POINTS: usize = 1 << (Q_WIDTH - 2);
-/// NAF digits of a scalar below 2^384, the longest (one more than its bits).
-const MAX_DIGITS: usize = 32 * 12 + 1;
+/// A scalar u is cut in SEGMENTS parts of 8L bits (64 for P-256, 96 for P-384):
+/// u P = u_0 P + u_1 (2^(8L) P) + u_2 (2^(16L) P) + u_3 (2^(24L) P), so that with a table
+/// for each of the four points the double-scalar multiplication makes 8L doublings, not
+/// 32L, and as many additions as before.
+const SEGMENTS: usize = 4;
+/// NAF digits of a segment below 2^96, the longest (one more than its bits).
+const MAX_SEGMENT_DIGITS: usize = 8 * 12 + 1;
+/// The odd multiples of a point and of its three shifts (`SEGMENTS`).
+type Tables<const L: usize, const N: usize> = [[Affine<L>; N]; SEGMENTS];
 
 fn sha256(m: &[u8]) -> Vec<u8> {
     Sha256::digest(m).to_vec()
@@ -466,6 +473,21 @@ impl<const L: usize> Point<L> {
         Point { x: x3, y: y3, z: z3 }
     }
 
+    /// [`Point::odd_multiples`] of P, 2^(8L) P, 2^(16L) P and 2^(24L) P.
+    fn segment_tables<const N: usize>(&self, p: &Modulus<L>) -> Option<Tables<L, N>> {
+        let mut out = [[Affine { x: [0; L], y: [0; L] }; N]; SEGMENTS];
+        let mut base = *self;
+        for (i, table) in out.iter_mut().enumerate() {
+            if i > 0 {
+                for _ in 0..8 * L {
+                    base = base.double(p);
+                }
+            }
+            *table = base.odd_multiples::<N>(p)?;
+        }
+        Some(out)
+    }
+
     /// `(2 i + 1) P` for i in 0..N, affine (one inversion for all: Montgomery's trick).
     /// `None` if one of them is the point at infinity (never for a point of the curve's
     /// prime order and N far below it).
@@ -535,35 +557,46 @@ fn wnaf<const L: usize>(k: &Limbs<L>, w: u32, out: &mut [i8]) {
     }
 }
 
+/// Segment `i` of `k` (`SEGMENTS` of them, 8L bits each) as a scalar of its own.
+fn segment<const L: usize>(k: &Limbs<L>, i: usize) -> Limbs<L> {
+    let per = L / SEGMENTS;
+    let mut out = [0u32; L];
+    if let (Some(dst), Some(src)) = (out.get_mut(..per), k.get(i * per..(i + 1) * per)) {
+        dst.copy_from_slice(src);
+    }
+    out
+}
+
 /// The table entry for a NAF digit (odd, non-zero): `|d| P`, negated when d < 0.
 fn pick<const L: usize>(table: &[Affine<L>], d: i8, p: &Modulus<L>) -> Option<Affine<L>> {
     let entry = table.get(usize::from(d.unsigned_abs() / 2))?;
     Some(if d < 0 { entry.neg(p) } else { *entry })
 }
 
-/// A public key on `P256` or `P384`: a point on the curve (checked when made), and its
-/// odd multiples up to 15Q for the verification's double-scalar multiplication, made at the
-/// key's first verification (not when the JWKS is read: an IdP's JWKS of thousands of EC
-/// keys would otherwise cost an inversion each on every read).
+/// A public key on `P256` or `P384`: a point on the curve (checked when made), and the
+/// odd multiples up to 15 of Q and of its three shifts (`SEGMENTS`) for the verification's
+/// double-scalar multiplication (2 KB for P-256, 3 KB for P-384), made at the key's first
+/// verification (not when the JWKS is read: an IdP's JWKS of thousands of EC keys would
+/// otherwise cost about a verification's work each on every read).
 #[derive(Clone)]
 pub struct PublicKey<const L: usize> {
     curve: &'static Curve<L>,
     point: Affine<L>,
-    table: OnceCell<[Affine<L>; Q_POINTS]>,
+    table: OnceCell<Tables<L, Q_POINTS>>,
 }
 
 pub type P256Key = PublicKey<8>;
 pub type P384Key = PublicKey<12>;
 
 impl<const L: usize> Curve<L> {
-    /// G, 3G, ... 63G, made on first use.
-    fn g_table(&self) -> Option<&[Affine<L>; G_POINTS]> {
+    /// G, 3G, ... 63G and the same for G's shifts, made on first use.
+    fn g_table(&self) -> Option<&Tables<L, G_POINTS>> {
         if let Some(t) = self.g_table.get() {
             return Some(t);
         }
         let p = &self.p;
         let g = Point { x: p.to_mont(&self.gx), y: p.to_mont(&self.gy), z: p.to_mont(&one()) };
-        let table = g.odd_multiples::<G_POINTS>(p)?;
+        let table = g.segment_tables::<G_POINTS>(p)?;
         Some(self.g_table.get_or_init(|| table))
     }
 }
@@ -589,14 +622,14 @@ impl<const L: usize> PublicKey<L> {
         Some(PublicKey { curve, point: Affine { x: xm, y: ym }, table: OnceCell::new() })
     }
 
-    /// Q, 3Q, ... 15Q, made on first use.
-    fn table(&self) -> Option<&[Affine<L>; Q_POINTS]> {
+    /// Q, 3Q, ... 15Q and the same for Q's shifts, made on first use.
+    fn table(&self) -> Option<&Tables<L, Q_POINTS>> {
         if let Some(t) = self.table.get() {
             return Some(t);
         }
         let p = &self.curve.p;
         let q = Point::from_affine(&self.point, &p.to_mont(&one()));
-        let table = q.odd_multiples::<Q_POINTS>(p)?;
+        let table = q.segment_tables::<Q_POINTS>(p)?;
         Some(self.table.get_or_init(|| table))
     }
 
@@ -620,24 +653,28 @@ impl<const L: usize> PublicKey<L> {
         let w = n.to_mont(&w);
         let u1 = n.out_of_mont(&n.mul(&n.to_mont(&e), &w));
         let u2 = n.out_of_mont(&n.mul(&n.to_mont(&r), &w));
-        // u1 G + u2 Q: one doubling per bit, an affine addition per non-zero NAF digit
-        // of either scalar (Shamir's trick with windows).
-        let digits = 32 * L + 1;
-        let (mut d1, mut d2) = ([0i8; MAX_DIGITS], [0i8; MAX_DIGITS]);
-        let (Some(d1), Some(d2)) = (d1.get_mut(..digits), d2.get_mut(..digits)) else { return false };
-        wnaf(&u1, G_WIDTH, d1);
-        wnaf(&u2, Q_WIDTH, d2);
+        // u1 G + u2 Q as the sum over the segments of u1_i (2^(8L i) G) + u2_i (2^(8L i) Q):
+        // one doubling per bit of a segment, an affine addition per non-zero NAF digit of
+        // any of the eight scalars (Shamir's trick with windows).
+        let digits = 8 * L + 1;
+        let (mut d1, mut d2) = ([[0i8; MAX_SEGMENT_DIGITS]; SEGMENTS], [[0i8; MAX_SEGMENT_DIGITS]; SEGMENTS]);
+        for (i, (a, b)) in d1.iter_mut().zip(d2.iter_mut()).enumerate() {
+            let (Some(a), Some(b)) = (a.get_mut(..digits), b.get_mut(..digits)) else { return false };
+            wnaf(&segment(&u1, i), G_WIDTH, a);
+            wnaf(&segment(&u2, i), Q_WIDTH, b);
+        }
+        let scalars = d1.iter().zip(g_table.iter().map(|t| t.as_slice()));
+        let scalars: Vec<_> = scalars.chain(d2.iter().zip(q_table.iter().map(|t| t.as_slice()))).collect();
         let one_m = p.to_mont(&one());
         let mut acc = Point::INFINITY;
-        for (a, b) in d1.iter().zip(d2.iter()).rev() {
+        for j in (0..digits).rev() {
             acc = acc.double(p);
-            if *a != 0 {
-                let Some(t) = pick(g_table, *a, p) else { return false };
-                acc = acc.add_affine(&t, p, &one_m);
-            }
-            if *b != 0 {
-                let Some(t) = pick(q_table, *b, p) else { return false };
-                acc = acc.add_affine(&t, p, &one_m);
+            for (d, table) in &scalars {
+                let d = d.get(j).copied().unwrap_or(0);
+                if d != 0 {
+                    let Some(t) = pick(table, d, p) else { return false };
+                    acc = acc.add_affine(&t, p, &one_m);
+                }
             }
         }
         if is_zero(&acc.z) {

@@ -144,6 +144,32 @@ fn naf_digits_are_sparse_odd_and_sum_to_the_scalar() {
     }
 }
 
+fn check_segments<const L: usize>(k: &Limbs<L>) {
+    // Segment i holds limbs i L/4 .. (i + 1) L/4 of k at the bottom, nothing above: put
+    // back in place, the segments are k.
+    let per = L / SEGMENTS;
+    let mut back = [0u32; L];
+    for i in 0..SEGMENTS {
+        let seg = segment(k, i);
+        assert!(seg[per..].iter().all(|l| *l == 0));
+        back[i * per..(i + 1) * per].copy_from_slice(&seg[..per]);
+    }
+    assert_eq!(&back, k);
+}
+
+#[test]
+fn segments_put_back_in_place_are_the_scalar() {
+    let mut state = 0x5151_7e57_0d0d_f00du64;
+    for _ in 0..200 {
+        let k8: Limbs<8> = std::array::from_fn(|_| xorshift(&mut state));
+        check_segments(&k8);
+        let k12: Limbs<12> = std::array::from_fn(|_| xorshift(&mut state));
+        check_segments(&k12);
+    }
+    check_segments(&[u32::MAX; 8]);
+    check_segments(&[u32::MAX; 12]);
+}
+
 /// (X / Z^2, Y / Z^3), or `None` at infinity.
 fn to_affine<const L: usize>(p: &Modulus<L>, pt: &Point<L>) -> Option<(Limbs<L>, Limbs<L>)> {
     if is_zero(&pt.z) {
@@ -157,7 +183,8 @@ fn to_affine<const L: usize>(p: &Modulus<L>, pt: &Point<L>) -> Option<(Limbs<L>,
 fn check_affine_addition<const L: usize>(curve: &Curve<L>) {
     let p = &curve.p;
     let one_m = p.to_mont(&one());
-    let table = curve.g_table().unwrap();
+    let tables = curve.g_table().unwrap();
+    let table = &tables[0];
     let g = Point::from_affine(&table[0], &one_m);
     // A few points far from G: 2^i G + G.
     let mut pts = vec![g];
@@ -177,11 +204,21 @@ fn check_affine_addition<const L: usize>(curve: &Curve<L>) {
             assert_eq!(to_affine(p, &Point::INFINITY.add_affine(&b_aff, p, &one_m)), Some((b_aff.x, b_aff.y)));
         }
     }
-    // The table is G, 3G, 5G, ...: each entry is the one before plus 2G.
-    let two_g = g.double(p);
-    for pair in table.windows(2) {
-        let next = Point::from_affine(&pair[0], &one_m).add(&two_g, p);
-        assert_eq!(to_affine(p, &next), Some((pair[1].x, pair[1].y)));
+    // Each table is B, 3B, 5B, ... for B = 2^(8L i) G: its first entry is the one before's
+    // doubled 8L times, and each entry is the one before plus 2B.
+    let mut base = g;
+    for (i, table) in tables.iter().enumerate() {
+        if i > 0 {
+            for _ in 0..8 * L {
+                base = base.double(p);
+            }
+        }
+        assert_eq!(to_affine(p, &base), Some((table[0].x, table[0].y)), "2^(8L {i}) G");
+        let two_b = base.double(p);
+        for pair in table.windows(2) {
+            let next = Point::from_affine(&pair[0], &one_m).add(&two_b, p);
+            assert_eq!(to_affine(p, &next), Some((pair[1].x, pair[1].y)));
+        }
     }
 }
 
