@@ -13,8 +13,8 @@ use super::Alg;
 pub enum KeyMaterial {
     /// PKCS#1 v1.5 and PSS, both over the Montgomery form prepared here.
     Rsa(Box<MontKey>),
-    /// Boxed: each carries its tables of odd multiples (2 and 3 KB, made at its first
-    /// verification).
+    /// Boxed: each carries, from its first verification, its tables of odd multiples (2
+    /// and 3 KB, boxed apart).
     P256(Box<ecdsa::P256Key>),
     P384(Box<ecdsa::P384Key>),
     /// Boxed: the decompressed point beside its encoding (192 bytes).
